@@ -1,0 +1,41 @@
+"""Padding modes as an index gather, and its adjoint (for gradients).
+
+``reflect``, ``replicate`` and ``circular`` padding all read ``x[..., idx]`` for an index
+array ``idx`` over the padded positions ``-left .. L_in+right-1``; the gradient of such a
+gather is a scatter-add of the same indices. ``zeros`` is a plain ``np.pad``/slice.
+The spec has already checked each mode's limits (reflect: pad < L_in; circular: pad <= L_in).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _indices(l_in: int, left: int, right: int, mode: str) -> np.ndarray:
+    p = np.arange(-left, l_in + right)
+    if mode == "reflect":  # mirror about the edge samples, which are not repeated
+        p = np.abs(p)
+        return np.where(p >= l_in, 2 * (l_in - 1) - p, p)
+    if mode == "replicate":
+        return np.clip(p, 0, l_in - 1)
+    if mode == "circular":
+        return p % l_in
+    raise AssertionError(f"unknown padding mode {mode!r}")  # spec.py rejects it earlier
+
+
+def pad(x: np.ndarray, left: int, right: int, mode: str) -> np.ndarray:
+    """``x`` padded on its last axis; ``x`` itself (no copy) when there is no padding."""
+    if left == 0 and right == 0:
+        return x
+    if mode == "zeros":
+        return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
+    return np.take(x, _indices(x.shape[-1], left, right, mode), axis=-1)
+
+
+def pad_adjoint(grad: np.ndarray, l_in: int, left: int, right: int, mode: str) -> np.ndarray:
+    """The gradient with respect to the unpadded input, given the padded input's."""
+    if mode == "zeros" or (left == 0 and right == 0):
+        return grad[..., left : left + l_in]
+    out = np.zeros(grad.shape[:-1] + (l_in,), dtype=grad.dtype)
+    np.add.at(out, (Ellipsis, _indices(l_in, left, right, mode)), grad)
+    return out

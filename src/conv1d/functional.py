@@ -1,0 +1,226 @@
+"""``conv1d`` and ``conv_transpose1d``: build the spec, normalise the arrays, run a kernel.
+
+The helpers here (layout, dtype, groups, padding) are shared with :mod:`conv1d.grad`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _padding
+from .kernels import gemm as _kernel
+from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
+
+__all__ = ["conv1d", "conv_transpose1d"]
+
+_CONVOLUTION_NOTES = """
+    Notes (shared by every entry point):
+
+    * Cross-correlation, as in PyTorch: the kernel is not flipped.
+    * ``groups=G`` splits the channels into G independent convolutions, each taking
+      C_in/G inputs to C_out/G outputs; ``groups=C_in`` with C_out a multiple of it is a
+      depthwise convolution.
+    * ``dilation=d`` spaces the K taps d samples apart: a window spans (K-1)*d + 1 samples.
+    * Arrays may be NumPy arrays or anything ``np.asarray`` accepts (Python lists
+      become arrays of the dtype NumPy infers: ``[[1, 2]]`` is int64, so a float weight
+      then raises the mixed-dtype error). Non-contiguous and read-only arrays work as
+      they are; the caller's arrays are never modified. The result is a new C-contiguous
+      array of the input's dtype, in the input's layout.
+    * float16 is computed in float32 and rounded once at the end; integer dtypes are
+      computed exactly in int64 and wrap to the input dtype, as PyTorch's integer
+      convolution does. Complex inputs take the plain sum of w*x (no conjugation).
+"""
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype kernels compute in: float16 -> float32, integers -> int64."""
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    if dtype.kind in "iu":
+        return np.dtype(np.int64)
+    return dtype
+
+
+def to_ncl(spec: ConvSpec, a: np.ndarray) -> np.ndarray:
+    """An input-layout array as a batched (N, C, L) array in the compute dtype (a view when it can)."""
+    a = a.astype(compute_dtype(spec.dtype), copy=False)
+    if not spec.batched:
+        a = a[None]
+    return a if spec.layout == "NCL" else a.transpose(0, 2, 1)
+
+
+def from_ncl(spec: ConvSpec, y: np.ndarray) -> np.ndarray:
+    """A batched (N, C, L) compute array back in the caller's layout and dtype, C-contiguous."""
+    if spec.layout == "NLC":
+        y = y.transpose(0, 2, 1)
+    if not spec.batched:
+        y = y[0]
+    return np.ascontiguousarray(y, dtype=spec.dtype)
+
+
+def split_groups(a: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, L) -> (N, G, C/G, L)."""
+    n, c, length = a.shape
+    return a.reshape(n, groups, c // groups, length)
+
+
+def merge_groups(a: np.ndarray) -> np.ndarray:
+    """(N, G, C/G, L) -> (N, C, L)."""
+    n, g, c, length = a.shape
+    return a.reshape(n, g * c, length)
+
+
+def conv_weight_groups(spec: ConvSpec, weight: np.ndarray) -> np.ndarray:
+    """The weight as the kernels' (G, Co, Ci, K), in the compute dtype.
+
+    For conv1d Co/Ci are C_out/G and C_in/G. For a transposed convolution the weight
+    (C_in, C_out/G, K) is the weight of the *forward* convolution it is the adjoint of,
+    which maps C_out channels to C_in: so Co = C_in/G and Ci = C_out/G, a pure reshape.
+    """
+    w = weight.astype(compute_dtype(spec.dtype), copy=False)
+    rows = spec.c_in if spec.transposed else spec.c_out
+    return w.reshape(spec.groups, rows // spec.groups, w.shape[1], spec.k)
+
+
+def padded_input(spec: ConvSpec, x: np.ndarray) -> np.ndarray:
+    """The conv1d input as the kernels' padded (N, G, Ci, L_pad)."""
+    xp = _padding.pad(to_ncl(spec, x), spec.pad_left, spec.pad_right, spec.padding_mode)
+    return split_groups(xp, spec.groups)
+
+
+def add_bias(y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """(N, C, L) += bias[:, None], in place on a kernel's fresh result."""
+    if bias is not None:
+        y += bias.astype(y.dtype, copy=False)[:, None]
+    return y
+
+
+def conv1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | tuple[int, int] | str = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    *,
+    padding_mode: str = "zeros",
+    layout: str = "NCL",
+) -> np.ndarray:
+    """1-D convolution over an input of several channels, as ``torch.nn.functional.conv1d``.
+
+    Cross-correlation, the kernel is not flipped::
+
+        y[n, o, t] = bias[o] + sum_{c in group(o)} sum_{j<K}
+                     weight[o, c, j] * x_pad[n, g(o)*C_in/G + c, t*stride + j*dilation]
+
+    Shape:
+        input  (N, C_in, L_in), or (C_in, L_in) unbatched
+        weight (C_out, C_in/groups, K)
+        bias   (C_out,) or None
+        output (N, C_out, L_out) with
+               L_out = floor((L_in + left + right - dilation*(K-1) - 1) / stride) + 1
+        With ``layout='NLC'`` input and output are channels-last, (N, L, C) or (L, C).
+
+    Args:
+        padding: an int or ``(p,)`` for both sides, ``(left, right)``, ``'valid'``,
+            ``'same'`` or ``'causal'`` (see :mod:`conv1d.spec` for the exact splits).
+        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+        layout: ``'NCL'`` (PyTorch's) or ``'NLC'`` (channels last, no transpose needed).
+
+    Example:
+        >>> import numpy as np, conv1d
+        >>> x = np.ones((32, 256, 35), np.float32)
+        >>> w = np.ones((100, 256, 2), np.float32)
+        >>> conv1d.conv1d(x, w).shape
+        (32, 100, 34)
+
+    Cost: 2 * N * C_out * L_out * (C_in/G) * K flops as BLAS matrix products over
+    blocks of gathered windows; working memory beyond the output is bounded (16 MiB of
+    gathered columns per block). Long kernels get faster algorithms in a later release.
+
+    NOTE, unlike PyTorch: ``padding=(left, right)``, ``'causal'``, ``'same'`` with
+    stride > 1 (TensorFlow's SAME_UPPER: L_out = ceil(L_in/stride)), ``padding_mode``
+    and ``layout`` are accepted here; with C_in = 0 the result has C_out channels that
+    hold the bias (PyTorch returns zero channels and drops the bias); all integer
+    dtypes are supported in both directions. Errors are ``ConvError`` (a ``ValueError``)
+    or ``ConvTypeError`` (also a ``TypeError``), where PyTorch raises ``RuntimeError``.
+    """
+    x, w, b = as_arrays("conv1d", input=input, weight=weight, bias=bias)
+    spec = conv1d_spec(
+        x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
+        dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout, dtype=x.dtype,
+    )
+    return run_conv1d(spec, x, w, b)
+
+
+def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """conv1d on arrays already checked against ``spec``."""
+    y = _kernel.conv(padded_input(spec, x), conv_weight_groups(spec, w), spec.stride, spec.dilation)
+    return from_ncl(spec, add_bias(merge_groups(y), b))
+
+
+def conv_transpose1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    layout: str = "NCL",
+) -> np.ndarray:
+    """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
+
+    The adjoint (gradient with respect to the input) of :func:`conv1d` with the same
+    weight, stride, dilation and groups: each input sample scatters ``weight[c, :, j]``
+    times itself to output position ``i*stride + j*dilation - padding``, and overlapping
+    contributions add (sometimes called "deconvolution"; it does not invert conv1d)::
+
+        y[n, o, i*stride + j*dilation - padding] += x[n, c, i] * weight[c, o', j]
+
+    Shape:
+        input  (N, C_in, L_in), or (C_in, L_in) unbatched
+        weight (C_in, C_out/groups, K)   -- note: C_in first, unlike conv1d
+        bias   (C_out,) or None
+        output (N, C_out, L_out) with
+               L_out = (L_in - 1)*stride - 2*padding + dilation*(K-1) + output_padding + 1
+        ``padding`` crops samples from both ends of the output; ``output_padding``
+        (< max(stride, dilation)) adds samples at the end, to pick among the output
+        lengths that a stride-``stride`` conv1d maps to the same L_in.
+
+    Example:
+        >>> import numpy as np, conv1d
+        >>> x = np.ones((1, 4, 10), np.float32)
+        >>> w = np.ones((4, 2, 4), np.float32)
+        >>> conv1d.conv_transpose1d(x, w, stride=2, padding=1).shape
+        (1, 2, 20)
+
+    NOTE, unlike PyTorch: ``layout='NLC'`` is accepted, and all integer dtypes (PyTorch:
+    int64 only). Padding strings and padding modes are refused, as in PyTorch.
+    """
+    x, w, b = as_arrays("conv_transpose1d", input=input, weight=weight, bias=bias)
+    spec = conv_transpose1d_spec(
+        x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
+        output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
+        dtype=x.dtype,
+    )
+    return run_conv_transpose1d(spec, x, w, b)
+
+
+def run_conv_transpose1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """conv_transpose1d on arrays already checked against ``spec``."""
+    full = _kernel.conv_transpose(
+        split_groups(to_ncl(spec, x), spec.groups), conv_weight_groups(spec, w),
+        spec.stride, spec.dilation, spec.l_pad,
+    )
+    y = merge_groups(full)[..., spec.pad_left : spec.pad_left + spec.l_out]
+    return from_ncl(spec, add_bias(y, b))  # y is a view of our own fresh array
+
+
+conv1d.__doc__ += _CONVOLUTION_NOTES
+conv_transpose1d.__doc__ += _CONVOLUTION_NOTES

@@ -1,0 +1,205 @@
+"""Gradients of conv1d and conv_transpose1d, written as convolutions.
+
+``conv1d_input`` and ``conv1d_weight`` mirror ``torch.nn.grad``; the transposed pair and
+``conv1d_bias`` are extras used by the layers.
+
+Why these are convolutions. Let ``y = conv(x_pad, w)``, i.e.
+``y[o, t] = sum_{c,j} w[o, c, j] * x_pad[c, t*s + j*d]``. Then
+
+* ``dL/dx_pad[c, p] = sum_{o,t,j : t*s + j*d = p} w[o, c, j] * gy[o, t]``: every output
+  gradient is scattered back through the window that read it. That is the transposed
+  convolution of ``gy`` with the same weight (kernel ``conv_transpose``); the gradient with
+  respect to the unpadded input then undoes the padding (a crop for zeros, a scatter-add
+  for reflect/replicate/circular).
+* ``dL/dw[o, c, j] = sum_{n,t} gy[n, o, t] * x_pad[n, c, t*s + j*d]``: a correlation of
+  the input with the output gradient (kernel ``conv_weight``).
+
+A transposed convolution is the adjoint of a convolution, so its gradients swap roles:
+its input gradient is a plain convolution of the (uncropped) output gradient, and its
+weight gradient is ``conv_weight`` with the output gradient in the input's place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _padding
+from .errors import ConvError
+from .functional import (
+    compute_dtype, conv_weight_groups, from_ncl, merge_groups, padded_input, split_groups, to_ncl,
+)
+from .kernels import gemm as _kernel
+from .spec import (
+    ConvSpec, as_arrays, as_shape, check_grad_output, conv1d_spec, conv_transpose1d_spec,
+)
+
+__all__ = [
+    "conv1d_input",
+    "conv1d_weight",
+    "conv1d_bias",
+    "conv_transpose1d_input",
+    "conv_transpose1d_weight",
+]
+
+
+def conv1d_input(
+    input_size: Any,
+    weight: Any,
+    grad_output: Any,
+    stride: int | tuple[int] = 1,
+    padding: Any = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    *,
+    padding_mode: str = "zeros",
+    layout: str = "NCL",
+) -> np.ndarray:
+    """Gradient of :func:`conv1d.conv1d` with respect to its input, as ``torch.nn.grad.conv1d_input``.
+
+    Shape: ``input_size`` is the input's shape, (N, C_in, L_in) or unbatched;
+    weight (C_out, C_in/groups, K); grad_output has the output's shape. Returns an array
+    of ``input_size``. Takes every option :func:`conv1d.conv1d` takes.
+    """
+    op = "conv1d_input"
+    gy, w = as_arrays(op, grad_output=grad_output, weight=weight)
+    spec = conv1d_spec(
+        as_shape(op, "input_size", input_size), w.shape, stride=stride, padding=padding,
+        dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout,
+        dtype=gy.dtype, op=op,
+    )
+    check_grad_output(op, spec, gy.shape)
+    return run_conv1d_input(spec, w, gy)
+
+
+def run_conv1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    grad_padded = _kernel.conv_transpose(
+        split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w),
+        spec.stride, spec.dilation, spec.l_pad,
+    )
+    grad = _padding.pad_adjoint(merge_groups(grad_padded), spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode)
+    return from_ncl(spec, grad)
+
+
+def conv1d_weight(
+    input: Any,
+    weight_size: Any,
+    grad_output: Any,
+    stride: int | tuple[int] = 1,
+    padding: Any = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    *,
+    padding_mode: str = "zeros",
+    layout: str = "NCL",
+) -> np.ndarray:
+    """Gradient of :func:`conv1d.conv1d` with respect to its weight, as ``torch.nn.grad.conv1d_weight``.
+
+    Shape: input (N, C_in, L_in) or unbatched; ``weight_size`` is
+    (C_out, C_in/groups, K); grad_output has the output's shape. Returns an array of
+    ``weight_size``.
+    """
+    op = "conv1d_weight"
+    x, gy = as_arrays(op, input=input, grad_output=grad_output)
+    spec = conv1d_spec(
+        x.shape, as_shape(op, "weight_size", weight_size), stride=stride, padding=padding,
+        dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout,
+        dtype=x.dtype, op=op,
+    )
+    check_grad_output(op, spec, gy.shape)
+    return run_conv1d_weight(spec, x, gy)
+
+
+def run_conv1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    gw = _kernel.conv_weight(
+        padded_input(spec, x), split_groups(to_ncl(spec, gy), spec.groups), spec.k, spec.stride, spec.dilation,
+    )
+    return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)
+
+
+def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
+    """Gradient with respect to the bias (of conv1d or conv_transpose1d): ``grad_output``
+    summed over every axis but the channels. Shape (N, C_out, L_out) or unbatched -> (C_out,).
+    """
+    (gy,) = as_arrays("conv1d_bias", grad_output=grad_output)
+    if gy.ndim not in (2, 3) or str(layout).upper() not in ("NCL", "NLC"):
+        raise ConvError(
+            f"conv1d_bias: grad_output must be 2-D or 3-D with layout 'NCL' or 'NLC', got shape "
+            f"{gy.shape} with layout={layout!r}."
+        )
+    channel_axis = (1 if str(layout).upper() == "NCL" else 2) - (3 - gy.ndim)
+    axes = tuple(a for a in range(gy.ndim) if a != channel_axis)
+    return gy.sum(axis=axes, dtype=compute_dtype(gy.dtype)).astype(gy.dtype, copy=False)
+
+
+def conv_transpose1d_input(
+    input_size: Any,
+    weight: Any,
+    grad_output: Any,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    layout: str = "NCL",
+) -> np.ndarray:
+    """Gradient of :func:`conv1d.conv_transpose1d` with respect to its input: a conv1d of
+    the output gradient. Shapes as :func:`conv1d.conv_transpose1d`; returns ``input_size``.
+    """
+    op = "conv_transpose1d_input"
+    gy, w = as_arrays(op, grad_output=grad_output, weight=weight)
+    spec = conv_transpose1d_spec(
+        as_shape(op, "input_size", input_size), w.shape, stride=stride, padding=padding,
+        output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
+        dtype=gy.dtype, op=op,
+    )
+    check_grad_output(op, spec, gy.shape)
+    return run_conv_transpose1d_input(spec, w, gy)
+
+
+def _uncropped_grad_output(spec: ConvSpec, gy: np.ndarray) -> np.ndarray:
+    """The output gradient zero-padded back to the uncropped output, as (N, G, C_out/G, L_pad)."""
+    full = _padding.pad(to_ncl(spec, gy), spec.pad_left, spec.pad_right, "zeros")
+    return split_groups(full, spec.groups)
+
+
+def run_conv_transpose1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    grad = _kernel.conv(_uncropped_grad_output(spec, gy), conv_weight_groups(spec, w), spec.stride, spec.dilation)
+    # The conv gives floor((L_pad - span)/stride) + 1 >= L_in positions; output_padding >= stride
+    # (allowed when dilation > stride) adds positions no input sample reached.
+    return from_ncl(spec, merge_groups(grad)[..., : spec.l_in])
+
+
+def conv_transpose1d_weight(
+    input: Any,
+    weight_size: Any,
+    grad_output: Any,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    layout: str = "NCL",
+) -> np.ndarray:
+    """Gradient of :func:`conv1d.conv_transpose1d` with respect to its weight
+    (C_in, C_out/groups, K). Shapes as :func:`conv1d.conv_transpose1d`.
+    """
+    op = "conv_transpose1d_weight"
+    x, gy = as_arrays(op, input=input, grad_output=grad_output)
+    spec = conv_transpose1d_spec(
+        x.shape, as_shape(op, "weight_size", weight_size), stride=stride, padding=padding,
+        output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
+        dtype=x.dtype, op=op,
+    )
+    check_grad_output(op, spec, gy.shape)
+    return run_conv_transpose1d_weight(spec, x, gy)
+
+
+def run_conv_transpose1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    gw = _kernel.conv_weight(
+        _uncropped_grad_output(spec, gy), split_groups(to_ncl(spec, x), spec.groups), spec.k, spec.stride, spec.dilation,
+    )
+    return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)
