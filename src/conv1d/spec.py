@@ -314,7 +314,10 @@ def as_arrays(op: str, **named: Any) -> tuple[np.ndarray | None, ...]:
                 raise ConvTypeError(f"{op}: {name} is required, got None.")
             arrays[name] = None
             continue
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError):  # ragged nested lists
+            array = np.empty(0, dtype=object)
         if array.dtype not in SUPPORTED_DTYPES:
             readable = ", ".join(str(d) for d in SUPPORTED_DTYPES)
             what = (

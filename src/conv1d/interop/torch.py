@@ -74,5 +74,5 @@ def from_torch(module: Any) -> _ConvLayer:
         padding=module.padding, dilation=module.dilation, groups=module.groups,
         bias=module.bias is not None, padding_mode=module.padding_mode, dtype=weight.dtype, **extra,
     )
-    layer.load_state_dict({name: np.array(p) for name, p in module.state_dict().items()})
+    layer.load_state_dict(module.state_dict())  # copies the values in
     return layer
