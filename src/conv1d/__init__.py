@@ -5,7 +5,8 @@ Importing conv1d imports NumPy only (never torch).
 
 from . import grad
 from .errors import ConvError, ConvTypeError
-from .functional import conv1d, conv_transpose1d
+from .dispatch import Algorithm, Plan
+from .functional import conv1d, conv_transpose1d, plan
 from .layers import Conv1d, ConvTranspose1d
 from .spec import ConvSpec, output_length, transposed_output_length
 
@@ -15,6 +16,11 @@ __all__ = [
     "Conv1d",
     "ConvTranspose1d",
     "grad",
+    "plan",
+    "Algorithm",
+    "Plan",
+    "set_num_threads",
+    "get_num_threads",
     "output_length",
     "transposed_output_length",
     "ConvSpec",
@@ -22,3 +28,17 @@ __all__ = [
     "ConvTypeError",
 ]
 __version__ = "0.1.0"
+
+
+def set_num_threads(count: int) -> None:
+    """Use ``count`` threads everywhere: BLAS, Numba kernels and scipy.fft (default: all cores)."""
+    from .kernels import threads
+
+    threads.set(count)
+
+
+def get_num_threads() -> int:
+    """The thread count kernels use (see :func:`set_num_threads`)."""
+    from .kernels import threads
+
+    return threads.get()

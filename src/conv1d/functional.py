@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from . import _padding
-from .kernels import gemm as _kernel
+from .dispatch import Plan, choose_algorithm, kernel_for
 from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
 
-__all__ = ["conv1d", "conv_transpose1d"]
+__all__ = ["conv1d", "conv_transpose1d", "plan"]
 
 _CONVOLUTION_NOTES = """
     Notes (shared by every entry point):
@@ -84,10 +84,24 @@ def conv_weight_groups(spec: ConvSpec, weight: np.ndarray) -> np.ndarray:
     return w.reshape(spec.groups, rows // spec.groups, w.shape[1], spec.k)
 
 
-def padded_input(spec: ConvSpec, x: np.ndarray) -> np.ndarray:
-    """The conv1d input as the kernels' padded (N, G, Ci, L_pad)."""
-    xp = _padding.pad(to_ncl(spec, x), spec.pad_left, spec.pad_right, spec.padding_mode)
-    return split_groups(xp, spec.groups)
+def conv_input(spec: ConvSpec, x: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The conv1d input as the kernels' (N, G, Ci, L) and the zero padding left to them.
+
+    Zero padding is passed on as numbers (a kernel may skip it rather than copy); other
+    padding modes are applied here, by composition, and leave no padding to the kernel.
+    """
+    xn = to_ncl(spec, x)
+    if spec.padding_mode == "zeros":
+        return split_groups(xn, spec.groups), spec.pad_left, spec.pad_right
+    xp = _padding.pad(xn, spec.pad_left, spec.pad_right, spec.padding_mode)
+    return split_groups(xp, spec.groups), 0, 0
+
+
+def kernel_bias(spec: ConvSpec, bias: np.ndarray | None) -> np.ndarray | None:
+    """The bias as the kernels' (G, C_out/G), in the compute dtype."""
+    if bias is None:
+        return None
+    return bias.astype(compute_dtype(spec.dtype), copy=False).reshape(spec.groups, spec.c_out_per_group)
 
 
 def add_bias(y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
@@ -108,6 +122,7 @@ def conv1d(
     *,
     padding_mode: str = "zeros",
     layout: str = "NCL",
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """1-D convolution over an input of several channels, as ``torch.nn.functional.conv1d``.
 
@@ -129,6 +144,8 @@ def conv1d(
             ``'same'`` or ``'causal'`` (see :mod:`conv1d.spec` for the exact splits).
         padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
         layout: ``'NCL'`` (PyTorch's) or ``'NLC'`` (channels last, no transpose needed).
+        algorithm: ``'auto'`` (the planner's choice, see :func:`conv1d.plan`), or force
+            ``'gemm'``, ``'direct'`` or ``'fft'``; all agree within floating-point tolerance.
 
     Example:
         >>> import numpy as np, conv1d
@@ -137,9 +154,11 @@ def conv1d(
         >>> conv1d.conv1d(x, w).shape
         (32, 100, 34)
 
-    Cost: 2 * N * C_out * L_out * (C_in/G) * K flops as BLAS matrix products over
-    blocks of gathered windows; working memory beyond the output is bounded (16 MiB of
-    gathered columns per block). Long kernels get faster algorithms in a later release.
+    Cost: 2 * N * C_out * L_out * (C_in/G) * K flops for ``gemm`` (BLAS products over
+    blocks of gathered windows, at most 16 MiB of them at a time) and ``direct``
+    (compiled loops, for depthwise and few-channel shapes); ``fft`` does
+    O(log n) work per sample instead of O(K) and wins for long kernels, at an error
+    relative to max|y| rather than per element. The planner picks one per call.
 
     NOTE, unlike PyTorch: ``padding=(left, right)``, ``'causal'``, ``'same'`` with
     stride > 1 (TensorFlow's SAME_UPPER: L_out = ceil(L_in/stride)), ``padding_mode``
@@ -153,13 +172,15 @@ def conv1d(
         x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
         dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout, dtype=x.dtype,
     )
-    return run_conv1d(spec, x, w, b)
+    return run_conv1d(spec, x, w, b, algorithm)
 
 
-def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, algorithm: Any = "auto") -> np.ndarray:
     """conv1d on arrays already checked against ``spec``."""
-    y = _kernel.conv(padded_input(spec, x), conv_weight_groups(spec, w), spec.stride, spec.dilation)
-    return from_ncl(spec, add_bias(merge_groups(y), b))
+    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    xg, pad_left, pad_right = conv_input(spec, x)
+    y = kernel.conv(xg, conv_weight_groups(spec, w), spec.stride, spec.dilation, pad_left, pad_right, kernel_bias(spec, b))
+    return from_ncl(spec, merge_groups(y))
 
 
 def conv_transpose1d(
@@ -173,6 +194,7 @@ def conv_transpose1d(
     dilation: int | tuple[int] = 1,
     *,
     layout: str = "NCL",
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
 
@@ -209,17 +231,53 @@ def conv_transpose1d(
         output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
         dtype=x.dtype,
     )
-    return run_conv_transpose1d(spec, x, w, b)
+    return run_conv_transpose1d(spec, x, w, b, algorithm)
 
 
-def run_conv_transpose1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+def run_conv_transpose1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                         algorithm: Any = "auto") -> np.ndarray:
     """conv_transpose1d on arrays already checked against ``spec``."""
-    full = _kernel.conv_transpose(
+    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    y = kernel.conv_transpose(
         split_groups(to_ncl(spec, x), spec.groups), conv_weight_groups(spec, w),
-        spec.stride, spec.dilation, spec.l_pad,
+        spec.stride, spec.dilation, spec.l_out, spec.pad_left,
     )
-    y = merge_groups(full)[..., spec.pad_left : spec.pad_left + spec.l_out]
-    return from_ncl(spec, add_bias(y, b))  # y is a view of our own fresh array
+    return from_ncl(spec, add_bias(merge_groups(y), b))  # the kernel's own fresh array
+
+
+def plan(
+    input_shape: tuple[int, ...],
+    weight_shape: tuple[int, ...],
+    stride: int | tuple[int] = 1,
+    padding: Any = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    *,
+    padding_mode: str = "zeros",
+    layout: str = "NCL",
+    dtype: Any = np.float32,
+    algorithm: str = "auto",
+    transposed: bool = False,
+    output_padding: int = 0,
+) -> Plan:
+    """The algorithm conv1d (or, with ``transposed=True``, conv_transpose1d) would run for
+    these shapes, why, and every candidate's estimated time.
+
+    >>> import conv1d
+    >>> conv1d.plan((4, 64, 8192), (64, 1, 1024), groups=64).algorithm
+    <Algorithm.FFT: 'fft'>
+    """
+    if transposed:
+        spec = conv_transpose1d_spec(
+            input_shape, weight_shape, stride=stride, padding=padding, output_padding=output_padding,
+            groups=groups, dilation=dilation, layout=layout, dtype=dtype, op="plan",
+        )
+    else:
+        spec = conv1d_spec(
+            input_shape, weight_shape, stride=stride, padding=padding, dilation=dilation, groups=groups,
+            padding_mode=padding_mode, layout=layout, dtype=dtype, op="plan",
+        )
+    return choose_algorithm(spec, algorithm)
 
 
 conv1d.__doc__ += _CONVOLUTION_NOTES

@@ -27,10 +27,8 @@ import numpy as np
 
 from . import _padding
 from .errors import ConvError
-from .functional import (
-    compute_dtype, conv_weight_groups, from_ncl, merge_groups, padded_input, split_groups, to_ncl,
-)
-from .kernels import gemm as _kernel
+from .dispatch import choose_algorithm, kernel_for
+from .functional import compute_dtype, conv_input, conv_weight_groups, from_ncl, merge_groups, split_groups, to_ncl
 from .spec import (
     ConvSpec, as_arrays, as_shape, check_grad_output, conv1d_spec, conv_transpose1d_spec,
 )
@@ -55,6 +53,7 @@ def conv1d_input(
     *,
     padding_mode: str = "zeros",
     layout: str = "NCL",
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`conv1d.conv1d` with respect to its input, as ``torch.nn.grad.conv1d_input``.
 
@@ -70,14 +69,16 @@ def conv1d_input(
         dtype=gy.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv1d_input(spec, w, gy)
+    return run_conv1d_input(spec, w, gy, algorithm)
 
 
-def run_conv1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    grad_padded = _kernel.conv_transpose(
-        split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w),
-        spec.stride, spec.dilation, spec.l_pad,
-    )
+def run_conv1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
+    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    gyg, wg = split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w)
+    if spec.padding_mode == "zeros":  # the kernel computes just the unpadded window
+        grad = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_in, spec.pad_left)
+        return from_ncl(spec, merge_groups(grad))
+    grad_padded = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_pad, 0)
     grad = _padding.pad_adjoint(merge_groups(grad_padded), spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode)
     return from_ncl(spec, grad)
 
@@ -93,6 +94,7 @@ def conv1d_weight(
     *,
     padding_mode: str = "zeros",
     layout: str = "NCL",
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`conv1d.conv1d` with respect to its weight, as ``torch.nn.grad.conv1d_weight``.
 
@@ -108,13 +110,13 @@ def conv1d_weight(
         dtype=x.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv1d_weight(spec, x, gy)
+    return run_conv1d_weight(spec, x, gy, algorithm)
 
 
-def run_conv1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    gw = _kernel.conv_weight(
-        padded_input(spec, x), split_groups(to_ncl(spec, gy), spec.groups), spec.k, spec.stride, spec.dilation,
-    )
+def run_conv1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
+    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    xg, pad_left, _ = conv_input(spec, x)
+    gw = kernel.conv_weight(xg, split_groups(to_ncl(spec, gy), spec.groups), spec.k, spec.stride, spec.dilation, pad_left)
     return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)
 
 
@@ -144,6 +146,7 @@ def conv_transpose1d_input(
     dilation: int | tuple[int] = 1,
     *,
     layout: str = "NCL",
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`conv1d.conv_transpose1d` with respect to its input: a conv1d of
     the output gradient. Shapes as :func:`conv1d.conv_transpose1d`; returns ``input_size``.
@@ -156,19 +159,19 @@ def conv_transpose1d_input(
         dtype=gy.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv_transpose1d_input(spec, w, gy)
+    return run_conv_transpose1d_input(spec, w, gy, algorithm)
 
 
-def _uncropped_grad_output(spec: ConvSpec, gy: np.ndarray) -> np.ndarray:
-    """The output gradient zero-padded back to the uncropped output, as (N, G, C_out/G, L_pad)."""
-    full = _padding.pad(to_ncl(spec, gy), spec.pad_left, spec.pad_right, "zeros")
-    return split_groups(full, spec.groups)
-
-
-def run_conv_transpose1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    grad = _kernel.conv(_uncropped_grad_output(spec, gy), conv_weight_groups(spec, w), spec.stride, spec.dilation)
-    # The conv gives floor((L_pad - span)/stride) + 1 >= L_in positions; output_padding >= stride
-    # (allowed when dilation > stride) adds positions no input sample reached.
+def run_conv_transpose1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
+    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    # The output gradient, with the cropped `padding` restored as zeros, is the uncropped
+    # output's gradient; a conv of it gives floor((L_pad - span)/stride) + 1 >= L_in
+    # positions (output_padding >= stride, allowed when dilation > stride, adds positions
+    # no input sample reached).
+    grad = kernel.conv(
+        split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w), spec.stride, spec.dilation,
+        spec.pad_left, spec.pad_right,
+    )
     return from_ncl(spec, merge_groups(grad)[..., : spec.l_in])
 
 
@@ -183,6 +186,7 @@ def conv_transpose1d_weight(
     dilation: int | tuple[int] = 1,
     *,
     layout: str = "NCL",
+    algorithm: str = "auto",
 ) -> np.ndarray:
     """Gradient of :func:`conv1d.conv_transpose1d` with respect to its weight
     (C_in, C_out/groups, K). Shapes as :func:`conv1d.conv_transpose1d`.
@@ -195,11 +199,13 @@ def conv_transpose1d_weight(
         dtype=x.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv_transpose1d_weight(spec, x, gy)
+    return run_conv_transpose1d_weight(spec, x, gy, algorithm)
 
 
-def run_conv_transpose1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    gw = _kernel.conv_weight(
-        _uncropped_grad_output(spec, gy), split_groups(to_ncl(spec, x), spec.groups), spec.k, spec.stride, spec.dilation,
+def run_conv_transpose1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
+    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    gw = kernel.conv_weight(
+        split_groups(to_ncl(spec, gy), spec.groups), split_groups(to_ncl(spec, x), spec.groups),
+        spec.k, spec.stride, spec.dilation, spec.pad_left,
     )
     return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)

@@ -26,6 +26,7 @@ import numpy as np
 from . import grad as _grad
 from .errors import ConvError, ConvTypeError
 from .functional import run_conv1d, run_conv_transpose1d
+from .dispatch import Plan, choose_algorithm, parse_algorithm
 from .spec import (
     ConvSpec, as_arrays, check_grad_output, conv1d_spec, conv_transpose1d_spec, layer_arguments,
     with_output_size,
@@ -61,7 +62,7 @@ class _ConvLayer:
     _op = ""
     transposed = False
 
-    def __init__(self, args: dict[str, Any], bias: bool, dtype: Any, rng: Any) -> None:
+    def __init__(self, args: dict[str, Any], bias: bool, dtype: Any, rng: Any, algorithm: Any) -> None:
         # Stored as PyTorch stores them: 1-tuples, so ported code such as
         # ``layer.kernel_size[0]`` works; padding stays a string or becomes (p,) / (left, right).
         self.in_channels: int = args["in_channels"]
@@ -75,6 +76,8 @@ class _ConvLayer:
         self.padding_mode: str = args["padding_mode"]
         self.layout: str = args["layout"]
         self.output_padding: tuple[int] = (args.get("output_padding", 0),)
+        parse_algorithm(self._op, algorithm)
+        self.algorithm = algorithm  # 'auto' or a forced kernel, for forward and backward
         dtype = _parameter_dtype(self._op, dtype)
         k, g = args["kernel_size"], self.groups
         if self.transposed:
@@ -191,6 +194,10 @@ class _ConvLayer:
 
     # -- forward and backward -------------------------------------------------------
 
+    def plan(self, input_shape: tuple[int, ...]) -> Plan:
+        """The algorithm this layer would run on an input of ``input_shape``, and why."""
+        return choose_algorithm(self._spec(np.empty(input_shape, self.weight.dtype)), self.algorithm)
+
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         return self.forward(*args, **kwargs)
 
@@ -296,6 +303,7 @@ class Conv1d(_ConvLayer):
         dtype: Any = None,
         *,
         layout: str = "NCL",
+        algorithm: str = "auto",
         rng: Any = None,
     ) -> None:
         _device(self._op, device)
@@ -303,7 +311,7 @@ class Conv1d(_ConvLayer):
             self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
             padding_mode, layout,
         )
-        super().__init__(args, bias, dtype, rng)
+        super().__init__(args, bias, dtype, rng, algorithm)
 
     def _spec(self, x: np.ndarray) -> ConvSpec:
         return conv1d_spec(
@@ -316,10 +324,13 @@ class Conv1d(_ConvLayer):
         x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
         spec = self._spec(x)
         self._saved = (spec, x)
-        return run_conv1d(spec, x, w, b)
+        return run_conv1d(spec, x, w, b, self.algorithm)
 
     def _gradients(self, spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _grad.run_conv1d_input(spec, self.weight, gy), _grad.run_conv1d_weight(spec, x, gy)
+        return (
+            _grad.run_conv1d_input(spec, self.weight, gy, self.algorithm),
+            _grad.run_conv1d_weight(spec, x, gy, self.algorithm),
+        )
 
 
 class ConvTranspose1d(_ConvLayer):
@@ -368,6 +379,7 @@ class ConvTranspose1d(_ConvLayer):
         dtype: Any = None,
         *,
         layout: str = "NCL",
+        algorithm: str = "auto",
         rng: Any = None,
     ) -> None:
         _device(self._op, device)
@@ -375,7 +387,7 @@ class ConvTranspose1d(_ConvLayer):
             self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
             padding_mode, layout, output_padding=output_padding, transposed=True,
         )
-        super().__init__(args, bias, dtype, rng)
+        super().__init__(args, bias, dtype, rng, algorithm)
 
     def _spec(self, x: np.ndarray, output_size: Any = None) -> ConvSpec:
         spec = conv_transpose1d_spec(
@@ -390,10 +402,10 @@ class ConvTranspose1d(_ConvLayer):
         x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
         spec = self._spec(x, output_size)
         self._saved = (spec, x)
-        return run_conv_transpose1d(spec, x, w, b)
+        return run_conv_transpose1d(spec, x, w, b, self.algorithm)
 
     def _gradients(self, spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (
-            _grad.run_conv_transpose1d_input(spec, self.weight, gy),
-            _grad.run_conv_transpose1d_weight(spec, x, gy),
+            _grad.run_conv_transpose1d_input(spec, self.weight, gy, self.algorithm),
+            _grad.run_conv_transpose1d_weight(spec, x, gy, self.algorithm),
         )

@@ -1,16 +1,23 @@
-"""Convolution kernels. Every kernel module exposes the same three functions on an
-already normalised problem (padded, groups split out, compute dtype):
+"""Convolution kernels: ``reference`` (the oracle), ``gemm``, ``direct`` (Numba) and ``fft``.
 
-* ``conv(x, w, stride, dilation)``: ``x (N, G, Ci, Lp)``, ``w (G, Co, Ci, K)`` ->
-  ``y (N, G, Co, Lo)`` with ``y[n,g,o,t] = sum_{c,j} w[g,o,c,j] * x[n,g,c,t*stride + j*dilation]``
-  and ``Lo = (Lp - (K-1)*dilation - 1) // stride + 1``;
-* ``conv_transpose(y, w, stride, dilation, length)``: the adjoint of ``conv``:
-  ``y (N, G, Co, Lo)``, ``w (G, Co, Ci, K)`` -> ``x (N, G, Ci, length)``, each ``y``
-  sample scattered back through the window that produced it (overlap-add);
-* ``conv_weight(x, y, k, stride, dilation)``: the gradient of ``conv`` with respect to
-  ``w``: ``x (N, G, Ci, Lp)``, ``y (N, G, Co, Lo)`` -> ``(G, Co, Ci, K)``.
+Every kernel module exposes the same three functions on a normalised problem (groups
+split out, compute dtype; padding modes other than zeros already applied by the caller,
+zero padding passed as numbers so a kernel may skip it instead of copying):
 
-Kernels leave to their callers: argument checking (spec.py), padding and padding modes,
-layouts, bias, dtype promotion (float16 and integers are computed in float32/int64) and
-casting back.
+* ``conv(x, w, stride, dilation, pad_left=0, pad_right=0, bias=None)``:
+  ``x (N, G, Ci, L)``, ``w (G, Co, Ci, K)``, ``bias (G, Co)`` -> ``y (N, G, Co, Lo)`` with
+  ``y[n,g,o,t] = bias[g,o] + sum_{c,j} w[g,o,c,j] * xp[n,g,c,t*stride + j*dilation]``,
+  ``xp`` being ``x`` with ``pad_left``/``pad_right`` zeros and
+  ``Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1``;
+* ``conv_transpose(y, w, stride, dilation, length, offset=0)``: the adjoint of ``conv``:
+  ``y (N, G, Co, Lo)``, ``w (G, Co, Ci, K)`` -> ``x (N, G, Ci, length)`` holding positions
+  ``offset .. offset+length-1`` of ``full[p] = sum_{o, t, j: t*stride + j*dilation = p} w[g,o,c,j] y[n,g,o,t]``
+  (zero past the end of the full result);
+* ``conv_weight(x, y, k, stride, dilation, pad_left=0)``: the gradient of ``conv`` with
+  respect to ``w``: ``x (N, G, Ci, L)``, ``y (N, G, Co, Lo)`` -> ``(G, Co, Ci, K)``, with
+  ``gw[g,o,c,j] = sum_{n,t} y[n,g,o,t] * xp[n,g,c,t*stride + j*dilation]`` (zeros outside ``x``).
+
+Kernels leave to their callers: argument checking (spec.py), padding modes, layouts,
+dtype promotion (float16 and integers are computed in float32/int64) and casting back.
+``threads`` holds the one thread count they all use.
 """

@@ -24,12 +24,27 @@ from numpy.lib.stride_tricks import sliding_window_view
 BLOCK_BYTES = 16 * 2**20
 
 
+def pad(x: np.ndarray, left: int, right: int) -> np.ndarray:
+    """Zero padding on the last axis (no copy when there is none)."""
+    if left == 0 and right == 0:
+        return x
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
+
+
 def _block(per_position: int, itemsize: int, total: int) -> int:
     """Output positions per block so that a block's temporary stays under BLOCK_BYTES."""
     return max(1, min(total, BLOCK_BYTES // max(per_position * itemsize, 1)))
 
 
-def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int) -> np.ndarray:
+def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
+         bias: np.ndarray | None = None) -> np.ndarray:
+    y = _conv(pad(x, pad_left, pad_right), w, stride, dilation)
+    if bias is not None:
+        y += bias.reshape(1, y.shape[1], y.shape[2], 1)
+    return y
+
+
+def _conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int) -> np.ndarray:
     n, g, ci, lp = x.shape
     _, co, _, k = w.shape
     span = (k - 1) * dilation + 1
@@ -48,7 +63,15 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int) -> np.ndarray
     return y
 
 
-def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int) -> np.ndarray:
+def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+    n, g, co, lo = y.shape
+    _, _, ci, k = w.shape
+    full = max(offset + length, (lo - 1) * stride + (k - 1) * dilation + 1)
+    x = _conv_transpose(y, w, stride, dilation, full)
+    return x if offset == 0 and full == length else np.ascontiguousarray(x[..., offset : offset + length])
+
+
+def _conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int) -> np.ndarray:
     n, g, co, lo = y.shape
     _, _, ci, k = w.shape
     dtype = np.result_type(y, w)
@@ -64,7 +87,9 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
     return x
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int) -> np.ndarray:
+def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+    needed = (y.shape[3] - 1) * stride + (k - 1) * dilation + 1  # samples the taps reach
+    x = pad(x, pad_left, max(0, needed - pad_left - x.shape[3]))
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     dtype = np.result_type(x, y)

@@ -1,0 +1,168 @@
+"""Choosing an algorithm: a pure cost model from the spec to a :class:`Plan`.
+
+``choose_algorithm(spec)`` estimates the seconds each kernel would take on this kind of
+machine and picks the cheapest one that is exact enough for the dtype; a user may force
+one with ``algorithm=``. The estimate is deliberately simple -- arithmetic, bytes moved,
+transform sizes and a per-call overhead, each divided by a rate measured on the
+development machine (2-core AVX-512 EPYC; see ``benchmarks/calibrate.py``) -- because
+only the *order* of the candidates matters, and that is decided by factors of 10
+(depthwise: nothing for BLAS to multiply; long kernels: O(K) vs O(log n) work per sample).
+
+Correctness comes before speed: FFT is never chosen (and refuses to be forced) for integer
+dtypes, whose results must be exact, nor for complex ones (the FFT kernel uses real
+transforms).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from .errors import ConvError, closest
+from .kernels import direct, fft, gemm
+from .spec import ConvSpec
+
+__all__ = ["Algorithm", "Plan", "choose_algorithm", "kernel_for"]
+
+
+class Algorithm(str, enum.Enum):
+    """The kernels. A str-valued enum: ``"fft"`` and ``Algorithm.FFT`` are the same."""
+
+    GEMM = "gemm"
+    DIRECT = "direct"
+    FFT = "fft"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: direct, Algorithm.FFT: fft}
+
+# Rates of the development machine (benchmarks/calibrate.py prints them for another one).
+GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
+DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
+FFT_FLOPS = 12e9  # scipy.fft real transforms, 2 workers, counted as 2.5 n log2 n
+MIX_FLOPS = 15e9  # complex matmul per frequency
+BANDWIDTH = 15e9  # bytes per second, one direction
+CALL_SECONDS = {Algorithm.GEMM: 25e-6, Algorithm.DIRECT: 8e-6, Algorithm.FFT: 80e-6}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will run and why: the algorithm, the reason, every candidate's estimate."""
+
+    algorithm: Algorithm
+    reason: str
+    seconds: dict[Algorithm, float] = field(default_factory=dict)  # estimates; inf = not allowed
+    memory_bytes: int = 0  # working memory of the chosen kernel, beyond input and output
+    forced: bool = False
+
+    def describe(self) -> str:
+        costs = ", ".join(
+            f"{a.value} {s * 1e3:.3g} ms" if math.isfinite(s) else f"{a.value} n/a" for a, s in self.seconds.items()
+        )
+        return f"{self.algorithm.value}: {self.reason} (estimated {costs})"
+
+
+def parse_algorithm(op: str, algorithm: Any) -> Algorithm | None:
+    """``'auto'`` -> None; a name or an Algorithm -> the Algorithm; anything else -> ConvError."""
+    if isinstance(algorithm, Algorithm):
+        return algorithm
+    if isinstance(algorithm, str):
+        if algorithm.lower() == "auto":
+            return None
+        try:
+            return Algorithm(algorithm.lower())
+        except ValueError:
+            pass
+    names = ["auto"] + [a.value for a in Algorithm]
+    raise ConvError(
+        f"{op}: algorithm must be one of {', '.join(map(repr, names))}, got algorithm={algorithm!r}."
+        f"{closest(str(algorithm), names)}"
+    )
+
+
+def _problem(spec: ConvSpec) -> tuple[int, int, int, int, int, int, int]:
+    """The forward problem the kernels see: (N, G, Ci, Co, L_padded_input, L_out, K)."""
+    if spec.transposed:  # the adjoint of a conv from the (uncropped) output to the input
+        return (spec.n, spec.groups, spec.c_out_per_group, spec.c_in_per_group, spec.l_pad, spec.l_in, spec.k)
+    return (spec.n, spec.groups, spec.c_in_per_group, spec.c_out_per_group, spec.l_pad, spec.l_out, spec.k)
+
+
+def estimate(spec: ConvSpec) -> dict[Algorithm, float]:
+    """Estimated seconds of each kernel for ``spec`` (same order of work for either direction)."""
+    n, g, ci, co, lp, lo, k = _problem(spec)
+    itemsize = max(spec.dtype.itemsize, 4)
+    macs = n * g * co * ci * k * lo
+    io = itemsize * n * g * (ci * lp + co * lo)
+    seconds = {}
+    # GEMM: BLAS runs near peak only when all three matrix sides are large.
+    cols = n * lo if lo < 256 else lo
+    efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 96.0 / max(ci * k, 1) + 64.0 / max(cols, 1))
+    gathered = itemsize * n * g * ci * k * lo if k > 1 else 0
+    seconds[Algorithm.GEMM] = CALL_SECONDS[Algorithm.GEMM] + 2 * macs / (GEMM_FLOPS * efficiency) + (io + 2 * gathered) / BANDWIDTH
+    # Direct: one pass over input and output, vectorised multiply-adds (strided reads are slower).
+    seconds[Algorithm.DIRECT] = CALL_SECONDS[Algorithm.DIRECT] + macs / (DIRECT_MACS / (1 if spec.stride == 1 else 3)) + io / BANDWIDTH
+    # FFT: transforms of input blocks, output blocks and kernels, plus per-frequency mixing.
+    span = spec.span
+    nfft = fft.fft_length(span, lp)
+    blocks = math.ceil((lp - span + 1) / (nfft - span + 1))
+    transform = 2.5 * nfft * math.log2(max(nfft, 2))
+    fft_flops = transform * (n * g * (ci + co) * blocks + g * co * ci)
+    mix_flops = 8.0 * n * g * co * ci * (nfft // 2 + 1) * blocks
+    seconds[Algorithm.FFT] = CALL_SECONDS[Algorithm.FFT] + fft_flops / FFT_FLOPS + mix_flops / MIX_FLOPS + 3 * io / BANDWIDTH
+    return seconds
+
+
+def _refusal(spec: ConvSpec, algorithm: Algorithm) -> str | None:
+    """Why ``algorithm`` cannot give a correct result for ``spec``, or None."""
+    if algorithm is Algorithm.FFT and spec.dtype.kind in "iu":
+        return f"FFT would round integer results ({spec.dtype}); use 'gemm' or 'direct' for exact integers"
+    if algorithm is Algorithm.FFT and spec.dtype.kind == "c":
+        return f"the FFT kernel uses real transforms and takes no complex input ({spec.dtype}); use 'gemm' or 'direct'"
+    return None
+
+
+def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
+    """The plan for ``spec``: the forced algorithm, or the cheapest allowed estimate."""
+    forced = parse_algorithm(spec.op, algorithm)
+    seconds = estimate(spec)
+    for candidate in Algorithm:
+        if _refusal(spec, candidate):
+            seconds[candidate] = math.inf
+    if forced is not None:
+        refusal = _refusal(spec, forced)
+        if refusal:
+            raise ConvError(f"{spec.op}: algorithm={forced.value!r} cannot run here: {refusal}.")
+        return Plan(forced, "forced by algorithm=", seconds, _memory(spec, forced), forced=True)
+    best = min(seconds, key=seconds.__getitem__)
+    return Plan(best, _reason(spec, best), seconds, _memory(spec, best))
+
+
+def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:
+    n, g, ci, co, lp, lo, k = _problem(spec)
+    if algorithm is Algorithm.FFT:
+        return f"long kernel (span {spec.span}): O(log n) work per sample beats O(K) = {k}"
+    if algorithm is Algorithm.DIRECT:
+        if ci * co <= 4:
+            return f"{ci} input and {co} output channel(s) per group: too little for a matrix product"
+        return "small problem: compiled loops have the least overhead"
+    return f"channel-rich ({co}x{ci * k} weight matrix per group): BLAS matrix products"
+
+
+def _memory(spec: ConvSpec, algorithm: Algorithm) -> int:
+    n, g, ci, co, lp, lo, k = _problem(spec)
+    itemsize = max(spec.dtype.itemsize, 4)
+    if algorithm is Algorithm.GEMM:
+        return min(gemm.BLOCK_BYTES, itemsize * n * g * ci * k * lo) + itemsize * n * g * ci * lp
+    if algorithm is Algorithm.FFT:
+        nfft = fft.fft_length(spec.span, lp)
+        return min(fft.BLOCK_BYTES, 16 * n * g * max(ci, co) * nfft) + 8 * g * co * ci * nfft + itemsize * n * g * ci * lp
+    return 0
+
+
+def kernel_for(plan: Plan) -> ModuleType:
+    return KERNELS[plan.algorithm]

@@ -1,0 +1,160 @@
+"""Direct kernels: compiled loops (Numba), one output row per parallel task.
+
+For depthwise and grouped convolutions with few channels per group, small inputs and
+memory-bound shapes, where a matrix product has nothing to multiply: each task owns one
+row ``y[n, g, o, :]`` (or ``x``/``w`` row for the gradients), starts it from the bias and
+adds ``w * x`` tap by tap; the innermost loop runs along the length with unit stride
+when ``stride == 1``, so LLVM vectorises it, and the row stays in cache across taps.
+Zero padding is implicit (out-of-range samples are skipped, never copied), so the input
+is read once and the output written once.
+
+The loops are plain Python functions compiled by assignment, so ``NUMBA_DISABLE_JIT=1``
+runs the very same code in the interpreter (slowly) for debugging and coverage. Compiled
+code is cached on disk (``cache=True``), so only the first process pays the compile
+time (see :func:`compile_seconds`).
+
+See :mod:`conv1d.kernels` for the shared shape contract.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numba
+import numpy as np
+from numba import prange
+
+
+def _valid_range(off: int, stride: int, count: int, length: int) -> tuple[int, int]:
+    """The ``t`` in ``[0, count)`` whose sample ``t*stride + off`` lies in ``[0, length)``."""
+    t0 = 0 if off >= 0 else (-off + stride - 1) // stride
+    if length - 1 - off < 0:
+        return t0, t0
+    t1 = min(count, (length - 1 - off) // stride + 1)
+    return t0, max(t0, t1)
+
+
+def _conv_loops(x, w, bias, stride, dilation, pad_left, y):  # pragma: no cover - compiled
+    n, g, ci, length = x.shape
+    co, k = w.shape[1], w.shape[3]
+    lo = y.shape[3]
+    for job in prange(n * g * co):
+        b = job // (g * co)
+        rest = job - b * g * co
+        gi = rest // co
+        o = rest - gi * co
+        out = y[b, gi, o]
+        start = bias[gi, o]
+        for t in range(lo):
+            out[t] = start
+        for c in range(ci):
+            row = x[b, gi, c]
+            for j in range(k):
+                weight = w[gi, o, c, j]
+                off = j * dilation - pad_left
+                t0, t1 = _valid_range_jit(off, stride, lo, length)
+                if stride == 1:
+                    for t in range(t0, t1):
+                        out[t] += weight * row[t + off]
+                else:
+                    for t in range(t0, t1):
+                        out[t] += weight * row[t * stride + off]
+
+
+def _conv_transpose_loops(y, w, stride, dilation, offset, x):  # pragma: no cover - compiled
+    n, g, co, lo = y.shape
+    ci, k = w.shape[2], w.shape[3]
+    length = x.shape[3]
+    for job in prange(n * g * ci):
+        b = job // (g * ci)
+        rest = job - b * g * ci
+        gi = rest // ci
+        c = rest - gi * ci
+        out = x[b, gi, c]
+        for p in range(length):
+            out[p] = 0
+        for o in range(co):
+            row = y[b, gi, o]
+            for j in range(k):
+                weight = w[gi, o, c, j]
+                # y[t] lands on out[t*stride + j*dilation - offset]
+                off = j * dilation - offset
+                t0, t1 = _valid_range_jit(off, stride, lo, length)
+                if stride == 1:
+                    for t in range(t0, t1):
+                        out[t + off] += weight * row[t]
+                else:
+                    for t in range(t0, t1):
+                        out[t * stride + off] += weight * row[t]
+
+
+def _conv_weight_loops(x, y, stride, dilation, pad_left, gw):  # pragma: no cover - compiled
+    n, g, ci, length = x.shape
+    co, lo = y.shape[2], y.shape[3]
+    k = gw.shape[3]
+    for job in prange(g * co * ci):
+        gi = job // (co * ci)
+        rest = job - gi * co * ci
+        o = rest // ci
+        c = rest - o * ci
+        for j in range(k):
+            off = j * dilation - pad_left
+            t0, t1 = _valid_range_jit(off, stride, lo, length)
+            total = gw[gi, o, c, j]  # zero: the caller allocates gw with np.zeros
+            for b in range(n):
+                yr = y[b, gi, o]
+                xr = x[b, gi, c]
+                if stride == 1:
+                    for t in range(t0, t1):
+                        total += yr[t] * xr[t + off]
+                else:
+                    for t in range(t0, t1):
+                        total += yr[t] * xr[t * stride + off]
+            gw[gi, o, c, j] = total
+
+
+_valid_range_jit = numba.njit(cache=True)(_valid_range)
+_conv_jit = numba.njit(parallel=True, cache=True)(_conv_loops)
+_conv_transpose_jit = numba.njit(parallel=True, cache=True)(_conv_transpose_loops)
+_conv_weight_jit = numba.njit(parallel=True, cache=True)(_conv_weight_loops)
+
+
+def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
+         bias: np.ndarray | None = None) -> np.ndarray:
+    n, g, ci, length = x.shape
+    _, co, _, k = w.shape
+    dtype = np.result_type(x, w)
+    lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
+    y = np.empty((n, g, co, lo), dtype=dtype)
+    b = np.zeros((g, co), dtype) if bias is None else np.ascontiguousarray(bias, dtype).reshape(g, co)
+    _conv_jit(np.ascontiguousarray(x, dtype), np.ascontiguousarray(w, dtype), b, stride, dilation, pad_left, y)
+    return y
+
+
+def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+    n, g, co, _ = y.shape
+    ci = w.shape[2]
+    dtype = np.result_type(y, w)
+    x = np.empty((n, g, ci, length), dtype=dtype)
+    _conv_transpose_jit(np.ascontiguousarray(y, dtype), np.ascontiguousarray(w, dtype), stride, dilation, offset, x)
+    return x
+
+
+def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+    _, g, ci, _ = x.shape
+    co = y.shape[2]
+    dtype = np.result_type(x, y)
+    gw = np.zeros((g, co, ci, k), dtype=dtype)
+    _conv_weight_jit(np.ascontiguousarray(x, dtype), np.ascontiguousarray(y, dtype), stride, dilation, pad_left, gw)
+    return gw
+
+
+def compile_seconds(dtype: np.dtype = np.dtype(np.float32)) -> float:
+    """Seconds to make the three kernels ready for ``dtype`` in this process (compile or load the cache)."""
+    start = time.perf_counter()
+    x = np.zeros((1, 1, 1, 4), dtype)
+    w = np.zeros((1, 1, 1, 2), dtype)
+    y = conv(x, w, 1, 1)
+    conv_transpose(y, w, 1, 1, 4)
+    conv_weight(x, y, 2, 1, 1)
+    return time.perf_counter() - start

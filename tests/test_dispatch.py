@@ -1,0 +1,116 @@
+"""The planner: golden plans, forced algorithms that really run, refusals, and thread control."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import conv1d
+from conv1d import Algorithm, ConvError
+from conv1d.kernels import direct, fft, gemm, reference
+
+# The benchmark suite's shapes (benchmarks/suite.py) and the algorithm each must get.
+GOLDEN = [
+    ("text CNN", (32, 256, 35), (100, 256, 2), {}, Algorithm.GEMM),
+    ("tiny", (4, 2, 6), (3, 2, 5), {}, Algorithm.DIRECT),
+    ("WaveNet dilated", (4, 64, 16000), (128, 64, 2), dict(dilation=256), Algorithm.GEMM),
+    ("wav2vec2 conv0", (8, 1, 16000), (512, 1, 10), dict(stride=5), Algorithm.GEMM),
+    ("Mamba depthwise", (8, 1024, 2048), (1024, 1, 4), dict(padding=3, groups=1024), Algorithm.DIRECT),
+    ("ResNet-1D dense", (8, 512, 4096), (512, 512, 3), dict(padding=1), Algorithm.GEMM),
+    ("pointwise", (8, 512, 1024), (2048, 512, 1), {}, Algorithm.GEMM),
+    ("Hyena long depthwise", (4, 64, 8192), (64, 1, 1024), dict(groups=64), Algorithm.FFT),
+    ("FIR bank long", (1, 16, 16384), (16, 16, 4096), {}, Algorithm.FFT),
+    ("TCN block", (16, 128, 1024), (128, 128, 7), dict(padding=6, dilation=2), Algorithm.GEMM),
+]
+
+
+@pytest.mark.parametrize("name, x_shape, w_shape, options, expected", GOLDEN, ids=[g[0] for g in GOLDEN])
+def test_golden_plans(name, x_shape, w_shape, options, expected):
+    plan = conv1d.plan(x_shape, w_shape, **options)
+    assert plan.algorithm is expected, plan.describe()
+    assert not plan.forced and plan.reason
+    assert set(plan.seconds) == set(Algorithm)
+    assert all(s > 0 for s in plan.seconds.values())
+    assert plan.seconds[plan.algorithm] == min(plan.seconds.values())
+    assert plan.memory_bytes >= 0
+    assert plan == conv1d.plan(x_shape, w_shape, **options)  # pure: same question, same answer
+
+
+def test_plan_of_a_layer_and_of_a_transposed_convolution():
+    layer = conv1d.ConvTranspose1d(64, 64, 1024, groups=64)
+    assert layer.plan((4, 64, 8192)).algorithm is Algorithm.FFT
+    assert conv1d.plan((4, 64, 8192), (64, 1, 1024), groups=64, transposed=True).algorithm is Algorithm.FFT
+    assert conv1d.Conv1d(2, 3, 5, algorithm="gemm").plan((4, 2, 6)).algorithm is Algorithm.GEMM
+    text = conv1d.plan((32, 256, 35), (100, 256, 2)).describe()
+    assert text.startswith("gemm: ") and "direct" in text and "fft" in text and "ms" in text
+
+
+def test_algorithm_is_a_str_enum():
+    assert Algorithm("fft") is Algorithm.FFT and Algorithm.FFT == "fft" and str(Algorithm.GEMM) == "gemm"
+    x, w = np.ones((1, 1, 8)), np.ones((1, 1, 3))
+    np.testing.assert_allclose(conv1d.conv1d(x, w, algorithm=Algorithm.FFT), conv1d.conv1d(x, w, algorithm="FFT"))
+
+
+@pytest.mark.parametrize("algorithm", list(Algorithm))
+def test_a_forced_algorithm_really_runs(monkeypatch, algorithm):
+    """Every other kernel is made to fail; forward and both gradients still work."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the wrong kernel ran")
+
+    for module in (gemm, direct, fft):
+        if module is not conv1d.dispatch.KERNELS[algorithm]:
+            for name in ("conv", "conv_transpose", "conv_weight"):
+                monkeypatch.setattr(module, name, refuse)
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 4, 30)), rng.standard_normal((6, 2, 5)), rng.standard_normal(6)
+    y = conv1d.conv1d(x, w, b, padding=2, groups=2, algorithm=algorithm)
+    expected = reference.conv(x.reshape(2, 2, 2, 30), w.reshape(2, 3, 2, 5), 1, 1, 2, 2, b.reshape(2, 3))
+    np.testing.assert_allclose(y, expected.reshape(2, 6, 30), rtol=1e-10, atol=1e-10)
+    gy = np.ones_like(y)
+    assert conv1d.grad.conv1d_input(x.shape, w, gy, padding=2, groups=2, algorithm=algorithm).shape == x.shape
+    assert conv1d.grad.conv1d_weight(x, w.shape, gy, padding=2, groups=2, algorithm=algorithm).shape == w.shape
+    layer = conv1d.ConvTranspose1d(4, 6, 3, stride=2, groups=2, dtype=np.float64, algorithm=algorithm)
+    out = layer(x)
+    assert layer.backward(np.ones_like(out)).shape == x.shape
+    with pytest.raises(AssertionError, match="the wrong kernel ran"):
+        other = next(a for a in Algorithm if a is not algorithm)
+        conv1d.conv1d(x, w, b, padding=2, groups=2, algorithm=other)
+
+
+def test_unknown_algorithm_lists_the_names():
+    with pytest.raises(ConvError, match=r"conv1d: algorithm must be one of 'auto', 'gemm', 'direct', 'fft', got algorithm='ftt'\. Did you mean 'fft'\?"):
+        conv1d.conv1d(np.ones((1, 1, 5)), np.ones((1, 1, 2)), algorithm="ftt")
+    with pytest.raises(ConvError, match=r"Conv1d: algorithm must be one of"):
+        conv1d.Conv1d(1, 1, 2, algorithm="winograd")
+
+
+def test_fft_refuses_integers_and_complex_and_auto_never_picks_it():
+    x = np.ones((1, 2, 4096), np.int32)
+    w = np.ones((2, 2, 1024), np.int32)
+    with pytest.raises(ConvError, match=r"algorithm='fft' cannot run here: FFT would round integer results \(int32\)"):
+        conv1d.conv1d(x, w, algorithm="fft")
+    plan = conv1d.plan(x.shape, w.shape, dtype=np.int32)
+    assert plan.algorithm is not Algorithm.FFT and math.isinf(plan.seconds[Algorithm.FFT])
+    np.testing.assert_array_equal(conv1d.conv1d(x, w), np.full((1, 2, 3073), 2048, np.int32))
+    with pytest.raises(ConvError, match=r"real transforms and takes no complex input \(complex128\)"):
+        conv1d.conv1d(x.astype(complex), w.astype(complex), algorithm="fft")
+
+
+def test_thread_count_is_one_setting():
+    before = conv1d.get_num_threads()
+    try:
+        conv1d.set_num_threads(1)
+        assert conv1d.get_num_threads() == 1
+        y1 = conv1d.conv1d(np.ones((1, 1, 64)), np.ones((1, 1, 32)), algorithm="fft")
+        np.testing.assert_allclose(y1, 32.0)
+    finally:
+        conv1d.set_num_threads(before)
+    assert conv1d.get_num_threads() == before
+
+
+def test_direct_compile_time_is_reported():
+    seconds = direct.compile_seconds(np.dtype(np.float64))
+    assert 0 <= seconds < 120
