@@ -552,6 +552,11 @@ def conv_transpose1d_spec(
         )
     if c_in % groups:
         _check_groups(op, groups, c_in, c_out_per_group * groups, f"weight {shape_str(weight_shape)}")
+    if c_out_per_group < 1:
+        raise ConvError(
+            f"{op}: weight {shape_str(weight_shape)} has no output channels (axis 1 is C_out/groups "
+            f"for a transposed convolution); it must be at least 1 (as in PyTorch)."
+        )
     c_out = c_out_per_group * groups
     batched = len(input_shape) == 3
     c_axis = (1 if layout == "NCL" else 2) - (0 if batched else 1)

@@ -105,7 +105,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     kernel = np.conj(_rfft(_dilated(w, dilation), nfft))  # (G, Co, Ci, F)
     segments = sliding_window_view(xp, nfft, axis=-1)[..., ::b, :]  # (N, G, Ci, blocks, nfft), a view
     z = np.empty((n, g, co, blocks * b), dtype=np.result_type(x, w))
-    per_block = n * g * max(ci, co) * nfft * 16  # complex spectra of one block, both sides
+    per_block = max(1, n * g * max(ci, co) * nfft * 16)  # complex spectra of one block, both sides
     step = max(1, BLOCK_BYTES // per_block)
     for b0 in range(0, blocks, step):
         b1 = min(blocks, b0 + step)

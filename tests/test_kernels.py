@@ -1,0 +1,188 @@
+"""Every kernel equals kernels/reference.py, on drawn problems and on hand-checked ones.
+
+Kernels share one signature (conv1d/kernels/__init__.py) on normalised problems: groups
+split out, compute dtypes only (float32, float64, complex64, complex128, int64), zero
+padding passed as numbers, an optional bias ``(G, Co)``, and for ``conv_transpose`` a window
+``offset .. offset+length-1`` of the full adjoint. The FFT kernel takes real floats only (the
+planner never gives it integers or complex numbers). GEMM and FFT work in blocks bounded by
+their ``BLOCK_BYTES``; tiny values force many blocks (down to one output position each).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from conv1d.kernels import direct, fft, gemm, reference
+from helpers import assert_matches
+from strategies import KernelProblem, kernel_problems, lay_out, random_array, seeds
+
+COMPUTE_DTYPES = tuple(map(np.dtype, ("float32", "float64", "complex64", "complex128", "int64")))
+REAL_FLOATS = tuple(map(np.dtype, ("float32", "float64")))
+KERNELS = {"gemm": gemm, "direct": direct, "fft": fft}
+BLOCK_SIZES = {"default blocks": None, "64-byte blocks": 64, "1-byte blocks": 1}
+
+
+def _arrays(p: KernelProblem, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    return {
+        "x": lay_out(random_array(rng, p.x_shape, p.dtype), p.view),
+        "w": random_array(rng, p.w_shape, p.dtype),
+        "bias": random_array(rng, (p.groups, p.co), p.dtype) if p.bias else None,
+        "y": lay_out(random_array(rng, p.y_shape, p.dtype), p.view),
+    }
+
+
+def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {
+        "conv": kernel.conv(a["x"], a["w"], p.stride, p.dilation, p.pad_left, p.pad_right, a["bias"]),
+        "conv_transpose": kernel.conv_transpose(a["y"], a["w"], p.stride, p.dilation, p.t_length, p.offset),
+        "conv_weight": kernel.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left),
+    }
+
+
+def _check_against_reference(name: str, block_bytes: int | None, p: KernelProblem, seed: int) -> None:
+    a = _arrays(p, seed)
+    before = {key: v.copy() for key, v in a.items() if v is not None}
+    expected = _all_three(reference, p, a)
+    with pytest.MonkeyPatch.context() as patch:
+        if block_bytes is not None:
+            patch.setattr(gemm, "BLOCK_BYTES", block_bytes)
+            patch.setattr(fft, "BLOCK_BYTES", block_bytes)
+        actual = _all_three(KERNELS[name], p, a)
+    shapes = {"conv": p.y_shape, "conv_transpose": p.transposed_shape, "conv_weight": p.w_shape}
+    for op, shape in shapes.items():
+        assert expected[op].shape == shape, f"reference {op} shape {expected[op].shape}, the contract says {shape}"
+        assert_matches(actual[op], expected[op], p.dtype, f"{name}.{op} {p} block_bytes={block_bytes}",
+                       algorithm=name)
+    for key, copy in before.items():
+        assert np.array_equal(a[key], copy), f"{name} wrote into its argument {key}"
+
+
+@pytest.mark.parametrize("block_bytes", list(BLOCK_SIZES.values()), ids=list(BLOCK_SIZES))
+@settings(max_examples=150, deadline=None)
+@given(problem=kernel_problems(dtypes=COMPUTE_DTYPES), seed=seeds)
+def test_gemm_equals_reference(block_bytes: int | None, problem: KernelProblem, seed: int) -> None:
+    _check_against_reference("gemm", block_bytes, problem, seed)
+
+
+@settings(max_examples=150, deadline=None)
+@given(problem=kernel_problems(dtypes=COMPUTE_DTYPES), seed=seeds)
+def test_direct_equals_reference(problem: KernelProblem, seed: int) -> None:
+    _check_against_reference("direct", None, problem, seed)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 1], ids=["default blocks", "1-byte blocks"])
+@settings(max_examples=150, deadline=None)
+@given(problem=kernel_problems(dtypes=REAL_FLOATS), seed=seeds)
+def test_fft_equals_reference(block_bytes: int | None, problem: KernelProblem, seed: int) -> None:
+    _check_against_reference("fft", block_bytes, problem, seed)
+
+
+def test_tiny_blocks_really_split_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With BLOCK_BYTES=64 each output position is a GEMM block of its own (two positions'
+    columns need more than 64 bytes), so the kernel makes one matrix product per position
+    (per position and tap in conv_weight) instead of one in all."""
+    p = KernelProblem(n=2, groups=1, ci=3, co=2, k=3, stride=1, dilation=1, length=20, pad_left=0, pad_right=0,
+                      bias=False, offset=0, t_length=20, dtype=np.dtype(np.float64))
+    a = _arrays(p, seed=1)
+    expected = _all_three(reference, p, a)
+    calls: list[str] = []
+    matmul = np.matmul
+    monkeypatch.setattr(gemm, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(gemm.np, "matmul", lambda *args: calls.append("matmul") or matmul(*args))
+    counts = {}
+    for op, run in (
+        ("conv", lambda: gemm.conv(a["x"], a["w"], p.stride, p.dilation)),
+        ("conv_transpose", lambda: gemm.conv_transpose(a["y"], a["w"], p.stride, p.dilation, p.t_length)),
+        ("conv_weight", lambda: gemm.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation)),
+    ):
+        calls.clear()
+        assert_matches(run(), expected[op], p.dtype, f"gemm.{op} in one-position blocks")
+        counts[op] = len(calls)
+    assert counts == {"conv": p.l_out, "conv_transpose": p.l_out, "conv_weight": p.l_out * p.k}, counts
+
+
+# --------------------------------------------------------------------------- hand-checked
+
+ALL_KERNELS = {"reference": reference, **KERNELS}
+
+
+def _x(values: list, dtype: Any) -> np.ndarray:
+    """One signal, (N=1, G=1, Ci=1, L)."""
+    return np.array(values, dtype)[None, None, None, :]
+
+
+def _w(values: list, dtype: Any) -> np.ndarray:
+    """One kernel, (G=1, Co=1, Ci=1, K)."""
+    return np.array(values, dtype)[None, None, None, :]
+
+
+@pytest.mark.parametrize("block_bytes", list(BLOCK_SIZES.values()), ids=list(BLOCK_SIZES))
+@pytest.mark.parametrize("name", list(ALL_KERNELS), ids=list(ALL_KERNELS))
+def test_hand_checked(name: str, block_bytes: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel = ALL_KERNELS[name]
+    if block_bytes is not None:
+        monkeypatch.setattr(gemm, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(fft, "BLOCK_BYTES", block_bytes)
+    dt = np.dtype(np.float64 if name == "fft" else np.int64)  # FFT: real floats only
+
+    def check(actual: np.ndarray, expected: np.ndarray, what: str) -> None:
+        assert_matches(actual, expected, dt, f"{name}: {what}", algorithm=name)
+
+    x = _x(list(range(6)), dt)  # 0 1 2 3 4 5
+    # y[t] = x[t] + 2 x[t+1]
+    check(kernel.conv(x, _w([1, 2], dt), 1, 1), _x([2, 5, 8, 11, 14], dt), "conv")
+    # stride 2, dilation 2: y[t] = x[2t] + 2 x[2t+2], Lo = (6 - 3)//2 + 1 = 2
+    check(kernel.conv(x, _w([1, 2], dt), 2, 2), _x([4, 10], dt), "conv s2 d2")
+    # K = 1, stride 3: every third sample times 5
+    check(kernel.conv(x, _w([5], dt), 3, 1), _x([0, 15], dt), "conv k1 s3")
+    # kernel as long as the signal: one output, 0 + 1 + ... + 5
+    check(kernel.conv(x, _w([1] * 6, dt), 1, 1), _x([15], dt), "conv K = L")
+    # cross-correlation, not convolution: the kernel is not flipped
+    check(kernel.conv(_x([1, 0, 0], dt), _w([1, 2, 3], dt), 1, 1), _x([1], dt), "not flipped")
+    # zero padding as numbers, and a bias: xp = [0, 1, 2, 3, 0], y[t] = xp[t] + xp[t+1] + 10
+    bias = np.array([[10]], dt)
+    check(kernel.conv(_x([1, 2, 3], dt), _w([1, 1], dt), 1, 1, 1, 1, bias), _x([11, 13, 15, 13], dt), "pads, bias")
+    # padding alone can hold the window: L = 1, pads (2, 1), K = 4: one output, xp = [0, 0, 7, 0]
+    check(kernel.conv(_x([7], dt), _w([1, 2, 3, 4], dt), 1, 1, 2, 1), _x([21], dt), "padding-only window")
+
+    # transposed, overlap-add: y = [1, 10, 100] scatters y[t] * [1, 2, 3] to t, t+1, t+2
+    y3 = _x([1, 10, 100], dt)
+    check(kernel.conv_transpose(y3, _w([1, 2, 3], dt), 1, 1, 5), _x([1, 12, 123, 230, 300], dt), "conv_transpose")
+    # a window of it: positions 1..5, the last one past the end reads 0
+    check(kernel.conv_transpose(y3, _w([1, 2, 3], dt), 1, 1, 5, 1), _x([12, 123, 230, 300, 0], dt), "offset")
+    # stride 2, one position more than the windows reach: the last sample stays 0
+    check(kernel.conv_transpose(_x([1, 1], dt), _w([1, 2], dt), 2, 1, 5), _x([1, 2, 1, 2, 0], dt), "s2")
+    # dilation 2: taps land 2 apart, y[t]*w[j] -> t + 2j
+    check(kernel.conv_transpose(_x([1, 10], dt), _w([1, 2], dt), 1, 2, 4), _x([1, 10, 2, 20], dt), "d2")
+
+    # weight gradient: gw[j] = sum_t y[t] x[2t + j] with x = 0..4, y = [1, 10], stride 2
+    check(kernel.conv_weight(_x([0, 1, 2, 3, 4], dt), _x([1, 10], dt), 2, 2, 1), _w([20, 31], dt), "conv_weight")
+    # with pad_left = 1: xp = [0, 1, 2, 3], y = [1, 1, 1]: gw = [0+1+2, 1+2+3]
+    check(kernel.conv_weight(_x([1, 2, 3], dt), _x([1, 1, 1], dt), 2, 1, 1, 1), _w([3, 6], dt), "conv_weight pad")
+
+    # two channels in, one out: y[t] = x0[t] + x1[t+1] (w = [[1, 0], [0, 1]])
+    x2 = np.array([[1, 2, 3], [10, 20, 30]], dt)[None, None]  # (1, 1, Ci=2, 3)
+    w2 = np.array([[1, 0], [0, 1]], dt)[None, None]  # (1, Co=1, Ci=2, 2)
+    check(kernel.conv(x2, w2, 1, 1), np.array([21, 32], dt)[None, None, None], "channels")
+    # two groups never mix: group 0 doubles [0, 1, 2], group 1 negates [3, 4, 5]
+    xg = np.arange(6, dtype=dt).reshape(1, 2, 1, 3)
+    wg = np.array([2, -1], dt).reshape(2, 1, 1, 1)
+    check(kernel.conv(xg, wg, 1, 1), np.array([[0, 2, 4], [-3, -4, -5]], dt).reshape(1, 2, 1, 3), "groups")
+
+
+@pytest.mark.parametrize("name", list(ALL_KERNELS), ids=list(ALL_KERNELS))
+def test_empty_batch(name: str) -> None:
+    """N = 0: empty results of the contract's shapes, and a zero weight gradient."""
+    kernel = ALL_KERNELS[name]
+    dt = np.dtype(np.float64)
+    x, w, y = np.zeros((0, 2, 3, 6), dt), np.ones((2, 4, 3, 2), dt), np.zeros((0, 2, 4, 5), dt)
+    assert_matches(kernel.conv(x, w, 1, 1), y, dt, f"{name}.conv", algorithm=name)
+    assert_matches(kernel.conv_transpose(y, w, 1, 1, 6), x, dt, f"{name}.conv_transpose", algorithm=name)
+    assert_matches(kernel.conv_weight(x, y, 2, 1, 1), np.zeros((2, 4, 3, 2)), dt, f"{name}.conv_weight",
+                   algorithm=name)
