@@ -86,8 +86,8 @@ def test_fft_equals_reference(block_bytes: int | None, problem: KernelProblem, s
 def test_tiny_blocks_really_split_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
     """With BLOCK_BYTES=64 each output position is a GEMM block of its own (one position's
     columns already need more than 64 bytes), so the kernel makes one matrix product per
-    batch item and position in conv (which takes long outputs one item at a time), per
-    position in conv_transpose, and per position and tap in conv_weight, instead of one in all."""
+    batch item and position: in conv, in conv_weight, and in conv_transpose, which for
+    stride 1 is conv with the flipped kernel over its ``t_length`` outputs."""
     p = KernelProblem(n=2, groups=1, ci=3, co=2, k=3, stride=1, dilation=1, length=20, pad_left=0, pad_right=0,
                       bias=False, offset=0, t_length=20, dtype=np.dtype(np.float64))
     a = _arrays(p, seed=1)
@@ -105,7 +105,7 @@ def test_tiny_blocks_really_split_the_work(monkeypatch: pytest.MonkeyPatch) -> N
         calls.clear()
         assert_matches(run(), expected[op], p.dtype, f"gemm.{op} in one-position blocks")
         counts[op] = len(calls)
-    assert counts == {"conv": p.n * p.l_out, "conv_transpose": p.l_out, "conv_weight": p.l_out * p.k}, counts
+    assert counts == {"conv": p.n * p.l_out, "conv_transpose": p.n * p.t_length, "conv_weight": p.n * p.l_out}, counts
 
 
 # --------------------------------------------------------------------------- hand-checked

@@ -9,12 +9,13 @@ columns (and a product's columns) under ``BLOCK_BYTES`` (or one column, if that 
 larger); zero padding is written into the columns, never copied into a padded input, so working memory is
 bounded whatever the length.
 
-``conv_transpose`` runs the same product backwards (col2im): ``(Ci*K, Co) @ y`` gives
-every tap's contribution, and each tap's row is added into the output at stride
-``stride`` starting at ``j*dilation``.
+``conv_transpose`` is, for stride 1, ``conv`` itself with the flipped, transposed kernel
+(derived in ``_conv_transpose_as_conv``); for larger strides it runs the product
+backwards (col2im): ``(Ci*K, Co) @ y`` gives every tap's contribution, and each tap's
+row is added into the output at stride ``stride`` starting at ``j*dilation``.
 
-``conv_weight`` contracts the output gradient with the samples each tap met, summing over
-batch and positions in one product per tap and block.
+``conv_weight`` multiplies the output gradient by the transposed im2col columns of the
+input, summing over batch and positions in one product per block.
 
 See :mod:`conv1d.kernels` for the shared shape contract.
 """
@@ -24,13 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 BLOCK_BYTES = 32 * 2**20
-
-
-def pad(x: np.ndarray, left: int, right: int) -> np.ndarray:
-    """Zero padding on the last axis (no copy when there is none)."""
-    if left == 0 and right == 0:
-        return x
-    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
 
 
 def _block(per_position: int, itemsize: int, total: int) -> int:
@@ -110,9 +104,33 @@ def _gather(x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, t0
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
     n, g, co, lo = y.shape
     _, _, ci, k = w.shape
+    if stride == 1:
+        return _conv_transpose_as_conv(y, w, dilation, length, offset)
     full = max(offset + length, (lo - 1) * stride + (k - 1) * dilation + 1)
     x = _conv_transpose(y, w, stride, dilation, full)
     return x if offset == 0 and full == length else np.ascontiguousarray(x[..., offset : offset + length])
+
+
+def _conv_transpose_as_conv(y: np.ndarray, w: np.ndarray, dilation: int, length: int, offset: int) -> np.ndarray:
+    """Stride 1: the adjoint is a forward convolution with the flipped, transposed kernel.
+
+    ``x[c, p] = sum_{o,j} w[o, c, j] * y[o, p - j*d]``; with ``wf[c, o, i] = w[o, c, K-1-i]``
+    and ``u = p - (K-1)*d`` that is ``sum_{o,i} wf[c, o, i] * y[o, u + i*d]``: conv of ``y``
+    at positions ``u = offset - (K-1)*d ...``, i.e. ``(K-1)*d - offset`` zeros in front
+    (a negative count crops ``y`` instead) and enough behind for ``length`` outputs.
+    """
+    lo, k = y.shape[3], w.shape[3]
+    span = (k - 1) * dilation + 1
+    wf = np.ascontiguousarray(w[..., ::-1].transpose(0, 2, 1, 3))  # (g, ci, co, k)
+    front = span - 1 - offset
+    if front < 0:
+        y, lo, front = y[..., -front:], lo + front, 0
+    back = length + span - 1 - lo - front
+    if back < 0:
+        y, lo, back = y[..., : lo + back], lo + back, 0
+    if lo <= 0:
+        return np.zeros(y.shape[:2] + (w.shape[2], length), dtype=np.result_type(y, w))
+    return conv(y, wf, 1, dilation, front, back)
 
 
 def _conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int) -> np.ndarray:
@@ -121,30 +139,37 @@ def _conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, le
     dtype = np.result_type(y, w)
     w_t = w.transpose(0, 2, 3, 1).reshape(g, ci * k, co)  # rows are (c, j)
     x = np.zeros((n, g, ci, length), dtype=dtype)
-    block = _block(n * g * ci * k, dtype.itemsize, lo)
-    for t0 in range(0, lo, block):
-        t1 = min(lo, t0 + block)
-        taps = np.matmul(w_t, y[..., t0:t1]).reshape(n, g, ci, k, t1 - t0)
-        for j in range(k):
-            start = t0 * stride + j * dilation
-            x[..., start : start + (t1 - t0 - 1) * stride + 1 : stride] += taps[:, :, :, j, :]
+    block = _block(g * ci * k, dtype.itemsize, lo)
+    for b in range(n):
+        for t0 in range(0, lo, block):
+            t1 = min(lo, t0 + block)
+            taps = np.matmul(w_t, y[b, :, :, t0:t1]).reshape(g, ci, k, t1 - t0)
+            for j in range(k):
+                start = t0 * stride + j * dilation
+                x[b, ..., start : start + (t1 - t0 - 1) * stride + 1 : stride] += taps[:, :, j, :]
     return x
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
-    needed = (y.shape[3] - 1) * stride + (k - 1) * dilation + 1  # samples the taps reach
-    x = pad(x, pad_left, max(0, needed - pad_left - x.shape[3]))
+    """One product per block: ``gw (Co, Ci*K) = y (Co, N*tb) @ cols (Ci*K, N*tb)^T``, with the
+    forward kernel's im2col columns (so padding is implicit here too)."""
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     dtype = np.result_type(x, y)
-    gw = np.zeros((g, co, ci, k), dtype=dtype)
-    block = _block(n * g * max(ci, co), dtype.itemsize, lo)
-    for t0 in range(0, lo, block):
-        t1 = min(lo, t0 + block)
-        # (g, co, n*tb): batch and positions side by side form the contraction axis.
-        y_matrix = y[..., t0:t1].transpose(1, 2, 0, 3).reshape(g, co, n * (t1 - t0))
-        for j in range(k):
-            start = t0 * stride + j * dilation
-            tap = x[..., start : start + (t1 - t0 - 1) * stride + 1 : stride]
-            gw[..., j] += np.matmul(y_matrix, tap.transpose(1, 0, 3, 2).reshape(g, n * (t1 - t0), ci))
-    return gw
+    gw = np.zeros((g, co, ci * k), dtype=dtype)
+    per_column = g * (ci * k + co) * dtype.itemsize
+    if lo * per_column <= BLOCK_BYTES:  # whole items side by side
+        items = max(1, min(n, BLOCK_BYTES // max(lo * per_column, 1)))
+        for n0 in range(0, n, items):
+            n1 = min(n, n0 + items)
+            cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype).reshape(g, ci * k, -1)
+            y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, -1)
+            gw += np.matmul(y_matrix, cols.transpose(0, 2, 1))
+        return gw.reshape(g, co, ci, k)
+    block = _block(g * (ci * k + co), dtype.itemsize, lo)
+    for b in range(n):
+        for t0 in range(0, lo, block):
+            t1 = min(lo, t0 + block)
+            cols = _gather(x[b : b + 1], k, stride, dilation, pad_left, t0, t1, False, dtype).reshape(g, ci * k, -1)
+            gw += np.matmul(y[b, :, :, t0:t1], cols.transpose(0, 2, 1))
+    return gw.reshape(g, co, ci, k)
