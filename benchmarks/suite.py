@@ -23,11 +23,15 @@ import os
 # ORT's own). Spinning idle threads of one library steal the cores of the next one in
 # an interleaved run (torch's text CNN measured 30 ms instead of 1.4 ms alone), so every
 # pool is told to sleep when idle. Must be set before the libraries load.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# ``--solo`` runs each library alone in its own process with its default settings instead.
+if not os.environ.get("CONV1D_BENCH_SOLO"):
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import dataclasses
+import json
 import platform
+import subprocess
 import statistics
 import sys
 import time
@@ -212,7 +216,8 @@ def _reps_for(seconds: float, reps: int) -> int:
     return max(5, min(reps, int(20.0 / max(seconds, 1e-6))))
 
 
-def forward_row(w: Workload, reps: int, peak: float) -> dict[str, object]:
+def forward_medians(w: Workload, reps: int, only: str | None = None) -> tuple[dict[str, float], Callable[[], np.ndarray]]:
+    """Verified, interleaved median seconds of each implementation (or of ``only``)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((w.n, w.c_in, w.l_in), dtype=np.float32)
     weight = (rng.standard_normal((w.c_out, w.c_in // w.groups, w.k)) / np.sqrt(w.c_in // w.groups * w.k)).astype(np.float32)
@@ -225,10 +230,16 @@ def forward_row(w: Workload, reps: int, peak: float) -> dict[str, object]:
     ort = _ort_forward(w, x, weight, bias)
     if ort is not None:
         impls["onnxruntime"] = ort
+    if only:
+        impls = {only: impls[only]}
     for impl, fn in impls.items():
         _check(w.name, impl, fn(), ref)
-    first = _seconds(impls["conv1d"])
-    medians = _interleaved(impls, _reps_for(first, reps))
+    first = _seconds(next(iter(impls.values())))
+    return _interleaved(impls, _reps_for(first, reps)), impls.get("conv1d")
+
+
+def forward_row(w: Workload, reps: int, peak: float) -> dict[str, object]:
+    medians, ours = forward_medians(w, reps)
     ms = medians["conv1d"]
     return {
         "workload": w.name,
@@ -240,7 +251,7 @@ def forward_row(w: Workload, reps: int, peak: float) -> dict[str, object]:
         "GFLOP/s": w.flops / ms / 1e9,
         "% peak": 100 * w.flops / ms / 1e9 / peak,
         "GB/s": w.io_bytes / ms / 1e9,
-        "work MiB": _working_memory(impls["conv1d"]) / 2**20,
+        "work MiB": _working_memory(ours) / 2**20,
     }
 
 
@@ -312,18 +323,55 @@ def markdown(info: str, peak: float, bandwidth: float, fwd: list[dict], bwd: lis
     return "\n".join(lines) + "\n"
 
 
+IMPLEMENTATIONS = ("conv1d", "torch", "onnxruntime")
+
+
+def solo_table(workloads: list[Workload], reps: int) -> str:
+    """Each library alone in a fresh process, default thread settings: no interference."""
+    times: dict[str, dict[str, float]] = {}
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | {"CONV1D_BENCH_SOLO": "1"}
+    for impl in IMPLEMENTATIONS:
+        names = [w.name for w in workloads]
+        out = subprocess.run(
+            [sys.executable, __file__, "--solo-impl", impl, "--reps", str(reps), "--names", json.dumps(names)],
+            env=env, check=True, capture_output=True, text=True,
+        ).stdout
+        times[impl] = json.loads(out.strip().splitlines()[-1])
+    lines = [
+        "Each library alone in its own process (default thread settings), forward, median ms:",
+        "",
+        "| workload | conv1d ms | torch ms | onnxruntime ms | vs torch | vs best |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w in workloads:
+        ours, torch_ms, ort_ms = (times[i][w.name] for i in IMPLEMENTATIONS)
+        lines.append(
+            f"| {w.name} | {ours:.3f} | {torch_ms:.3f} | {ort_ms:.3f} | {torch_ms / ours:.2f}x | "
+            f"{min(torch_ms, ort_ms) / ours:.2f}x |"
+        )
+    ratios = [times["torch"][w.name] / times["conv1d"][w.name] for w in workloads]
+    return "\n".join(lines + ["", f"Geometric-mean speedup over torch (forward, solo): {_geomean(ratios):.2f}x"]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=15, help="interleaved rounds per workload (fewer for slow ones)")
     parser.add_argument("--only", help="run the workloads whose name contains this text")
     parser.add_argument("--no-backward", action="store_true", help="skip forward+backward")
     parser.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
+    parser.add_argument("--solo", action="store_true", help="also time each library alone in its own process")
+    parser.add_argument("--solo-impl", help=argparse.SUPPRESS)
+    parser.add_argument("--names", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(THREADS)
     workloads = [w for w in WORKLOADS if not args.only or args.only.lower() in w.name.lower()]
+    if args.solo_impl:  # child of --solo: print {workload: ms} as JSON
+        chosen = [w for w in WORKLOADS if w.name in json.loads(args.names)]
+        print(json.dumps({w.name: forward_medians(w, args.reps, args.solo_impl)[0][args.solo_impl] * 1e3 for w in chosen}))
+        return 0
     peak, bandwidth = sgemm_peak(), memory_bandwidth()
     print(f"SGEMM peak {peak:.0f} GFLOP/s, bandwidth {bandwidth:.1f} GB/s", file=sys.stderr)
     fwd = []
@@ -337,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
                 bwd.append(backward_row(w, args.reps))
                 print(f"  {w.name} fwd+bwd: {bwd[-1]['vs torch']:.2f}x torch", file=sys.stderr)
     table = markdown(machine(), peak, bandwidth, fwd, bwd)
+    if args.solo:
+        table += "\n" + solo_table(workloads, args.reps)
     print(table)
     if args.write:
         path = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"

@@ -100,9 +100,19 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     nfft = fft_length(span, lp)
     b = nfft - span + 1
     blocks = -(-dense // b)
+    kernel = np.conj(_rfft(_dilated(w, dilation), nfft))  # (G, Co, Ci, F)
+    if blocks == 1:  # the whole signal in one transform: rfft's n= zero-fills the tail
+        xp = np.pad(x, [(0, 0)] * 3 + [(pad_left, 0)]) if pad_left else x
+        spectra = _rfft(xp, nfft)[:, :, :, None, :]
+        z = _irfft(_mix(spectra, kernel), nfft)[:, :, :, 0, : (lo - 1) * stride + 1 : stride]
+        y = np.empty(z.shape, dtype=np.result_type(x, w))
+        if bias is None:
+            y[...] = z
+        else:
+            np.add(z, bias.reshape(1, g, co, 1), out=y)
+        return y
     # Zero padding, plus zeros after the end so the last block is whole.
     xp = np.pad(x, [(0, 0)] * 3 + [(pad_left, (blocks - 1) * b + nfft - length - pad_left)])
-    kernel = np.conj(_rfft(_dilated(w, dilation), nfft))  # (G, Co, Ci, F)
     segments = sliding_window_view(xp, nfft, axis=-1)[..., ::b, :]  # (N, G, Ci, blocks, nfft), a view
     z = np.empty((n, g, co, blocks * b), dtype=np.result_type(x, w))
     per_block = max(1, n * g * max(ci, co) * nfft * 16)  # complex spectra of one block, both sides
