@@ -39,11 +39,9 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
     dtype = np.result_type(x, w)
     y = np.empty((n, g, co, lo), dtype=dtype)
-    if k == 1 and pad_left == 0 and pad_right == 0 and stride == 1:  # pointwise: the input is the column matrix
-        for b in range(n):
-            np.matmul(w[..., 0], x[b, :, :, :lo], out=y[b])
-        if bias is not None:
-            y += bias.reshape(1, g, co, 1)
+    if k == 1 and pad_left == 0 and pad_right == 0 and stride == 1 and bias is None:
+        for b in range(n):  # pointwise without bias: the input itself is the column matrix
+            np.matmul(w[..., 0], x[b], out=y[b])
         return y
     # The bias rides along in the product as one more column of the weight matrix
     # times a row of ones, so the output is written once (no separate bias pass).
