@@ -187,3 +187,16 @@ def test_empty_batch(name: str) -> None:
     assert_matches(kernel.conv_transpose(y, w, 1, 1, 6), x, dt, f"{name}.conv_transpose", algorithm=name)
     assert_matches(kernel.conv_weight(x, y, 2, 1, 1), np.zeros((2, 4, 3, 2)), dt, f"{name}.conv_weight",
                    algorithm=name)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_left_padding_longer_than_the_output(name: str) -> None:
+    """Tap 0 starts past the last output (t0 = 9 > L_out = 6): the direct kernel once wrote
+    its bias prefill out of bounds here (a crash, found by the property tests)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 1, 1, 1))
+    w = rng.standard_normal((1, 2, 1, 5))
+    bias = rng.standard_normal((1, 2))
+    expected = reference.conv(x, w, 1, 1, 9, 0, bias)
+    assert expected.shape == (2, 1, 2, 6)
+    assert_matches(KERNELS[name].conv(x, w, 1, 1, 9, 0, bias), expected, np.float64, f"{name}.conv", algorithm=name)

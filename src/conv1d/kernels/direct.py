@@ -29,7 +29,7 @@ from numba import prange
 
 def _valid_range(off: int, stride: int, count: int, length: int) -> tuple[int, int]:
     """The ``t`` in ``[0, count)`` whose sample ``t*stride + off`` lies in ``[0, length)``."""
-    t0 = 0 if off >= 0 else (-off + stride - 1) // stride
+    t0 = 0 if off >= 0 else min(count, (-off + stride - 1) // stride)
     if length - 1 - off < 0:
         return t0, t0
     t1 = min(count, (length - 1 - off) // stride + 1)
@@ -40,6 +40,11 @@ def _conv_loops(x, w, bias, stride, dilation, pad_left, y):  # pragma: no cover 
     n, g, ci, length = x.shape
     co, k = w.shape[1], w.shape[3]
     lo = y.shape[3]
+    # The first tap writes bias + w*x where it reaches; only the rest is prefilled (one
+    # pass fewer over the output, which matters for memory-bound shapes). Computed once,
+    # outside the parallel loop: a value reassigned inside a prange body is shared
+    # between threads (seen as a flaky wrong result).
+    first0, first1 = _valid_range_jit(-pad_left, stride, lo, length) if ci > 0 else (lo, lo)
     for job in prange(n * g * co):
         b = job // (g * co)
         rest = job - b * g * co
@@ -47,11 +52,6 @@ def _conv_loops(x, w, bias, stride, dilation, pad_left, y):  # pragma: no cover 
         o = rest - gi * co
         out = y[b, gi, o]
         start = bias[gi, o]
-        # The first tap writes bias + w*x where it reaches; only the rest is prefilled.
-        # One pass fewer over the output matters for memory-bound shapes.
-        first0, first1 = _valid_range_jit(-pad_left, stride, lo, length)
-        if ci == 0:
-            first0, first1 = lo, lo
         for t in range(first0):
             out[t] = start
         for t in range(first1, lo):
