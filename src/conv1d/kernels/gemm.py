@@ -3,8 +3,11 @@
 ``conv`` gathers the columns ``cols[(c, j), t] = x[c, t*stride + j*dilation]`` (im2col)
 and multiplies the ``(Co, Ci*K)`` weight matrix by them. Short outputs put several
 batch items side by side in one product (the text CNN's 34 positions x 32 sentences
-make one 1088-column product instead of 32 thin ones); long outputs go one item at a
-time, in blocks of positions written straight into the result. Blocks keep the gathered
+make one 1088-column product instead of 32 thin ones); long outputs (>= 512 positions)
+go one item at a time, in blocks of positions written straight into the result. That
+Python loop over batch items is deliberate: each iteration is one large BLAS call, and
+writing in place beat one wide product plus the transpose it needs (measured: TCN
+block 31 vs 39 ms, wav2vec2 conv0 8.8 vs 15.9 ms). Blocks keep the gathered
 columns (and a product's columns) under ``BLOCK_BYTES`` (or one column, if that is
 larger); zero padding is written into the columns, never copied into a padded input, so working memory is
 bounded whatever the length.
