@@ -3,8 +3,8 @@
 ``choose_algorithm(spec)`` estimates the seconds each kernel would take on this kind of
 machine and picks the cheapest one that is exact enough for the dtype; a user may force
 one with ``algorithm=``. The estimate is deliberately simple -- arithmetic, bytes moved,
-transform sizes and a per-call overhead, each divided by a rate measured on the
-development machine (2-core AVX-512 EPYC; see ``benchmarks/calibrate.py``) -- because
+transform sizes and a per-call overhead, each divided by a round-number rate within a factor of two of what
+``benchmarks/calibrate.py`` measures on the development machine (2-core EPYC) -- because
 only the *order* of the candidates matters, and that is decided by factors of 10
 (depthwise: nothing for BLAS to multiply; long kernels: O(K) vs O(log n) work per sample).
 
@@ -44,9 +44,9 @@ KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: 
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
 DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
-FFT_FLOPS = 12e9  # scipy.fft real transforms, 2 workers, counted as 2.5 n log2 n
-MIX_FLOPS = 15e9  # complex matmul per frequency
-BANDWIDTH = 15e9  # bytes per second, one direction
+FFT_FLOPS = 15e9  # scipy.fft real transforms, 2 workers, counted as 2.5 n log2 n
+MIX_FLOPS = 30e9  # complex matmul per frequency
+BANDWIDTH = 8e9  # bytes per second, one direction (np.copyto of 64 MiB)
 CALL_SECONDS = {Algorithm.GEMM: 25e-6, Algorithm.DIRECT: 8e-6, Algorithm.FFT: 80e-6}
 
 
