@@ -114,3 +114,20 @@ def test_thread_count_is_one_setting():
 def test_direct_compile_time_is_reported():
     seconds = direct.compile_seconds(np.dtype(np.float64))
     assert 0 <= seconds < 120
+
+
+def test_a_layer_caches_fft_weight_spectra_until_the_weight_changes(monkeypatch):
+    layer = conv1d.Conv1d(8, 8, 200, groups=8, dtype=np.float64, rng=0)
+    x = np.random.default_rng(1).standard_normal((2, 8, 1000))
+    assert layer.plan(x.shape).algorithm is Algorithm.FFT
+    computed = []
+    original = fft.kernel_spectrum
+    monkeypatch.setattr(fft, "kernel_spectrum", lambda *args: computed.append(1) or original(*args))
+    first = layer(x)
+    second = layer(x)
+    assert len(computed) == 1  # the second call reused the spectra
+    np.testing.assert_array_equal(first, second)
+    layer.weight -= 0.1 * layer.weight  # an in-place training step
+    third = layer(x)
+    assert len(computed) == 2
+    np.testing.assert_allclose(third, conv1d.conv1d(x, layer.weight, layer.bias, groups=8, algorithm="gemm"), rtol=1e-9, atol=1e-9)

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from . import _padding
-from .dispatch import Plan, choose_algorithm, kernel_for
+from .dispatch import Algorithm, Plan, choose_algorithm, kernel_for
+from .kernels import fft as _fft
 from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
 
 __all__ = ["conv1d", "conv_transpose1d", "plan"]
@@ -175,11 +176,39 @@ def conv1d(
     return run_conv1d(spec, x, w, b, algorithm)
 
 
-def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, algorithm: Any = "auto") -> np.ndarray:
-    """conv1d on arrays already checked against ``spec``."""
-    kernel = kernel_for(choose_algorithm(spec, algorithm))
+class SpectrumCache:
+    """The FFT kernel's weight spectra, kept between calls (a layer owns one).
+
+    Valid while the weight, the dilation and the transform size are unchanged; the weight
+    is compared by value on every call (cheap next to an FFT), so in-place updates such
+    as ``layer.weight -= lr * grad`` invalidate it.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int, np.dtype] | None = None
+        self._weight: np.ndarray | None = None
+        self._spectrum: np.ndarray | None = None
+
+    def get(self, w: np.ndarray, dilation: int, nfft: int) -> np.ndarray:
+        key = (dilation, nfft, w.dtype)
+        if self._key != key or self._weight is None or not np.array_equal(self._weight, w):
+            self._key, self._weight = key, w.copy()
+            self._spectrum = _fft.kernel_spectrum(w, dilation, nfft)
+        return self._spectrum
+
+
+def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, algorithm: Any = "auto",
+               spectra: SpectrumCache | None = None) -> np.ndarray:
+    """conv1d on arrays already checked against ``spec``; ``spectra`` caches FFT weight spectra."""
+    plan = choose_algorithm(spec, algorithm)
+    kernel = kernel_for(plan)
     xg, pad_left, pad_right = conv_input(spec, x)
-    y = kernel.conv(xg, conv_weight_groups(spec, w), spec.stride, spec.dilation, pad_left, pad_right, kernel_bias(spec, b))
+    wg = conv_weight_groups(spec, w)
+    extra = {}
+    if spectra is not None and plan.algorithm is Algorithm.FFT:
+        nfft = _fft.conv_length(spec.k, spec.dilation, xg.shape[-1] + pad_left + pad_right)
+        extra["spectrum"] = spectra.get(wg, spec.dilation, nfft)
+    y = kernel.conv(xg, wg, spec.stride, spec.dilation, pad_left, pad_right, kernel_bias(spec, b), **extra)
     return from_ncl(spec, merge_groups(y))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import grad as _grad
 from .errors import ConvError, ConvTypeError
-from .functional import run_conv1d, run_conv_transpose1d
+from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
 from .dispatch import Plan, choose_algorithm, parse_algorithm
 from .spec import (
     ConvSpec, as_arrays, check_grad_output, conv1d_spec, conv_transpose1d_spec, layer_arguments,
@@ -78,6 +78,7 @@ class _ConvLayer:
         self.output_padding: tuple[int] = (args.get("output_padding", 0),)
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm  # 'auto' or a forced kernel, for forward and backward
+        self._spectra = SpectrumCache()  # FFT weight spectra, reused while the weight is unchanged
         dtype = _parameter_dtype(self._op, dtype)
         k, g = args["kernel_size"], self.groups
         if self.transposed:
@@ -324,7 +325,7 @@ class Conv1d(_ConvLayer):
         x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
         spec = self._spec(x)
         self._saved = (spec, x)
-        return run_conv1d(spec, x, w, b, self.algorithm)
+        return run_conv1d(spec, x, w, b, self.algorithm, self._spectra)
 
     def _gradients(self, spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (

@@ -89,8 +89,24 @@ def _mix(spectra: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return mixed.reshape(g, f, co, n, nb).transpose(3, 0, 2, 4, 1)
 
 
+def kernel_spectrum(w: np.ndarray, dilation: int, nfft: int) -> np.ndarray:
+    """``conj(rfft(wd, nfft))``, the forward kernel's (G, Co, Ci, nfft//2 + 1) spectra.
+
+    Cacheable: it depends on the weight, the dilation and ``nfft`` only (see
+    :func:`conv_length` for the ``nfft`` a problem uses).
+    """
+    return np.conj(_rfft(_dilated(w, dilation), nfft))
+
+
+def conv_length(k: int, dilation: int, padded_length: int) -> int:
+    """The transform size ``conv`` uses for a kernel of ``k`` taps over ``padded_length`` samples."""
+    return fft_length((k - 1) * dilation + 1, padded_length)
+
+
 def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None) -> np.ndarray:
+         bias: np.ndarray | None = None, spectrum: np.ndarray | None = None) -> np.ndarray:
+    """``spectrum``: this kernel's :func:`kernel_spectrum` for ``conv_length(...)``, if the
+    caller has it cached (an FFT-only extra argument)."""
     n, g, ci, length = x.shape
     co, k = w.shape[1], w.shape[3]
     span = (k - 1) * dilation + 1
@@ -100,7 +116,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     nfft = fft_length(span, lp)
     b = nfft - span + 1
     blocks = -(-dense // b)
-    kernel = np.conj(_rfft(_dilated(w, dilation), nfft))  # (G, Co, Ci, F)
+    kernel = spectrum if spectrum is not None else kernel_spectrum(w, dilation, nfft)  # (G, Co, Ci, F)
     if blocks == 1:  # the whole signal in one transform: rfft's n= zero-fills the tail
         xp = np.pad(x, [(0, 0)] * 3 + [(pad_left, 0)]) if pad_left else x
         spectra = _rfft(xp, nfft)[:, :, :, None, :]
