@@ -153,7 +153,6 @@ def _torch_forward(w: Workload, x: np.ndarray, weight: np.ndarray, bias: np.ndar
 
 def _ort_forward(w: Workload, x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> Callable[[], np.ndarray] | None:
     try:
-        import onnx
         import onnxruntime
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:

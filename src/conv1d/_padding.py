@@ -1,9 +1,10 @@
-"""Padding modes as an index gather, and its adjoint (for gradients).
+"""Padding modes other than zeros, as an index gather, and its adjoint (for gradients).
 
 ``reflect``, ``replicate`` and ``circular`` padding all read ``x[..., idx]`` for an index
 array ``idx`` over the padded positions ``-left .. L_in+right-1``; the gradient of such a
-gather is a scatter-add of the same indices. ``zeros`` is a plain ``np.pad``/slice.
-The spec has already checked each mode's limits (reflect: pad < L_in; circular: pad <= L_in).
+gather is a scatter-add of the same indices. Zero padding never comes here: the kernels
+take it as numbers. The spec has already checked each mode's limits (reflect: pad < L_in;
+circular: pad <= L_in).
 """
 
 from __future__ import annotations
@@ -27,15 +28,13 @@ def pad(x: np.ndarray, left: int, right: int, mode: str) -> np.ndarray:
     """``x`` padded on its last axis; ``x`` itself (no copy) when there is no padding."""
     if left == 0 and right == 0:
         return x
-    if mode == "zeros":
-        return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
     return np.take(x, _indices(x.shape[-1], left, right, mode), axis=-1)
 
 
 def pad_adjoint(grad: np.ndarray, l_in: int, left: int, right: int, mode: str) -> np.ndarray:
     """The gradient with respect to the unpadded input, given the padded input's."""
-    if mode == "zeros" or (left == 0 and right == 0):
-        return grad[..., left : left + l_in]
+    if left == 0 and right == 0:
+        return grad
     out = np.zeros(grad.shape[:-1] + (l_in,), dtype=grad.dtype)
     np.add.at(out, (Ellipsis, _indices(l_in, left, right, mode)), grad)
     return out

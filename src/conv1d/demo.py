@@ -22,7 +22,7 @@ def text_cnn() -> list[str]:
     x = np.random.default_rng(1).standard_normal((32, 35, 256)).astype(np.float32)
     out += [
         ">>> conv = conv1d.Conv1d(in_channels=256, out_channels=100, kernel_size=2)",
-        f">>> x.shape              # 32 sentences, 35 words, 256-dim embeddings",
+        ">>> x.shape              # 32 sentences, 35 words, 256-dim embeddings",
         f"{x.shape}",
         ">>> conv(x)",
     ]
@@ -58,7 +58,7 @@ def interactive() -> list[str]:
         "== Session 2: what does Conv1d(2, 3, 5) compute? ==",
         "",
         ">>> conv = conv1d.Conv1d(2, 3, 5)",
-        f">>> conv.weight.shape, conv.bias.shape",
+        ">>> conv.weight.shape, conv.bias.shape",
         f"({w.shape}, {b.shape})",
         "weight is (out_channels, in_channels, kernel_size): one 2x5 filter per output channel.",
         f">>> conv(x).shape        # x.shape = {x.shape}",

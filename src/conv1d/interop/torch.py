@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..errors import ConvError, ConvTypeError
 from ..layers import Conv1d, ConvTranspose1d, _ConvLayer

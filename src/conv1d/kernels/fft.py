@@ -172,8 +172,7 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
-    n, g, ci, length = x.shape
-    co, lo = y.shape[2], y.shape[3]
+    length, lo = x.shape[3], y.shape[3]
     span = (k - 1) * dilation + 1
     lp = max(length + pad_left, (lo - 1) * stride + span)
     xp = np.pad(x, [(0, 0)] * 3 + [(pad_left, lp - length - pad_left)])
