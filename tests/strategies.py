@@ -90,8 +90,24 @@ def _shape(n: int | None, c: int, length: int, layout: str) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- records
 
 
+class _Shapes:
+    """Array shapes of a drawn call, from its sizes (shared by both kinds of case)."""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return _shape(self.n, self.c_in, self.l_in, self.layout)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return _shape(self.n, self.c_out, self.l_out, self.layout)
+
+    @property
+    def bias_shape(self) -> tuple[int] | None:
+        return (self.c_out,) if self.bias else None
+
+
 @dataclass(frozen=True)
-class ConvCase:
+class ConvCase(_Shapes):
     """A valid ``conv1d`` call: sizes, options, and how the input sits in memory (``view``)."""
 
     n: int | None  # None: unbatched input
@@ -129,20 +145,8 @@ class ConvCase:
         return (self.l_in + sum(self.pads) - self.span) // self.stride + 1
 
     @property
-    def input_shape(self) -> tuple[int, ...]:
-        return _shape(self.n, self.c_in, self.l_in, self.layout)
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return _shape(self.n, self.c_out, self.l_out, self.layout)
-
-    @property
     def weight_shape(self) -> tuple[int, int, int]:
         return (self.c_out, self.c_in_per_group, self.k)
-
-    @property
-    def bias_shape(self) -> tuple[int] | None:
-        return (self.c_out,) if self.bias else None
 
     @property
     def options(self) -> dict[str, Any]:
@@ -152,7 +156,7 @@ class ConvCase:
 
 
 @dataclass(frozen=True)
-class TransposedCase:
+class TransposedCase(_Shapes):
     """A valid ``conv_transpose1d`` call. ``c_in``/``c_out`` are the transposed convolution's own."""
 
     n: int | None
@@ -183,20 +187,8 @@ class TransposedCase:
         return transposed_length(self.l_in, self.k, self.stride, p, self.output_padding, self.dilation)
 
     @property
-    def input_shape(self) -> tuple[int, ...]:
-        return _shape(self.n, self.c_in, self.l_in, self.layout)
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return _shape(self.n, self.c_out, self.l_out, self.layout)
-
-    @property
     def weight_shape(self) -> tuple[int, int, int]:
         return (self.c_in, self.c_out_per_group, self.k)
-
-    @property
-    def bias_shape(self) -> tuple[int] | None:
-        return (self.c_out,) if self.bias else None
 
     @property
     def options(self) -> dict[str, Any]:
