@@ -63,7 +63,11 @@ def _conv_loops(x, w, bias, stride, dilation, pad_left, y):  # pragma: no cover 
                 off = j * dilation - pad_left
                 t0, t1 = _valid_range_jit(off, stride, lo, length)
                 dst = out[t0:t1]
-                if c == 0 and j == 0:
+                if c == 0 and j == 0 and stride == 1:
+                    src = row[t0 + off : t1 + off]
+                    for i in range(t1 - t0):
+                        dst[i] = start + weight * src[i]
+                elif c == 0 and j == 0:
                     strided = row[t0 * stride + off : (t1 - 1) * stride + off + 1 : stride]
                     for i in range(t1 - t0):
                         dst[i] = start + weight * strided[i]
