@@ -240,8 +240,10 @@ def forward_medians(w: Workload, reps: int, only: str | None = None) -> tuple[di
 def forward_row(w: Workload, reps: int, peak: float) -> dict[str, object]:
     medians, ours = forward_medians(w, reps)
     ms = medians["conv1d"]
+    plan = conv1d.plan((w.n, w.c_in, w.l_in), (w.c_out, w.c_in // w.groups, w.k), w.stride, w.padding, w.dilation, w.groups)
     return {
         "workload": w.name,
+        "algorithm": plan.algorithm.value,
         "conv1d ms": medians["conv1d"] * 1e3,
         "torch ms": medians["torch"] * 1e3,
         "ort ms": medians.get("onnxruntime", float("nan")) * 1e3,
@@ -277,8 +279,10 @@ def backward_row(w: Workload, reps: int) -> dict[str, object]:
 
     _check(w.name + " backward", "conv1d", ours(), theirs())
     medians = _interleaved({"conv1d": ours, "torch": theirs}, _reps_for(_seconds(ours), reps))
+    plan = conv1d.plan((w.n, w.c_in, w.l_in), (w.c_out, w.c_in // w.groups, w.k), w.stride, w.padding, w.dilation, w.groups)
     return {
         "workload": w.name,
+        "algorithm": plan.algorithm.value,
         "conv1d ms": medians["conv1d"] * 1e3,
         "torch ms": medians["torch"] * 1e3,
         "vs torch": medians["torch"] / medians["conv1d"],
@@ -299,12 +303,12 @@ def markdown(info: str, peak: float, bandwidth: float, fwd: list[dict], bwd: lis
         "",
         "Forward, float32, median ms (ratios > 1 mean conv1d is faster):",
         "",
-        "| workload | conv1d ms | torch ms | onnxruntime ms | vs torch | vs best | GFLOP/s | % SGEMM peak | GB/s | working MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| workload | algorithm | conv1d ms | torch ms | onnxruntime ms | vs torch | vs best | GFLOP/s | % SGEMM peak | GB/s | working MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in fwd:
         lines.append(
-            f"| {r['workload']} | {r['conv1d ms']:.3f} | {r['torch ms']:.3f} | {r['ort ms']:.3f} | "
+            f"| {r['workload']} | {r['algorithm']} | {r['conv1d ms']:.3f} | {r['torch ms']:.3f} | {r['ort ms']:.3f} | "
             f"{r['vs torch']:.2f}x | {r['vs best']:.2f}x | {r['GFLOP/s']:.1f} | {r['% peak']:.0f}% | "
             f"{r['GB/s']:.1f} | {r['work MiB']:.1f} |"
         )
