@@ -65,6 +65,12 @@ class Workload:
         return conv1d.output_length(self.l_in, self.k, self.stride, self.padding, self.dilation)
 
     @property
+    def plan(self) -> conv1d.Plan:
+        """What conv1d's planner runs for this workload."""
+        return conv1d.plan((self.n, self.c_in, self.l_in), (self.c_out, self.c_in // self.groups, self.k),
+                           self.stride, self.padding, self.dilation, self.groups)
+
+    @property
     def flops(self) -> float:
         return 2.0 * self.n * self.c_out * self.l_out * (self.c_in // self.groups) * self.k
 
@@ -240,10 +246,9 @@ def forward_medians(w: Workload, reps: int, only: str | None = None) -> tuple[di
 def forward_row(w: Workload, reps: int, peak: float) -> dict[str, object]:
     medians, ours = forward_medians(w, reps)
     ms = medians["conv1d"]
-    plan = conv1d.plan((w.n, w.c_in, w.l_in), (w.c_out, w.c_in // w.groups, w.k), w.stride, w.padding, w.dilation, w.groups)
     return {
         "workload": w.name,
-        "algorithm": plan.algorithm.value,
+        "algorithm": w.plan.algorithm.value,
         "conv1d ms": medians["conv1d"] * 1e3,
         "torch ms": medians["torch"] * 1e3,
         "ort ms": medians.get("onnxruntime", float("nan")) * 1e3,
@@ -279,10 +284,8 @@ def backward_row(w: Workload, reps: int) -> dict[str, object]:
 
     _check(w.name + " backward", "conv1d", ours(), theirs())
     medians = _interleaved({"conv1d": ours, "torch": theirs}, _reps_for(_seconds(ours), reps))
-    plan = conv1d.plan((w.n, w.c_in, w.l_in), (w.c_out, w.c_in // w.groups, w.k), w.stride, w.padding, w.dilation, w.groups)
     return {
         "workload": w.name,
-        "algorithm": plan.algorithm.value,
         "conv1d ms": medians["conv1d"] * 1e3,
         "torch ms": medians["torch"] * 1e3,
         "vs torch": medians["torch"] / medians["conv1d"],

@@ -94,6 +94,14 @@ class _Shapes:
     """Array shapes of a drawn call, from its sizes (shared by both kinds of case)."""
 
     @property
+    def c_in(self) -> int:
+        return self.groups * self.c_in_per_group
+
+    @property
+    def c_out(self) -> int:
+        return self.groups * self.c_out_per_group
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         return _shape(self.n, self.c_in, self.l_in, self.layout)
 
@@ -123,14 +131,6 @@ class ConvCase(_Shapes):
     layout: str = "NCL"
     bias: bool = True
     view: str = "contiguous"
-
-    @property
-    def c_in(self) -> int:
-        return self.groups * self.c_in_per_group
-
-    @property
-    def c_out(self) -> int:
-        return self.groups * self.c_out_per_group
 
     @property
     def span(self) -> int:
@@ -172,14 +172,6 @@ class TransposedCase(_Shapes):
     layout: str = "NCL"
     bias: bool = True
     view: str = "contiguous"
-
-    @property
-    def c_in(self) -> int:
-        return self.groups * self.c_in_per_group
-
-    @property
-    def c_out(self) -> int:
-        return self.groups * self.c_out_per_group
 
     @property
     def l_out(self) -> int:
