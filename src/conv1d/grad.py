@@ -30,7 +30,7 @@ from .errors import ConvError
 from .dispatch import choose_algorithm, kernel_for
 from .functional import compute_dtype, conv_input, conv_weight_groups, from_ncl, merge_groups, split_groups, to_ncl
 from .spec import (
-    ConvSpec, as_arrays, as_shape, check_grad_output, conv1d_spec, conv_transpose1d_spec,
+    ConvSpec, as_arrays, as_shape, check_grad_output, check_layout, conv1d_spec, conv_transpose1d_spec,
 )
 
 __all__ = [
@@ -124,13 +124,12 @@ def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
     """Gradient with respect to the bias (of conv1d or conv_transpose1d): ``grad_output``
     summed over every axis but the channels. Shape (N, C_out, L_out) or unbatched -> (C_out,).
     """
-    (gy,) = as_arrays("conv1d_bias", grad_output=grad_output)
-    if gy.ndim not in (2, 3) or str(layout).upper() not in ("NCL", "NLC"):
-        raise ConvError(
-            f"conv1d_bias: grad_output must be 2-D or 3-D with layout 'NCL' or 'NLC', got shape "
-            f"{gy.shape} with layout={layout!r}."
-        )
-    channel_axis = (1 if str(layout).upper() == "NCL" else 2) - (3 - gy.ndim)
+    op = "conv1d_bias"
+    (gy,) = as_arrays(op, grad_output=grad_output)
+    layout = check_layout(op, layout)
+    if gy.ndim not in (2, 3):
+        raise ConvError(f"{op}: grad_output must be 2-D (unbatched) or 3-D (batched), got shape {gy.shape}.")
+    channel_axis = (1 if layout == "NCL" else 2) - (3 - gy.ndim)
     axes = tuple(a for a in range(gy.ndim) if a != channel_axis)
     return gy.sum(axis=axes, dtype=compute_dtype(gy.dtype)).astype(gy.dtype, copy=False)
 

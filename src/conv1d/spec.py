@@ -216,7 +216,8 @@ def _padding_mode(op: str, mode: Any, transposed: bool = False) -> str:
     return mode
 
 
-def _layout(op: str, layout: Any) -> str:
+def check_layout(op: str, layout: Any) -> str:
+    """``'NCL'`` or ``'NLC'`` (case-insensitive), or a ConvError naming both."""
     name = layout.upper() if isinstance(layout, str) else layout
     if name not in LAYOUTS:
         raise ConvError(
@@ -279,7 +280,7 @@ def layer_arguments(
         "groups": _int_param(op, "groups", groups, 1),
         "padding": _padding_param(op, padding, transposed),
         "padding_mode": _padding_mode(op, padding_mode, transposed),
-        "layout": _layout(op, layout),
+        "layout": check_layout(op, layout),
     }
     if transposed:
         args["output_padding"] = _int_param(op, "output_padding", output_padding, 0)
@@ -458,7 +459,7 @@ def conv1d_spec(
     groups = _int_param(op, "groups", groups, 1)
     padding = _padding_param(op, padding)
     padding_mode = _padding_mode(op, padding_mode)
-    layout = _layout(op, layout)
+    layout = check_layout(op, layout)
     input_shape, weight_shape = tuple(map(int, input_shape)), tuple(map(int, weight_shape))
     _common_checks(op, input_shape, weight_shape, bias_shape, layout)
 
@@ -539,7 +540,7 @@ def conv_transpose1d_spec(
     groups = _int_param(op, "groups", groups, 1)
     padding = _padding_param(op, padding, transposed=True)
     output_padding = _int_param(op, "output_padding", output_padding, 0)
-    layout = _layout(op, layout)
+    layout = check_layout(op, layout)
     _check_output_padding(op, output_padding, stride, dilation)
     input_shape, weight_shape = tuple(map(int, input_shape)), tuple(map(int, weight_shape))
     _common_checks(op, input_shape, weight_shape, bias_shape, layout)
