@@ -144,15 +144,23 @@ def _seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _torch_forward(w: Workload, x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> Callable[[], np.ndarray]:
-    import torch
-    import torch.nn.functional as F
+def _layers(w: Workload, weight: np.ndarray, bias: np.ndarray):
+    """conv1d's layer and torch's module holding the same weights (forward is timed on layers,
+    the way models call them; a layer keeps what it can reuse, such as FFT weight spectra)."""
+    layer = conv1d.Conv1d(w.c_in, w.c_out, w.k, w.stride, w.padding, w.dilation, w.groups, rng=0)
+    layer.weight[...] = weight
+    layer.bias[...] = bias
+    return layer, layer.to_torch()
 
-    xt, wt, bt = (torch.from_numpy(a) for a in (x, weight, bias))
+
+def _torch_forward(module, x: np.ndarray) -> Callable[[], np.ndarray]:
+    import torch
+
+    xt = torch.from_numpy(x)
 
     def run() -> np.ndarray:
         with torch.no_grad():
-            return F.conv1d(xt, wt, bt, w.stride, w.padding, w.dilation, w.groups).numpy()
+            return module(xt).numpy()
 
     return run
 
@@ -228,9 +236,10 @@ def forward_medians(w: Workload, reps: int, only: str | None = None) -> tuple[di
     weight = (rng.standard_normal((w.c_out, w.c_in // w.groups, w.k)) / np.sqrt(w.c_in // w.groups * w.k)).astype(np.float32)
     bias = rng.standard_normal(w.c_out, dtype=np.float32)
     ref = _reference(w, x, weight, bias)
+    layer, module = _layers(w, weight, bias)
     impls: dict[str, Callable[[], np.ndarray]] = {
-        "conv1d": lambda: conv1d.conv1d(x, weight, bias, w.stride, w.padding, w.dilation, w.groups),
-        "torch": _torch_forward(w, x, weight, bias),
+        "conv1d": lambda: layer(x),
+        "torch": _torch_forward(module, x),
     }
     ort = _ort_forward(w, x, weight, bias)
     if ort is not None:

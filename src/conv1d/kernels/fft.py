@@ -80,6 +80,9 @@ def _mix(spectra: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     n, g, ci, nb, f = spectra.shape
     co = kernel.shape[1]
     if ci == 1:  # depthwise and single-channel inputs: a broadcast product, no matmul
+        if co == 1 and spectra.dtype == np.result_type(spectra, kernel):
+            # one output per input channel: multiply in place, no new spectra
+            return np.multiply(spectra, kernel[None, :, 0, :, None, :], out=spectra)
         return spectra[:, :, 0][:, :, None] * kernel[None, :, :, 0, None, :]
     # (G, F, Co, Ci) @ (G, F, Ci, N*nb): one small complex matmul per group and frequency
     mixed = np.matmul(
