@@ -9,6 +9,15 @@ from .dispatch import Algorithm, Plan
 from .functional import conv1d, conv_transpose1d, plan
 from .layers import Conv1d, ConvTranspose1d
 from .spec import ConvSpec, output_length, transposed_output_length
+from .streaming import (
+    ConvStreamState,
+    ConvTransposeStreamState,
+    StreamingConv1d,
+    StreamingConvTranspose1d,
+    StreamingSequential,
+    stream_conv1d,
+    stream_conv_transpose1d,
+)
 
 __all__ = [
     "conv1d",
@@ -16,6 +25,13 @@ __all__ = [
     "Conv1d",
     "ConvTranspose1d",
     "grad",
+    "StreamingConv1d",
+    "StreamingConvTranspose1d",
+    "StreamingSequential",
+    "stream_conv1d",
+    "stream_conv_transpose1d",
+    "ConvStreamState",
+    "ConvTransposeStreamState",
     "plan",
     "Algorithm",
     "Plan",
