@@ -44,10 +44,9 @@ state they are given. Chunks may have any length, 0 and 1 included, and any batc
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
