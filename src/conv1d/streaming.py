@@ -230,7 +230,47 @@ class ConvStreamState:
     finished: bool = False
 
 
-class _ConvCore:
+class _Core:
+    """What both stream cores share: checking a chunk against the stream (once per shape)."""
+
+    cfg: _Config
+    batched: bool | None
+    dtype: np.dtype | None
+    finished: bool
+    _checked: tuple | None = None  # the last (chunk, weight, bias) shapes and dtypes found valid
+
+    @property
+    def batch(self) -> int | None:
+        raise NotImplementedError
+
+    def accept(self, chunk: Any, weight: Any, bias: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The chunk and parameters as arrays, checked as the offline call would check them."""
+        cfg = self.cfg
+        if self.finished:
+            raise ConvError(
+                f"{cfg.op}: this stream was flushed (its output is complete); call reset() to start a "
+                f"new one, or restore an earlier state."
+            )
+        if type(chunk) is np.ndarray and type(weight) is np.ndarray and (bias is None or type(bias) is np.ndarray):
+            key = (chunk.shape, chunk.dtype, weight.shape, weight.dtype,
+                   None if bias is None else (bias.shape, bias.dtype))
+            if key == self._checked:  # a step of a running stream: nothing new to check
+                return chunk, weight, bias
+        else:
+            key = None
+        x, weight, bias = as_arrays(cfg.op, input=chunk, weight=weight, bias=bias)
+        _check_chunk(cfg, x, weight, bias, self.batch, self.batched)
+        if self.dtype is not None and x.dtype != self.dtype:
+            raise ConvError(
+                f"{cfg.op}: this stream carries {self.dtype} chunks; got {x.dtype}. Convert the chunk "
+                f"with .astype({self.dtype.name!r}), or call reset() to start a new stream."
+            )
+        self.batched, self.dtype = x.ndim == 3, x.dtype
+        self._checked = key
+        return x, weight, bias
+
+
+class _ConvCore(_Core):
     """The mutable working form of a :class:`ConvStreamState` (a growable buffer)."""
 
     def __init__(self, cfg: _Config, state: ConvStreamState | None) -> None:
@@ -346,12 +386,15 @@ class _ConvCore:
         """One output: the K taps times the weight matrix, a few small NumPy calls."""
         cfg, g = self.cfg, self.cfg.groups
         n = window.shape[0]
-        taps = window[..., :: cfg.dilation].reshape(n, g, -1, 1)  # (N, G, Ci/G * K, 1)
-        w = weight.astype(window.dtype, copy=False).reshape(g, cfg.c_out // g, -1)
-        y = np.matmul(w, taps).reshape(n, cfg.c_out, 1)
+        w = weight.astype(window.dtype, copy=False)
+        if g == 1:  # (N, Ci*K) @ (Ci*K, Co): one BLAS call
+            y = np.matmul(window[..., :: cfg.dilation].reshape(n, -1), w.reshape(cfg.c_out, -1).T)
+        else:  # (G, Co/G, Ci/G*K) @ (N, G, Ci/G*K, 1)
+            taps = window[..., :: cfg.dilation].reshape(n, g, -1, 1)
+            y = np.matmul(w.reshape(g, cfg.c_out // g, -1), taps)
         if bias is not None:
-            y += bias.astype(window.dtype, copy=False)[:, None]
-        return y
+            y = y.reshape(n, cfg.c_out) + bias.astype(window.dtype, copy=False)
+        return y.reshape(n, cfg.c_out, 1)
 
     def _conv(self, window: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         cfg = self.cfg
@@ -367,19 +410,7 @@ class _ConvCore:
 
     def run(self, chunk: Any, weight: np.ndarray, bias: np.ndarray | None, flush: bool) -> np.ndarray:
         cfg = self.cfg
-        if self.finished:
-            raise ConvError(
-                f"{cfg.op}: this stream was flushed (its output is complete); call reset() to start a "
-                f"new one, or restore an earlier state."
-            )
-        x, weight, bias = as_arrays(cfg.op, input=chunk, weight=weight, bias=bias)
-        _check_chunk(cfg, x, weight, bias, self.batch, self.batched)
-        if self.dtype is not None and x.dtype != self.dtype:
-            raise ConvError(
-                f"{cfg.op}: this stream carries {self.dtype} chunks; got {x.dtype}. Convert the chunk "
-                f"with .astype({self.dtype.name!r}), or call reset() to start a new stream."
-            )
-        self.batched, self.dtype = x.ndim == 3, x.dtype
+        x, weight, bias = self.accept(chunk, weight, bias)
         self.feed(_as_ncl(cfg, x, self.batched))
         if flush:
             self._check_whole(weight, bias)
@@ -555,7 +586,7 @@ class ConvTransposeStreamState:
     finished: bool = False
 
 
-class _TransposeCore:
+class _TransposeCore(_Core):
     def __init__(self, cfg: _Config, state: ConvTransposeStreamState | None) -> None:
         self.cfg = cfg
         state = state or ConvTransposeStreamState()
@@ -593,19 +624,7 @@ class _TransposeCore:
 
     def run(self, chunk: Any, weight: np.ndarray, bias: np.ndarray | None, flush: bool) -> np.ndarray:
         cfg = self.cfg
-        if self.finished:
-            raise ConvError(
-                f"{cfg.op}: this stream was flushed (its output is complete); call reset() to start a "
-                f"new one, or restore an earlier state."
-            )
-        x, weight, bias = as_arrays(cfg.op, input=chunk, weight=weight, bias=bias)
-        _check_chunk(cfg, x, weight, bias, self.batch, self.batched)
-        if self.dtype is not None and x.dtype != self.dtype:
-            raise ConvError(
-                f"{cfg.op}: this stream carries {self.dtype} chunks; got {x.dtype}. Convert the chunk "
-                f"with .astype({self.dtype.name!r}), or call reset() to start a new stream."
-            )
-        self.batched, self.dtype = x.ndim == 3, x.dtype
+        x, weight, bias = self.accept(chunk, weight, bias)
         xn = _as_ncl(cfg, x, self.batched)
         self._batch = xn.shape[0]
         m = xn.shape[-1]
