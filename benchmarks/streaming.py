@@ -26,8 +26,8 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see suite.py: pools sleep when idle
 
@@ -37,7 +37,7 @@ import conv1d
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
-import wavenet  # noqa: E402  (the example is the workload)
+import wavenet
 
 START, END = "<!-- streaming:start -->", "<!-- streaming:end -->"
 
