@@ -16,6 +16,7 @@ transforms).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -25,7 +26,7 @@ from .errors import ConvError, closest
 from .kernels import direct, fft, gemm
 from .spec import ConvSpec
 
-__all__ = ["Algorithm", "Plan", "choose_algorithm", "kernel_for"]
+__all__ = ["Algorithm", "Plan", "choose_algorithm", "kernel_for", "plan_for"]
 
 
 class Algorithm(str, enum.Enum):
@@ -140,6 +141,14 @@ def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
         return Plan(forced, "forced by algorithm=", seconds, _memory(spec, forced), forced=True)
     best = min(seconds, key=seconds.__getitem__)
     return Plan(best, _reason(spec, best), seconds, _memory(spec, best))
+
+
+@functools.lru_cache(maxsize=1024)
+def plan_for(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
+    """:func:`choose_algorithm`, remembered: a plan is a pure function of the spec, and a
+    model (or a stream) asks for the same few specs over and over. For the kernels'
+    callers; :func:`conv1d.plan` hands users a fresh one."""
+    return choose_algorithm(spec, algorithm)
 
 
 def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:

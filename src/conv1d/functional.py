@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _padding
-from .dispatch import Algorithm, Plan, choose_algorithm, kernel_for
+from .dispatch import Algorithm, Plan, choose_algorithm, kernel_for, plan_for
 from .kernels import fft as _fft
 from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
 
@@ -200,7 +200,7 @@ class SpectrumCache:
 def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, algorithm: Any = "auto",
                spectra: SpectrumCache | None = None) -> np.ndarray:
     """conv1d on arrays already checked against ``spec``; ``spectra`` caches FFT weight spectra."""
-    plan = choose_algorithm(spec, algorithm)
+    plan = plan_for(spec, algorithm)
     kernel = kernel_for(plan)
     xg, pad_left, pad_right = conv_input(spec, x)
     wg = conv_weight_groups(spec, w)
@@ -266,7 +266,7 @@ def conv_transpose1d(
 def run_conv_transpose1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                          algorithm: Any = "auto") -> np.ndarray:
     """conv_transpose1d on arrays already checked against ``spec``."""
-    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    kernel = kernel_for(plan_for(spec, algorithm))
     y = kernel.conv_transpose(
         split_groups(to_ncl(spec, x), spec.groups), conv_weight_groups(spec, w),
         spec.stride, spec.dilation, spec.l_out, spec.pad_left,

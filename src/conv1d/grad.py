@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _padding
 from .errors import ConvError
-from .dispatch import choose_algorithm, kernel_for
+from .dispatch import kernel_for, plan_for
 from .functional import compute_dtype, conv_input, conv_weight_groups, from_ncl, merge_groups, split_groups, to_ncl
 from .spec import (
     ConvSpec, as_arrays, as_shape, check_grad_output, check_layout, conv1d_spec, conv_transpose1d_spec,
@@ -73,7 +73,7 @@ def conv1d_input(
 
 
 def run_conv1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
-    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    kernel = kernel_for(plan_for(spec, algorithm))
     gyg, wg = split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w)
     if spec.padding_mode == "zeros":  # the kernel computes just the unpadded window
         grad = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_in, spec.pad_left)
@@ -114,7 +114,7 @@ def conv1d_weight(
 
 
 def run_conv1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
-    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    kernel = kernel_for(plan_for(spec, algorithm))
     xg, pad_left, _ = conv_input(spec, x)
     gw = kernel.conv_weight(xg, split_groups(to_ncl(spec, gy), spec.groups), spec.k, spec.stride, spec.dilation, pad_left)
     return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)
@@ -162,7 +162,7 @@ def conv_transpose1d_input(
 
 
 def run_conv_transpose1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
-    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    kernel = kernel_for(plan_for(spec, algorithm))
     # The output gradient, with the cropped `padding` restored as zeros, is the uncropped
     # output's gradient; a conv of it gives floor((L_pad - span)/stride) + 1 >= L_in
     # positions (output_padding >= stride, allowed when dilation > stride, adds positions
@@ -202,7 +202,7 @@ def conv_transpose1d_weight(
 
 
 def run_conv_transpose1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
-    kernel = kernel_for(choose_algorithm(spec, algorithm))
+    kernel = kernel_for(plan_for(spec, algorithm))
     gw = kernel.conv_weight(
         split_groups(to_ncl(spec, gy), spec.groups), split_groups(to_ncl(spec, x), spec.groups),
         spec.k, spec.stride, spec.dilation, spec.pad_left,

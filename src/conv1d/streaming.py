@@ -284,6 +284,7 @@ class _ConvCore(_Core):
         self.lo, self.hi = 0, 0 if state.context is None else state.context.shape[-1]
         self.owned = False
         self.spectra = SpectrumCache()
+        self.specs: dict[tuple, Any] = {}
 
     def snapshot(self, copy: bool) -> ConvStreamState:
         context = None if self.buffer is None else self.buffer[..., self.lo : self.hi]
@@ -398,10 +399,13 @@ class _ConvCore(_Core):
 
     def _conv(self, window: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         cfg = self.cfg
-        spec = conv1d_spec(
-            window.shape, weight.shape, None if bias is None else bias.shape, stride=cfg.stride, padding=0,
-            dilation=cfg.dilation, groups=cfg.groups, dtype=window.dtype, op=cfg.op,
-        )
+        key = (window.shape, window.dtype, weight.shape, None if bias is None else bias.shape)
+        spec = self.specs.get(key)
+        if spec is None:  # a stream sees few window shapes: check each once
+            spec = self.specs[key] = conv1d_spec(
+                window.shape, weight.shape, None if bias is None else bias.shape, stride=cfg.stride, padding=0,
+                dilation=cfg.dilation, groups=cfg.groups, dtype=window.dtype, op=cfg.op,
+            )
         w = weight.astype(window.dtype, copy=False)
         b = None if bias is None else bias.astype(window.dtype, copy=False)
         return run_conv1d(spec, window, w, b, cfg.algorithm, self.spectra)
@@ -593,6 +597,7 @@ class _TransposeCore(_Core):
         self.tail, self.cursor, self.seen, self.emitted = state.tail, state.cursor, state.seen, state.emitted
         self.batched, self.dtype, self.finished = state.batched, state.dtype, state.finished
         self._batch: int | None = None if state.tail is None else state.tail.shape[0]
+        self.specs: dict[tuple, Any] = {}
 
     def snapshot(self, copy: bool) -> ConvTransposeStreamState:
         tail = None if self.tail is None else (self.tail.copy() if copy else self.tail)
@@ -618,8 +623,11 @@ class _TransposeCore(_Core):
             block = np.zeros((n, cfg.c_out, cfg.span), x.dtype)
             block[..., :: cfg.dilation] = taps.reshape(n, cfg.c_out, cfg.k)
             return block
-        spec = conv_transpose1d_spec(x.shape, w.shape, None, stride=cfg.stride, groups=cfg.groups,
-                                     dilation=cfg.dilation, dtype=x.dtype, op=cfg.op)
+        key = (x.shape, x.dtype, w.shape)
+        spec = self.specs.get(key)
+        if spec is None:  # a stream sees few chunk shapes: check each once
+            spec = self.specs[key] = conv_transpose1d_spec(x.shape, w.shape, None, stride=cfg.stride, groups=cfg.groups,
+                                                           dilation=cfg.dilation, dtype=x.dtype, op=cfg.op)
         return run_conv_transpose1d(spec, x, w, None, cfg.algorithm)
 
     def run(self, chunk: Any, weight: np.ndarray, bias: np.ndarray | None, flush: bool) -> np.ndarray:
