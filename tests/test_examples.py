@@ -11,7 +11,7 @@ import numpy as np
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
-import wavenet  # noqa: E402
+import wavenet
 
 
 def test_streamed_wavenet_generation_equals_the_offline_network_on_the_same_input() -> None:
