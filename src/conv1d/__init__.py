@@ -6,6 +6,7 @@ Importing conv1d imports NumPy only (never torch).
 from . import grad
 from .errors import ConvError, ConvTypeError
 from .dispatch import Algorithm, Plan
+from .explain import Explanation, StackExplanation, explain, explain_stack
 from .functional import conv1d, conv_transpose1d, plan
 from .layers import Conv1d, ConvTranspose1d
 from .spec import ConvSpec, output_length, transposed_output_length
@@ -25,6 +26,10 @@ __all__ = [
     "Conv1d",
     "ConvTranspose1d",
     "grad",
+    "explain",
+    "explain_stack",
+    "Explanation",
+    "StackExplanation",
     "StreamingConv1d",
     "StreamingConvTranspose1d",
     "StreamingSequential",

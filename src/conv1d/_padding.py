@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _indices(l_in: int, left: int, right: int, mode: str) -> np.ndarray:
+def source_indices(l_in: int, left: int, right: int, mode: str) -> np.ndarray:
     p = np.arange(-left, l_in + right)
     if mode == "reflect":  # mirror about the edge samples, which are not repeated
         p = np.abs(p)
@@ -28,7 +28,7 @@ def pad(x: np.ndarray, left: int, right: int, mode: str) -> np.ndarray:
     """``x`` padded on its last axis; ``x`` itself (no copy) when there is no padding."""
     if left == 0 and right == 0:
         return x
-    return np.take(x, _indices(x.shape[-1], left, right, mode), axis=-1)
+    return np.take(x, source_indices(x.shape[-1], left, right, mode), axis=-1)
 
 
 def pad_adjoint(grad: np.ndarray, l_in: int, left: int, right: int, mode: str) -> np.ndarray:
@@ -36,5 +36,5 @@ def pad_adjoint(grad: np.ndarray, l_in: int, left: int, right: int, mode: str) -
     if left == 0 and right == 0:
         return grad
     out = np.zeros(grad.shape[:-1] + (l_in,), dtype=grad.dtype)
-    np.add.at(out, (Ellipsis, _indices(l_in, left, right, mode)), grad)
+    np.add.at(out, (Ellipsis, source_indices(l_in, left, right, mode)), grad)
     return out

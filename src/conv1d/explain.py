@@ -1,0 +1,574 @@
+"""Explanations: what a Conv1d does to *your* shapes, with your numbers.
+
+:func:`explain` turns a layer (or Conv1d's arguments) and an input shape into an
+:class:`Explanation`, plain data: how the input shape is read (and the exact fix when
+the channels sit on the wrong axis), the output-length formula with the numbers filled
+in, the output, weight and bias shapes and why, the parameter count, the multiply-adds,
+the receptive field, the arithmetic of one output element with actual values (checked
+against the computed output), and the algorithm the planner picks. ``str(explanation)``
+renders it as text for an 80-column terminal, ``explanation.to_dict()`` as JSON-ready
+data; :func:`conv1d.plot.draw` draws it.
+
+:func:`explain_stack` follows a shape through a stack of layers (a WaveNet's dilations
+1, 2, ..., 512, say) and gives the stack's receptive field.
+
+Example:
+    >>> import conv1d
+    >>> e = conv1d.explain(conv1d.Conv1d(256, 100, 2), (32, 35, 256))
+    >>> e.reading.fix
+    'x.transpose(0, 2, 1)  (PyTorch: x.permute(0, 2, 1)), or Conv1d(..., layout="NLC")'
+    >>> e.output_length.value, e.output_shape, e.weight_shape
+    (34, (32, 100, 34), (100, 256, 2))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _padding
+from .dispatch import choose_algorithm
+from .errors import ConvError, shape_str
+from .layers import Conv1d, ConvTranspose1d
+from .spec import ConvSpec, as_shape
+
+__all__ = ["Explanation", "StackExplanation", "explain", "explain_stack"]
+
+WIDTH = 80
+_SHOWN_TERMS = 8  # terms of an element's sum printed in the text (JSON has them all)
+# How far the hand-made sum may be from conv1d's result, relative to the sum of |terms|
+# (the summation order differs); integers must agree exactly.
+_TOLERANCE = {"float16": 2e-3, "float32": 1e-5, "complex64": 1e-5, "float64": 1e-12, "complex128": 1e-12}
+
+
+# --------------------------------------------------------------------------- the data
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the input shape is read: the axes' meaning, and what to do if it does not fit."""
+
+    given: tuple[int, ...]  # the shape as passed
+    shape: tuple[int, ...]  # the shape explained (the fixed one, when a fix is suggested)
+    batched: bool
+    layout: str  # 'NCL' or 'NLC'
+    axes: dict[str, int]  # {'N': 32, 'C_in': 256, 'L_in': 35}
+    problem: str | None = None
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A length formula: in symbols, with the numbers, and its value."""
+
+    symbols: str
+    numbers: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Term:
+    """One product of an output element's sum: ``x[n, channel, position] * w[...]``."""
+
+    channel: int  # input channel
+    tap: int  # kernel tap j
+    position: int  # index into the (unpadded) input; -1 when the value is zero padding
+    padded_position: int  # index into the padded input (conv) or the input (transposed)
+    source: str  # 'input', 'zero padding', or e.g. 'reflect padding (x[..., 2])'
+    input_value: float | complex
+    weight_index: tuple[int, int, int]
+    weight_value: float | complex
+    product: float | complex
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The arithmetic of one output element ``y[n, o, t]``, checked against the real output."""
+
+    element: tuple[int, int, int]  # (n, o, t) in (N, C_out, L_out) order, whatever the layout
+    group: int
+    channels: tuple[int, int]  # input channels [first, last] the element reads
+    window: tuple[int, int]  # padded-input positions [first, last] of the window (conv)
+    terms: tuple[Term, ...]
+    bias: float | complex | None
+    total: float | complex
+    computed: float | complex
+    matches: bool
+    values: str  # where the values come from
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything :func:`explain` found; ``str()`` for text, ``to_dict()``/``to_json()`` for data."""
+
+    layer: str
+    transposed: bool
+    reading: Reading
+    padding: tuple[int, int]
+    padding_note: str
+    output_length: Formula
+    output_shape: tuple[int, ...]
+    weight_shape: tuple[int, int, int]
+    weight_note: str
+    bias_shape: tuple[int, ...] | None
+    parameters: int
+    multiply_adds: int
+    receptive_field: int
+    receptive_field_note: str
+    trace: Trace | None
+    algorithm: str
+    algorithm_reason: str
+    estimates_ms: dict[str, float | None] = field(default_factory=dict)
+    spec: ConvSpec | None = field(default=None, repr=False, compare=False)
+    example_input: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N, C_in, L_in)
+    weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("spec")
+        data.pop("example_input")
+        data.pop("weights")
+        return _plain(data)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def __str__(self) -> str:
+        return render(self)
+
+
+@dataclass(frozen=True)
+class StackStep:
+    layer: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    span: int
+    receptive_field: int  # of the stack up to and including this layer, in input samples
+
+
+@dataclass(frozen=True)
+class StackExplanation:
+    steps: tuple[StackStep, ...]
+    receptive_field: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def __str__(self) -> str:
+        return render_stack(self)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: tuples -> lists, NumPy scalars -> Python, complex -> [re, im]."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def _layer_from(layer: Any, arguments: dict[str, Any], seed: int) -> Conv1d | ConvTranspose1d:
+    if layer is not None:
+        if arguments:
+            raise ConvError(
+                f"explain: give a layer or Conv1d's arguments, not both (got a layer and "
+                f"{', '.join(sorted(arguments))})."
+            )
+        if isinstance(layer, (Conv1d, ConvTranspose1d)):
+            return layer
+        if type(layer).__module__.startswith("torch"):
+            cls = ConvTranspose1d if type(layer).__name__ == "ConvTranspose1d" else Conv1d
+            return cls.from_torch(layer)
+        raise ConvError(f"explain: expected a conv1d.Conv1d or ConvTranspose1d layer, got {type(layer).__name__}.")
+    arguments = dict(arguments)
+    transposed = bool(arguments.pop("transposed", False))
+    missing = [a for a in ("in_channels", "out_channels", "kernel_size") if a not in arguments]
+    if missing:
+        raise ConvError(
+            f"explain: without a layer, give Conv1d's arguments; missing {', '.join(missing)} "
+            f"(e.g. explain(in_channels=256, out_channels=100, kernel_size=2, input_shape=(32, 256, 35)))."
+        )
+    cls = ConvTranspose1d if transposed else Conv1d
+    return cls(**arguments, rng=seed)
+
+
+def _read(layer: Conv1d | ConvTranspose1d, given: tuple[int, ...]) -> Reading:
+    """Name the axes; when the channel axis does not hold in_channels but another does, say
+    which transpose (or layout) fixes it and explain the fixed shape."""
+    c_in, layout = layer.in_channels, layer.layout
+    if len(given) not in (2, 3):
+        return Reading(given, given, len(given) == 3, layout, {})  # the spec's error says the rest
+    batched = len(given) == 3
+    c_axis = (1 if layout == "NCL" else 2) - (0 if batched else 1)
+    l_axis = (2 if layout == "NCL" else 1) - (0 if batched else 1)
+    shape, problem, fix = given, None, None
+    if given[c_axis] != c_in and given[l_axis] == c_in:
+        shape = list(given)
+        shape[c_axis], shape[l_axis] = given[l_axis], given[c_axis]
+        shape = tuple(shape)
+        order = "(N, L, C)" if layout == "NCL" else "(N, C, L)"
+        problem = (
+            f"axis {c_axis} holds {given[c_axis]} but in_channels is {c_in}; axis {l_axis} holds {c_in}: the "
+            f"input looks {'channels-last' if layout == 'NCL' else 'channels-first'} {order if batched else order.replace('N, ', '')}"
+            + (", as an embedding layer returns it" if layout == "NCL" else "")
+        )
+        perm = "0, 2, 1" if batched else "1, 0"
+        other = "NLC" if layout == "NCL" else "NCL"
+        fix = f'x.transpose({perm})  (PyTorch: x.permute({perm})), or Conv1d(..., layout="{other}")'
+    names = ("N", "C_in", "L_in") if layout == "NCL" else ("N", "L_in", "C_in")
+    names = names if batched else names[1:]
+    return Reading(given, shape, batched, layout, dict(zip(names, shape)), problem, fix)
+
+
+def _spec(layer: Conv1d | ConvTranspose1d, shape: tuple[int, ...]) -> ConvSpec:
+    x = np.empty(shape, layer.weight.dtype)
+    return layer._spec(x)
+
+
+def _padding_note(spec: ConvSpec, padding: Any) -> str:
+    left, right = spec.pad_left, spec.pad_right
+    if spec.transposed:
+        return (f"padding={left} crops {left} sample(s) from each end of the full output"
+                + (f"; output_padding={spec.output_padding} adds samples at the end" if spec.output_padding else ""))
+    span = spec.span
+    if padding == "causal":
+        return f"'causal': all dilation*(K-1) = {span - 1} on the left, so y[t] sees x[..t] only"
+    if padding == "same":
+        if spec.stride == 1:
+            return (f"'same': total dilation*(K-1) = {span - 1}, split {left} left and {right} right "
+                    "(the odd sample goes right, as PyTorch)")
+        lo = -(-spec.l_in // spec.stride)
+        return (f"'same' with stride {spec.stride}: L_out = ceil(L_in/stride) = {lo}; total "
+                f"(L_out-1)*stride + span - L_in = {left + right}, split {left} left and {right} right")
+    if padding == "valid":
+        return "'valid': no padding"
+    mode = "" if spec.padding_mode == "zeros" else f" ({spec.padding_mode})"
+    return f"{left} on the left, {right} on the right{mode}"
+
+
+def _length_formula(spec: ConvSpec) -> Formula:
+    s, d, k = spec.stride, spec.dilation, spec.k
+    if spec.transposed:
+        symbols = "L_out = (L_in - 1)*stride - 2*padding + dilation*(K - 1) + output_padding + 1"
+        numbers = (f"      = ({spec.l_in} - 1)*{s} - 2*{spec.pad_left} + {d}*({k} - 1) + "
+                   f"{spec.output_padding} + 1 = {spec.l_out}")
+        return Formula(symbols, numbers, spec.l_out)
+    symbols = "L_out = floor((L_in + left + right - dilation*(K - 1) - 1) / stride) + 1"
+    numbers = (f"      = floor(({spec.l_in} + {spec.pad_left} + {spec.pad_right} - {d}*({k} - 1) - 1) / {s}) + 1"
+               f" = {spec.l_out}")
+    return Formula(symbols, numbers, spec.l_out)
+
+
+def _element(spec: ConvSpec, element: Any) -> tuple[int, int, int]:
+    """(n, o, t) checked against the output shape (N, C_out, L_out)."""
+    if element is None:
+        return (0, 0, 0)
+    index = as_shape("explain", "element", element)
+    if not spec.batched and len(index) == 2:
+        index = (0, *index)
+    bounds = (spec.n, spec.c_out, spec.l_out)
+    if len(index) != 3 or any(not 0 <= i < b for i, b in zip(index, bounds)):
+        raise ConvError(
+            f"explain: element must be (n, o, t) inside the output's (N, C_out, L_out) = "
+            f"{shape_str(bounds)}, got {tuple(index)}."
+        )
+    return index  # type: ignore[return-value]
+
+
+def _example_input(spec: ConvSpec, seed: int, dtype: np.dtype) -> np.ndarray:
+    """Small whole numbers (-3..3): products a reader can check in their head."""
+    values = np.random.default_rng(seed).integers(-3, 4, spec.input_shape)
+    return values.astype(dtype)
+
+
+def _scalar(v: Any) -> float | complex:
+    v = np.asarray(v).item()
+    return v
+
+
+def _ncl(spec: ConvSpec, a: np.ndarray) -> np.ndarray:
+    a = a if spec.batched else a[None]
+    return a.transpose(0, 2, 1) if spec.layout == "NLC" else a
+
+
+def _trace(layer: Conv1d | ConvTranspose1d, spec: ConvSpec, x: np.ndarray, element: tuple[int, int, int],
+           values: str) -> Trace:
+    n, o, t = element
+    y = layer(x)
+    xn = _ncl(spec, x)
+    yn = y if spec.batched else y[None]
+    if spec.layout == "NLC":
+        yn = yn.transpose(0, 2, 1)
+    w, b = layer.weight, layer.bias
+    g = o // spec.c_out_per_group
+    first = g * spec.c_in_per_group
+    channels = range(first, first + spec.c_in_per_group)
+    terms: list[Term] = []
+    if spec.transposed:
+        # y[o, u] += x[c, i] * w[c, o', j] wherever i*stride + j*dilation - padding == u
+        o_local = o - g * spec.c_out_per_group
+        for c in channels:
+            for j in range(spec.k):
+                reach = t + spec.pad_left - j * spec.dilation
+                if reach % spec.stride or not 0 <= reach // spec.stride < spec.l_in:
+                    continue
+                i = reach // spec.stride
+                xv, wv = _scalar(xn[n, c, i]), _scalar(w[c, o_local, j])
+                terms.append(Term(c, j, i, i, "input", xv, (c, o_local, j), wv, xv * wv))
+        window = (t + spec.pad_left - spec.span + 1, t + spec.pad_left)
+    else:
+        source = _padding.source_indices(spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode) \
+            if spec.padding_mode != "zeros" else None
+        for c in channels:
+            for j in range(spec.k):
+                p = t * spec.stride + j * spec.dilation  # position in the padded input
+                i = p - spec.pad_left
+                c_local = c - first
+                wv = _scalar(w[o, c_local, j])
+                if 0 <= i < spec.l_in:
+                    xv, where, label = _scalar(xn[n, c, i]), i, "input"
+                elif source is None:
+                    xv, where, label = 0.0, -1, "zero padding"
+                else:
+                    where = int(source[p])
+                    xv, label = _scalar(xn[n, c, where]), f"{spec.padding_mode} padding (x[..., {where}])"
+                terms.append(Term(c, j, where, p, label, xv, (o, c_local, j), wv, xv * wv))
+        window = (t * spec.stride, t * spec.stride + spec.span - 1)
+    bias = None if b is None else _scalar(b[o])
+    total = sum((term.product for term in terms), 0.0) + (bias or 0.0)
+    computed = _scalar(yn[n, o, t])
+    scale = max(1.0, sum(abs(term.product) for term in terms) + abs(bias or 0.0))
+    matches = abs(total - computed) <= _TOLERANCE.get(y.dtype.name, 0.0) * scale
+    return Trace((n, o, t), g, (first, first + spec.c_in_per_group - 1), window, tuple(terms), bias,
+                 total, computed, bool(matches), values)
+
+
+def explain(
+    layer: Any = None,
+    input_shape: Any = None,
+    *,
+    element: Any = None,
+    input: Any = None,
+    seed: int = 0,
+    **arguments: Any,
+) -> Explanation:
+    """Explain a Conv1d (or ConvTranspose1d) on an input shape, with numbers.
+
+    Args:
+        layer: a :class:`conv1d.Conv1d` / :class:`conv1d.ConvTranspose1d` (or a torch
+            module, converted), or None and Conv1d's arguments as keywords
+            (``in_channels=256, out_channels=100, kernel_size=2, ...``; add
+            ``transposed=True`` for ConvTranspose1d's).
+        input_shape: the input's shape, as you have it: (N, C_in, L), (C_in, L), or
+            channels-last. If the channels sit on the other axis the explanation says so,
+            gives the fix and explains the fixed shape.
+        element: the output element (n, o, t) to work out by hand (default (0, 0, 0)).
+        input: your input array (then ``input_shape`` may be omitted); otherwise a seeded
+            example of small whole numbers is used.
+        seed: seeds the example input (and the weights, when built from arguments).
+
+    Shape errors that no transpose explains are raised as the layer would raise them.
+    """
+    layer = _layer_from(layer, arguments, seed)
+    if input is not None:
+        x = np.asarray(input)
+        input_shape = x.shape if input_shape is None else input_shape
+    if input_shape is None:
+        raise ConvError("explain: give input_shape (e.g. (32, 256, 35)) or an input array.")
+    given = as_shape("explain", "input_shape", input_shape)
+    reading = _read(layer, given)
+    spec = _spec(layer, reading.shape)
+    index = _element(spec, element)
+    if input is not None:
+        x = np.asarray(input, dtype=layer.weight.dtype)
+        if reading.shape != given:
+            x = x.swapaxes(-1, -2)
+        values = "your input and the layer's weights"
+    else:
+        x = _example_input(spec, seed, layer.weight.dtype)
+        values = f"an example input of whole numbers -3..3 (seed {seed}) and the layer's weights"
+    trace = _trace(layer, spec, x, index, values)
+    plan = choose_algorithm(spec, layer.algorithm)
+    weight_note = (
+        f"(C_in, C_out/groups, K) = ({spec.c_in}, {spec.c_out}/{spec.groups}, {spec.k}): each of the "
+        f"{spec.c_in} input channels spreads over {spec.c_out_per_group} output channel(s) x {spec.k} taps"
+        if spec.transposed else
+        f"(C_out, C_in/groups, K) = ({spec.c_out}, {spec.c_in}/{spec.groups}, {spec.k}): {spec.c_out} filters, "
+        f"each {spec.c_in_per_group} channel(s) x {spec.k} taps"
+    )
+    if spec.transposed:
+        macs = spec.n * spec.c_in * spec.l_in * spec.c_out_per_group * spec.k
+        rf = -(-spec.span // spec.stride)
+        rf_note = f"each output sums at most ceil(span/stride) = ceil({spec.span}/{spec.stride}) = {rf} input samples"
+    else:
+        macs = spec.n * spec.c_out * spec.l_out * spec.c_in_per_group * spec.k
+        rf = spec.span
+        rf_note = f"dilation*(K - 1) + 1 = {spec.dilation}*({spec.k} - 1) + 1 = {rf} input samples per output"
+    return Explanation(
+        layer=repr(layer), transposed=spec.transposed, reading=reading, padding=(spec.pad_left, spec.pad_right),
+        padding_note=_padding_note(spec, spec.padding), output_length=_length_formula(spec),
+        output_shape=spec.output_shape, weight_shape=tuple(layer.weight.shape), weight_note=weight_note,
+        bias_shape=None if layer.bias is None else tuple(layer.bias.shape),
+        parameters=int(layer.weight.size + (0 if layer.bias is None else layer.bias.size)),
+        multiply_adds=int(macs), receptive_field=int(rf), receptive_field_note=rf_note, trace=trace,
+        algorithm=plan.algorithm.value, algorithm_reason=plan.reason,
+        estimates_ms={a.value: (s * 1e3 if math.isfinite(s) else None) for a, s in plan.seconds.items()},
+        spec=spec, example_input=_ncl(spec, x), weights=layer.weight.copy(),
+    )
+
+
+# --------------------------------------------------------------------------- stacks
+
+
+def _input_interval(spec: ConvSpec, first: int, last: int) -> tuple[int, int]:
+    """The input positions outputs ``first..last`` depend on (padding counted as positions)."""
+    s, p, span = spec.stride, spec.pad_left, spec.span
+    if spec.transposed:  # output u reads inputs i with i*s + j*d - p == u for some tap j
+        return (-(-(first + p - span + 1) // s), (last + p) // s)
+    return (first * s - p, last * s - p + span - 1)
+
+
+def explain_stack(layers: Any, input_shape: Any) -> StackExplanation:
+    """Shapes through a stack of layers, and how many input samples one output sees.
+
+    ``layers``: Conv1d / ConvTranspose1d layers in order (other entries, such as
+    elementwise functions, are skipped: they change neither shape nor receptive field).
+
+    Example (WaveNet's dilations, kernel 2, causal):
+        >>> import conv1d
+        >>> stack = [conv1d.Conv1d(16, 16, 2, dilation=2**i, padding='causal') for i in range(10)]
+        >>> conv1d.explain_stack(stack, (1, 16, 4096)).receptive_field
+        1024
+    """
+    convs = [layer for layer in layers if isinstance(layer, (Conv1d, ConvTranspose1d))]
+    if not convs:
+        raise ConvError("explain_stack: give at least one Conv1d or ConvTranspose1d layer.")
+    shape = as_shape("explain_stack", "input_shape", input_shape)
+    specs, steps_shapes = [], []
+    for layer in convs:
+        spec = _spec(layer, shape)
+        specs.append(spec)
+        steps_shapes.append((shape, spec.output_shape))
+        shape = spec.output_shape
+    # One output's input interval, mapped back through every layer; outputs repeat with the
+    # product of the strides, so one period of positions (far from the edges) covers them all.
+    period = math.prod(s.stride for s in specs)
+    steps = []
+    for depth in range(len(specs)):
+        widest = 0
+        for t in range(min(period, 4096)):
+            first = last = 10**9 + t
+            for spec in reversed(specs[: depth + 1]):
+                first, last = _input_interval(spec, first, last)
+            widest = max(widest, last - first + 1)
+        (before, after), layer = steps_shapes[depth], convs[depth]
+        steps.append(StackStep(repr(layer), before, after, specs[depth].span, widest))
+    return StackExplanation(tuple(steps), steps[-1].receptive_field)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _wrap(text: str, indent: int = 2, hang: int = 4) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=" " * indent, subsequent_indent=" " * hang) or [""]
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, complex):
+        return f"({v.real:.4g}{v.imag:+.4g}j)"
+    if isinstance(v, float):
+        return f"{v:.4g}" if v != int(v) or abs(v) >= 1e6 else f"{int(v)}"
+    return str(v)
+
+
+def render(e: Explanation) -> str:
+    """The explanation as text, at most 80 columns wide."""
+    r = e.reading
+    lines = _wrap(f"{e.layer} on input {shape_str(r.given)}", 0, 2) + [""]
+    lines.append("Input")
+    axes = ", ".join(f"{k}={v}" for k, v in r.axes.items())
+    order = ", ".join(r.axes)
+    lines += _wrap(f"{shape_str(r.given)} read as ({order}): {axes}" if not r.problem else
+                   f"{shape_str(r.given)} does not fit: {r.problem}.")
+    if r.fix:
+        lines += _wrap(f"Fix: {r.fix}. Explained below as {shape_str(r.shape)} ({order}): {axes}.")
+    if not r.batched:
+        lines += _wrap("Unbatched (no N axis): treated as a batch of one.")
+    lines += ["", "Padding"] + _wrap(e.padding_note)
+    lines += ["", "Output length"] + _wrap(e.output_length.symbols) + _wrap(e.output_length.numbers)
+    lines += ["", "Shapes"]
+    lines += _wrap(f"output {shape_str(e.output_shape)}")
+    lines += _wrap(f"weight {shape_str(e.weight_shape)}  {e.weight_note}")
+    if e.bias_shape is not None:
+        lines += _wrap(f"bias   {shape_str(e.bias_shape)}  one per output channel")
+    lines += _wrap(f"{e.parameters:,} parameters; {e.multiply_adds:,} multiply-adds "
+                   f"({2 * e.multiply_adds / 1e6:,.3g} MFLOP) per call")
+    lines += _wrap(f"receptive field: {e.receptive_field_note}")
+    if e.trace is not None:
+        lines += [""] + _render_trace(e)
+    lines += ["", "Algorithm"] + _wrap(f"{e.algorithm}: {e.algorithm_reason}")
+    costs = ", ".join(f"{k} {v:.3g} ms" if v is not None else f"{k} n/a" for k, v in e.estimates_ms.items())
+    lines += _wrap(f"(estimated: {costs})")
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _render_trace(e: Explanation) -> list[str]:
+    tr = e.trace
+    n, o, t = tr.element
+    lines = [f"One output element: y[{n}, {o}, {t}]  (indices in (N, C_out, L_out) order)"]
+    if e.transposed:
+        lines += _wrap(
+            f"Transposed: every input sample i adds w[c, o, j] * x[c, i] at output position "
+            f"i*stride + j*dilation - padding; y[{n}, {o}, {t}] collects the {len(tr.terms)} "
+            f"(i, j) pairs that land on {t}, over input channels {tr.channels[0]}..{tr.channels[1]}."
+        )
+    else:
+        lines += _wrap(
+            f"Window: padded positions {tr.window[0]}..{tr.window[1]} (t*stride + j*dilation for "
+            f"taps j = 0..{e.weight_shape[2] - 1}), input channels {tr.channels[0]}..{tr.channels[1]}"
+            f" (group {tr.group}); padded position p is input position p - {e.padding[0]}."
+        )
+    lines += _wrap(f"Values: {tr.values}.")
+    shown = tr.terms[:_SHOWN_TERMS]
+    for term in shown:
+        xi = f"x[{n}, {term.channel}, {term.position}]" if term.position >= 0 else "0 (padding)"
+        if term.source not in ("input", "zero padding"):
+            xi += f" ({term.source.split(' (')[0]})"
+        w = "w[{}, {}, {}]".format(*term.weight_index)
+        lines += _wrap(f"{w} * {xi} = {_num(term.weight_value)} * {_num(term.input_value)} = {_num(term.product)}", 4, 6)
+    if len(tr.terms) > len(shown):
+        rest = sum((term.product for term in tr.terms[len(shown):]), 0.0)
+        lines += _wrap(f"... {len(tr.terms) - len(shown)} more terms, adding {_num(rest)}", 4, 6)
+    if not tr.terms:
+        lines += _wrap("(no input sample reaches this position: only the bias)", 4, 6)
+    if tr.bias is not None:
+        lines += _wrap(f"+ bias b[{o}] = {_num(tr.bias)}", 4, 6)
+    verdict = "equal" if tr.matches else "DIFFERENT"
+    lines += _wrap(f"= {_num(tr.total)}   (conv1d computed {_num(tr.computed)}: {verdict})", 4, 6)
+    return lines
+
+
+def render_stack(s: StackExplanation) -> str:
+    lines = [f"{len(s.steps)} layers; receptive field {s.receptive_field} input samples", ""]
+    for i, step in enumerate(s.steps):
+        lines += _wrap(f"{i + 1}. {step.layer}", 0, 3)
+        lines += _wrap(f"{shape_str(step.input_shape)} -> {shape_str(step.output_shape)}, span {step.span}, "
+                       f"receptive field so far {step.receptive_field}", 3, 5)
+    return "\n".join(lines) + "\n"
