@@ -80,5 +80,30 @@ def interactive() -> list[str]:
     return out
 
 
-def run() -> str:
-    return "\n".join(text_cnn() + [""] + interactive()) + "\n"
+def picture(path: str) -> list[str]:
+    """Session 2's y[0,0,0] as a picture of the sliding window (needs matplotlib)."""
+    from .explain import explain
+
+    conv = Conv1d(2, 3, 5, rng=0)
+    x = np.random.default_rng(2).standard_normal((4, 2, 6)).astype(np.float32)
+    e = explain(conv, input=x, element=(0, 0, 0))
+    try:
+        from .plot import draw
+
+        written = draw(e, path)
+    except ConvError as error:  # no matplotlib: say how to get the picture
+        return ["", f"(No picture: {error})"]
+    return [
+        "",
+        f"The window of y[0,0,0], drawn: {written.resolve()}",
+        "(input cells the window reads outlined in red, the filter's taps under them in blue;",
+        " `conv1d explain --help` draws any configuration of yours)",
+    ]
+
+
+def run(plot: str | None = None) -> str:
+    """Both sessions as text; with ``plot``, also write the picture there and say where."""
+    lines = text_cnn() + [""] + interactive()
+    if plot:
+        lines += picture(plot)
+    return "\n".join(lines) + "\n"
