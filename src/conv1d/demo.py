@@ -30,7 +30,7 @@ def text_cnn() -> list[str]:
         conv(x)
         raise AssertionError("the untransposed batch must not convolve")  # pragma: no cover
     except ConvError as error:
-        out += textwrap.wrap(f"ConvError: {error}", 88, subsequent_indent="  ") + [""]
+        out += textwrap.wrap(f"ConvError: {error}", 80, subsequent_indent="  ") + [""]
     y = conv(x.transpose(0, 2, 1))
     out += [
         "Conv1d wants channels (the embedding) on axis 1 and slides along axis 2 (the words):",

@@ -514,7 +514,7 @@ def render(e: Explanation) -> str:
     lines += ["", "Padding"] + _wrap(e.padding_note)
     lines += ["", "Output length"] + _wrap(e.output_length.symbols) + _wrap(e.output_length.numbers)
     lines += ["", "Shapes"]
-    lines += _wrap(f"output {shape_str(e.output_shape)}")
+    lines += _wrap(f"output {shape_str(e.output_shape)}  ({', '.join(_output_axes(e))})")
     lines += _wrap(f"weight {shape_str(e.weight_shape)}  {e.weight_note}")
     if e.bias_shape is not None:
         lines += _wrap(f"bias   {shape_str(e.bias_shape)}  one per output channel")
@@ -527,6 +527,11 @@ def render(e: Explanation) -> str:
     costs = ", ".join(f"{k} {v:.3g} ms" if v is not None else f"{k} n/a" for k, v in e.estimates_ms.items())
     lines += _wrap(f"(estimated: {costs})")
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _output_axes(e: Explanation) -> list[str]:
+    names = ["N", "C_out", "L_out"] if e.reading.layout == "NCL" else ["N", "L_out", "C_out"]
+    return names if e.reading.batched else names[1:]
 
 
 def _render_trace(e: Explanation) -> list[str]:
@@ -546,7 +551,7 @@ def _render_trace(e: Explanation) -> list[str]:
             f" (group {tr.group}); padded position p is input position p - {e.padding[0]}."
         )
     lines += _wrap(f"Values: {tr.values}.")
-    shown = tr.terms[:_SHOWN_TERMS]
+    shown = tr.terms if len(tr.terms) <= _SHOWN_TERMS + 4 else tr.terms[:_SHOWN_TERMS]
     for term in shown:
         xi = f"x[{n}, {term.channel}, {term.position}]" if term.position >= 0 else "0 (padding)"
         if term.source not in ("input", "zero padding"):
