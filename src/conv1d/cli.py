@@ -12,7 +12,7 @@ from .errors import ConvError
 
 _EXPLAIN_EXAMPLES = """\
 examples:
-  the text CNN of the tutorial (channels on the wrong axis: says so, and why 34):
+  the tutorial's text CNN (channels on the wrong axis: says so, and why 34):
     conv1d explain --in-channels 256 --out-channels 100 --kernel-size 2 \\
         --input-shape 32,35,256
   one output element by hand, and a picture of the window:
@@ -26,7 +26,7 @@ examples:
         --padding causal --dilations 1,2,4,8,16,32,64,128,256,512 \\
         --input-shape 1,64,16000
 
-exit status: 0 on success, 2 for arguments that do not make a valid layer or input.
+exit status: 0 on success; 2 for arguments that make no valid layer or input.
 """
 
 
@@ -62,9 +62,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="where to write the picture (default conv1d-demo.png; 'none' to skip)")
     ex = commands.add_parser(
         "explain", help="explain a Conv1d on your input shape, with numbers",
-        description="Explain what a Conv1d (or ConvTranspose1d) does to an input shape: how "
-                    "the shape is read, the output-length formula with your numbers, the "
-                    "shapes and why, one output element worked out by hand, and the algorithm.",
+        description=textwrap.fill(
+            "Explain what a Conv1d (or ConvTranspose1d) does to an input shape: how the shape is "
+            "read, the output-length formula with your numbers, the shapes and why, one output "
+            "element worked out by hand, and the algorithm.", 78),
         epilog=_EXPLAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     layer = ex.add_argument_group("the layer (as Conv1d's arguments)")

@@ -33,7 +33,7 @@ def text_cnn() -> list[str]:
         out += textwrap.wrap(f"ConvError: {error}", 80, subsequent_indent="  ") + [""]
     y = conv(x.transpose(0, 2, 1))
     out += [
-        "Conv1d wants channels (the embedding) on axis 1 and slides along axis 2 (the words):",
+        "Conv1d wants channels (the embedding) on axis 1 and slides along axis 2 (words):",
         ">>> conv(x.transpose(0, 2, 1)).shape",
         f"{y.shape}",
         "",
@@ -60,7 +60,7 @@ def interactive() -> list[str]:
         ">>> conv = conv1d.Conv1d(2, 3, 5)",
         ">>> conv.weight.shape, conv.bias.shape",
         f"({w.shape}, {b.shape})",
-        "weight is (out_channels, in_channels, kernel_size): one 2x5 filter per output channel.",
+        "weight is (out_channels, in_channels, kernel_size): a 2x5 filter per output.",
         f">>> conv(x).shape        # x.shape = {x.shape}",
         f"{y.shape}",
         f"Output length = input length - kernel size + 1 = 6 - 5 + 1 = {y.shape[2]}.",

@@ -276,10 +276,12 @@ def _length_formula(spec: ConvSpec) -> Formula:
     return Formula(symbols, numbers, spec.l_out)
 
 
-def _element(spec: ConvSpec, element: Any) -> tuple[int, int, int]:
-    """(n, o, t) checked against the output shape (N, C_out, L_out)."""
+def _element(spec: ConvSpec, element: Any) -> tuple[int, int, int] | None:
+    """(n, o, t) checked against the output shape (N, C_out, L_out); None (no element to
+    trace) when the output is empty and none was asked for."""
+    empty = min(spec.n, spec.c_out, spec.l_out) == 0
     if element is None:
-        return (0, 0, 0)
+        return None if empty else (0, 0, 0)
     index = as_shape("explain", "element", element)
     if not spec.batched and len(index) == 2:
         index = (0, *index)
@@ -404,7 +406,7 @@ def explain(
     else:
         x = _example_input(spec, seed, layer.weight.dtype)
         values = f"an example input of whole numbers -3..3 (seed {seed}) and the layer's weights"
-    trace = _trace(layer, spec, x, index, values)
+    trace = None if index is None else _trace(layer, spec, x, index, values)
     plan = choose_algorithm(spec, layer.algorithm)
     weight_note = (
         f"(C_in, C_out/groups, K) = ({spec.c_in}, {spec.c_out}/{spec.groups}, {spec.k}): each of the "
@@ -415,8 +417,9 @@ def explain(
     )
     if spec.transposed:
         macs = spec.n * spec.c_in * spec.l_in * spec.c_out_per_group * spec.k
-        rf = -(-spec.span // spec.stride)
-        rf_note = f"each output sums at most ceil(span/stride) = ceil({spec.span}/{spec.stride}) = {rf} input samples"
+        rf = _receptive_field([spec])
+        rf_note = (f"an output sums inputs i with i*stride + j*dilation - padding = its position: at "
+                   f"most {rf} consecutive input samples (span {spec.span} / stride {spec.stride})")
     else:
         macs = spec.n * spec.c_out * spec.l_out * spec.c_in_per_group * spec.k
         rf = spec.span
@@ -437,12 +440,28 @@ def explain(
 # --------------------------------------------------------------------------- stacks
 
 
-def _input_interval(spec: ConvSpec, first: int, last: int) -> tuple[int, int]:
-    """The input positions outputs ``first..last`` depend on (padding counted as positions)."""
-    s, p, span = spec.stride, spec.pad_left, spec.span
-    if spec.transposed:  # output u reads inputs i with i*s + j*d - p == u for some tap j
-        return (-(-(first + p - span + 1) // s), (last + p) // s)
-    return (first * s - p, last * s - p + span - 1)
+def _inputs_of(spec: ConvSpec, outputs: np.ndarray) -> np.ndarray:
+    """The input positions (padding counted as positions) that ``outputs`` depend on."""
+    taps = np.arange(spec.k) * spec.dilation
+    if spec.transposed:  # output u reads input i when i*stride + j*dilation - padding == u
+        reach = (outputs[:, None] + spec.pad_left - taps).ravel()
+        return np.unique(reach[reach % spec.stride == 0] // spec.stride)
+    return np.unique((outputs[:, None] * spec.stride - spec.pad_left + taps).ravel())
+
+
+def _receptive_field(specs: list[ConvSpec]) -> int:
+    """How far apart the first and last input samples one output depends on can be
+    (max - min + 1 of the exact set, so dilation's gaps count, as they do for a span),
+    maximised over one period of output positions far from the edges."""
+    period = math.prod(spec.stride for spec in specs)
+    widest = 0
+    for t in range(min(period, 256)):
+        positions = np.array([10**9 + t])
+        for spec in reversed(specs):
+            positions = _inputs_of(spec, positions)
+        if positions.size:
+            widest = max(widest, int(positions[-1] - positions[0] + 1))
+    return widest
 
 
 def explain_stack(layers: Any, input_shape: Any) -> StackExplanation:
@@ -467,19 +486,10 @@ def explain_stack(layers: Any, input_shape: Any) -> StackExplanation:
         specs.append(spec)
         steps_shapes.append((shape, spec.output_shape))
         shape = spec.output_shape
-    # One output's input interval, mapped back through every layer; outputs repeat with the
-    # product of the strides, so one period of positions (far from the edges) covers them all.
-    period = math.prod(s.stride for s in specs)
     steps = []
     for depth in range(len(specs)):
-        widest = 0
-        for t in range(min(period, 4096)):
-            first = last = 10**9 + t
-            for spec in reversed(specs[: depth + 1]):
-                first, last = _input_interval(spec, first, last)
-            widest = max(widest, last - first + 1)
         (before, after), layer = steps_shapes[depth], convs[depth]
-        steps.append(StackStep(repr(layer), before, after, specs[depth].span, widest))
+        steps.append(StackStep(repr(layer), before, after, specs[depth].span, _receptive_field(specs[: depth + 1])))
     return StackExplanation(tuple(steps), steps[-1].receptive_field)
 
 
@@ -523,6 +533,8 @@ def render(e: Explanation) -> str:
     lines += _wrap(f"receptive field: {e.receptive_field_note}")
     if e.trace is not None:
         lines += [""] + _render_trace(e)
+    else:
+        lines += ["", "One output element"] + _wrap(f"none: the output {shape_str(e.output_shape)} is empty.")
     lines += ["", "Algorithm"] + _wrap(f"{e.algorithm}: {e.algorithm_reason}")
     costs = ", ".join(f"{k} {v:.3g} ms" if v is not None else f"{k} n/a" for k, v in e.estimates_ms.items())
     lines += _wrap(f"(estimated: {costs})")
