@@ -96,7 +96,7 @@ def picture(path: str) -> list[str]:
     return [
         "",
         f"The window of y[0,0,0], drawn: {written.resolve()}",
-        "(input cells the window reads outlined in red, the filter's taps under them in blue;",
+        "(the input cells the window reads in red, the filter's taps under them in blue;",
         " `conv1d explain --help` draws any configuration of yours)",
     ]
 

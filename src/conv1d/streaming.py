@@ -288,12 +288,14 @@ class _ConvCore(_Core):
 
     def snapshot(self, copy: bool) -> ConvStreamState:
         context = None if self.buffer is None else self.buffer[..., self.lo : self.hi]
-        if copy and context is not None:
-            context = context.copy()
         if not copy:
             self.owned = False  # the state now shares the buffer: never write into it again
+        held = (context, self.pending, self.head, self.tail)
+        if copy:  # pending, head and tail are never written in place, but the caller may
+            held = tuple(None if a is None else a.copy() for a in held)
+        context, pending, head, tail = held
         return ConvStreamState(
-            context, self.skip, self.seen, self.emitted, self.started, self.pending, self.head, self.tail,
+            context, self.skip, self.seen, self.emitted, self.started, pending, head, tail,
             self.batched, self.dtype, self.finished,
         )
 
@@ -311,14 +313,17 @@ class _ConvCore(_Core):
         cfg = self.cfg
         self.seen += x.shape[-1]
         keep = {"reflect": cfg.pad_right + 1, "replicate": 1}.get(cfg.padding_mode, 0) if cfg.pad_right else 0
+        # What is kept is copied: the caller may refill its chunk buffer (an audio callback does).
         if keep:
-            self.tail = x[..., -keep:] if self.tail is None else np.concatenate([self.tail, x], -1)[..., -keep:]
+            kept = x if self.tail is None else np.concatenate([self.tail, x], -1)
+            self.tail = kept[..., -keep:].copy()
         if cfg.padding_mode == "circular" and cfg.pad_right and (self.head is None or self.head.shape[-1] < cfg.pad_right):
-            self.head = x[..., : cfg.pad_right] if self.head is None else np.concatenate([self.head, x], -1)[..., : cfg.pad_right]
+            kept = x if self.head is None else np.concatenate([self.head, x], -1)
+            self.head = kept[..., : cfg.pad_right].copy()
         if self.started:
             self._append(x)
             return
-        held = x if self.pending is None else np.concatenate([self.pending, x], -1)
+        held = x.copy() if self.pending is None else np.concatenate([self.pending, x], -1)
         needs = {"reflect": cfg.pad_left + 1, "replicate": 1}.get(cfg.padding_mode, 0) if cfg.pad_left else 0
         if held.shape[-1] < needs:
             self.pending = held
@@ -388,6 +393,8 @@ class _ConvCore(_Core):
         cfg, g = self.cfg, self.cfg.groups
         n = window.shape[0]
         w = weight.astype(window.dtype, copy=False)
+        if n == 0:  # an empty batch
+            return np.zeros((0, cfg.c_out, 1), window.dtype)
         if g == 1:  # (N, Ci*K) @ (Ci*K, Co): one BLAS call
             y = np.matmul(window[..., :: cfg.dilation].reshape(n, -1), w.reshape(cfg.c_out, -1).T)
         else:  # (G, Co/G, Ci/G*K) @ (N, G, Ci/G*K, 1)
@@ -618,7 +625,7 @@ class _TransposeCore(_Core):
         cfg, g = self.cfg, self.cfg.groups
         n, _, m = x.shape
         w = weight.astype(x.dtype, copy=False)
-        if m == 1:  # one sample: its taps are weight times it, laid dilation apart
+        if m == 1 and n > 0:  # one sample: its taps are weight times it, laid dilation apart
             taps = np.matmul(x.reshape(n, g, 1, -1), w.reshape(g, cfg.c_in // g, -1))  # (N, G, 1, Co/G*K)
             block = np.zeros((n, cfg.c_out, cfg.span), x.dtype)
             block[..., :: cfg.dilation] = taps.reshape(n, cfg.c_out, cfg.k)
