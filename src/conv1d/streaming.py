@@ -404,6 +404,28 @@ class _ConvCore(_Core):
             y = y.reshape(n, cfg.c_out) + bias.astype(window.dtype, copy=False)
         return y.reshape(n, cfg.c_out, 1)
 
+    @property
+    def steady(self) -> bool:
+        """True when a one-sample chunk only needs appending and one output: stride 1, NCL,
+        left padding written, nothing kept for right padding (the autoregressive case)."""
+        cfg = self.cfg
+        return (cfg.stride == 1 and cfg.layout == "NCL" and self.started and not self.skip
+                and (cfg.pad_right == 0 or cfg.padding_mode == "zeros") and self.owned)
+
+    def _one_sample(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray | None:
+        """feed + emit for one (N, C, 1) sample, in the fewest NumPy calls; None if the
+        general path is needed (a dtype to convert, a full buffer, a window not yet whole)."""
+        buffer, span = self.buffer, self.cfg.span
+        if x.dtype != buffer.dtype or self.hi == buffer.shape[-1] or self.hi - self.lo != span - 1:
+            return None
+        buffer[..., self.hi] = x[..., 0]
+        self.hi += 1
+        self.seen += 1
+        y = self._step(buffer[..., self.lo : self.hi], weight, bias)
+        self.lo += 1
+        self.emitted += 1
+        return y
+
     def _conv(self, window: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         cfg = self.cfg
         key = (window.shape, window.dtype, weight.shape, None if bias is None else bias.shape)
@@ -422,6 +444,10 @@ class _ConvCore(_Core):
     def run(self, chunk: Any, weight: np.ndarray, bias: np.ndarray | None, flush: bool) -> np.ndarray:
         cfg = self.cfg
         x, weight, bias = self.accept(chunk, weight, bias)
+        if not flush and self.steady and x.shape[-1] == 1 and x.ndim == 3:
+            step = self._one_sample(x, weight, bias)
+            if step is not None:
+                return step
         self.feed(_as_ncl(cfg, x, self.batched))
         if flush:
             self._check_whole(weight, bias)
