@@ -1,0 +1,303 @@
+"""conv1d inside PyTorch models: ``torch.nn`` modules whose forward and backward run conv1d.
+
+``conv1d.torch.Conv1d`` and ``conv1d.torch.ConvTranspose1d`` are ``torch.nn.Conv1d`` /
+``torch.nn.ConvTranspose1d`` subclasses: the same constructor, parameters, initialisation,
+state-dict keys and ``repr``, so they drop into a model (and its optimiser and saved
+checkpoints) unchanged. Their forward and backward go through a
+``torch.autograd.Function`` that hands the tensors to conv1d's planner and kernels as
+NumPy views (CPU tensors; no copy where a view suffices) and wraps the results back as
+tensors. They also take conv1d's extras: ``padding='causal'`` or ``(left, right)``,
+``'same'`` with stride > 1, ``layout='NLC'`` (channels-last input) and ``algorithm=``.
+
+:func:`convert` swaps every ``torch.nn.Conv1d`` / ``ConvTranspose1d`` in a model for
+these (or back, ``to='torch'``), keeping the very same weight tensors, so outputs, the
+optimiser's references and the state dict stay as they were.
+
+Import it explicitly (``import conv1d.torch``; needs ``pip install 'conv1d[torch]'``):
+``import conv1d`` never imports torch.
+
+Example:
+    >>> import torch, conv1d.torch
+    >>> model = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.ReLU(), torch.nn.Conv1d(4, 2, 3))
+    >>> x = torch.randn(2, 1, 16)
+    >>> before = model(x)
+    >>> model = conv1d.torch.convert(model)
+    >>> type(model[0]).__module__, torch.allclose(model(x), before, atol=1e-6)
+    ('conv1d.torch', True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import grad as _grad
+from .errors import ConvError
+from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
+from .spec import ConvSpec, conv1d_spec, conv_transpose1d_spec, layer_arguments, with_output_size
+
+__all__ = ["Conv1d", "ConvTranspose1d", "convert"]
+
+
+def _array(t: torch.Tensor, op: str) -> np.ndarray:
+    """A CPU tensor's values as a NumPy array sharing its memory (copied only for lazy
+    negation/conjugation views, which NumPy cannot represent)."""
+    if t.device.type != "cpu":
+        raise ConvError(f"{op}: conv1d computes on the CPU; got a tensor on {t.device}. Move it with .cpu().")
+    return t.detach().resolve_conj().resolve_neg().numpy()
+
+
+def _bias_grad(spec: ConvSpec, gy: np.ndarray) -> torch.Tensor:
+    """The output gradient summed over everything but the channels (batch and length)."""
+    axes = tuple(i for i in range(gy.ndim) if i != spec.channel_axis)
+    return torch.from_numpy(np.ascontiguousarray(gy.sum(axis=axes)))
+
+
+class _Conv1dFunction(torch.autograd.Function):
+    """y = conv1d(x, w, b) with conv1d's kernels; backward through the same planner."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, module: Conv1d) -> torch.Tensor:
+        xa, wa = _array(x, module._op), _array(weight, module._op)
+        ba = None if bias is None else _array(bias, module._op)
+        spec = module._spec(xa, wa, ba)
+        ctx.save_for_backward(x, weight)
+        ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
+        return torch.from_numpy(run_conv1d(spec, xa, wa, ba, module.algorithm, module._spectra))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        spec, algorithm = ctx.spec, ctx.algorithm
+        gy = _array(grad_output, spec.op)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.from_numpy(_grad.run_conv1d_input(spec, _array(weight, spec.op), gy, algorithm))
+        if ctx.needs_input_grad[1]:
+            gw = torch.from_numpy(_grad.run_conv1d_weight(spec, _array(x, spec.op), gy, algorithm))
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = _bias_grad(spec, gy)
+        return gx, gw, gb, None
+
+
+class _ConvTranspose1dFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, module: ConvTranspose1d,
+                output_size: Any) -> torch.Tensor:
+        xa, wa = _array(x, module._op), _array(weight, module._op)
+        ba = None if bias is None else _array(bias, module._op)
+        spec = module._spec(xa, wa, ba, output_size)
+        ctx.save_for_backward(x, weight)
+        ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
+        return torch.from_numpy(run_conv_transpose1d(spec, xa, wa, ba, module.algorithm))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        spec, algorithm = ctx.spec, ctx.algorithm
+        gy = _array(grad_output, spec.op)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.from_numpy(_grad.run_conv_transpose1d_input(spec, _array(weight, spec.op), gy, algorithm))
+        if ctx.needs_input_grad[1]:
+            gw = torch.from_numpy(_grad.run_conv_transpose1d_weight(spec, _array(x, spec.op), gy, algorithm))
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = _bias_grad(spec, gy)
+        return gx, gw, gb, None, None
+
+
+def _torch_padding(padding: Any, stride: int) -> Any:
+    """What torch's constructor accepts for ``padding`` (0 for conv1d's extras)."""
+    if isinstance(padding, str):
+        return padding if padding == "valid" or (padding == "same" and stride == 1) else 0
+    if isinstance(padding, tuple) and len(padding) == 2:
+        return 0
+    return padding
+
+
+def _stored_padding(padding: Any) -> Any:
+    """Padding as torch stores it: a string, (p,), or conv1d's (left, right)."""
+    return padding if isinstance(padding, (str, tuple)) else (padding,)
+
+
+class Conv1d(torch.nn.Conv1d):
+    """``torch.nn.Conv1d`` computed by conv1d: same constructor, parameters, state dict.
+
+    Extras (keyword-only where torch has none): ``padding='causal'`` or ``(left, right)``,
+    ``'same'`` with stride > 1, ``layout='NLC'`` for (N, L, C) input and output, and
+    ``algorithm='auto' | 'gemm' | 'direct' | 'fft'`` (used for backward too). CPU tensors
+    of float16/32/64 or complex dtypes.
+
+    Example:
+        >>> import torch, conv1d.torch
+        >>> layer = conv1d.torch.Conv1d(16, 32, 3, padding="causal")
+        >>> layer(torch.randn(4, 16, 100)).shape
+        torch.Size([4, 32, 100])
+    """
+
+    _op = "conv1d.torch.Conv1d"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None, *, layout: str = "NCL", algorithm: str = "auto") -> None:
+        args = layer_arguments(self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                               padding_mode, layout)
+        _check_device(self._op, device)
+        super().__init__(in_channels, out_channels, kernel_size, stride, _torch_padding(args["padding"], args["stride"]),
+                         dilation, groups, bias, padding_mode, device, dtype)
+        self.padding = _stored_padding(args["padding"])
+        self.layout = args["layout"]
+        from .dispatch import parse_algorithm
+
+        parse_algorithm(self._op, algorithm)
+        self.algorithm = algorithm
+        self._spectra = SpectrumCache()
+
+    def _spec(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> ConvSpec:
+        return conv1d_spec(
+            x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
+            dilation=self.dilation, groups=self.groups, padding_mode=self.padding_mode, layout=self.layout,
+            dtype=_same_dtype(self._op, x, w, b), op=self._op,
+        )
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return _Conv1dFunction.apply(input, self.weight, self.bias, self)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.layout != "NCL":
+            text += f", layout={self.layout!r}"
+        if self.algorithm != "auto":
+            text += f", algorithm={self.algorithm!r}"
+        return text
+
+
+class ConvTranspose1d(torch.nn.ConvTranspose1d):
+    """``torch.nn.ConvTranspose1d`` computed by conv1d; extras ``layout`` and ``algorithm``.
+
+    ``forward(input, output_size=None)`` as in PyTorch.
+    """
+
+    _op = "conv1d.torch.ConvTranspose1d"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None, *, layout: str = "NCL",
+                 algorithm: str = "auto") -> None:
+        layer_arguments(self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                        padding_mode, layout, output_padding=output_padding, transposed=True)
+        _check_device(self._op, device)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
+                         dilation, padding_mode, device, dtype)
+        self.layout = layout
+        from .dispatch import parse_algorithm
+
+        parse_algorithm(self._op, algorithm)
+        self.algorithm = algorithm
+
+    def _spec(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> ConvSpec:
+        spec = conv_transpose1d_spec(
+            x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
+            output_padding=0 if output_size is not None else self.output_padding, groups=self.groups,
+            dilation=self.dilation, layout=self.layout, dtype=_same_dtype(self._op, x, w, b), op=self._op,
+        )
+        return spec if output_size is None else with_output_size(spec, output_size)
+
+    def forward(self, input: torch.Tensor, output_size: Any = None) -> torch.Tensor:
+        if output_size is not None:
+            output_size = [int(s) for s in output_size] if not isinstance(output_size, int) else output_size
+        return _ConvTranspose1dFunction.apply(input, self.weight, self.bias, self, output_size)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.layout != "NCL":
+            text += f", layout={self.layout!r}"
+        if self.algorithm != "auto":
+            text += f", algorithm={self.algorithm!r}"
+        return text
+
+
+def _check_device(op: str, device: Any) -> None:
+    if device is not None and torch.device(device).type != "cpu":
+        raise ConvError(f"{op}: conv1d computes on the CPU; got device={device!r}. Use device='cpu' or None.")
+
+
+def _same_dtype(op: str, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.dtype:
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        raise ConvError(
+            f"{op}: input is {x.dtype} but weight is {w.dtype}"
+            + ("" if b is None else f" and bias {b.dtype}")
+            + f". Convert one side: input.to({'torch.' + str(w.dtype)}) or module.to({'torch.' + str(x.dtype)})."
+        )
+    return x.dtype
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _swap(module: torch.nn.Module, share: bool, to: str) -> torch.nn.Module | None:
+    """The replacement for one module, or None if it stays."""
+    if to == "conv1d":
+        if type(module) is torch.nn.Conv1d:
+            cls, extra = Conv1d, {}
+        elif type(module) is torch.nn.ConvTranspose1d:
+            cls, extra = ConvTranspose1d, {"output_padding": module.output_padding}
+        else:
+            return None
+    else:
+        if type(module) is Conv1d:
+            cls, extra = torch.nn.Conv1d, {}
+        elif type(module) is ConvTranspose1d:
+            cls, extra = torch.nn.ConvTranspose1d, {"output_padding": module.output_padding}
+        else:
+            return None
+        padding = module.padding
+        expressible = padding == "valid" or (padding == "same" and module.stride[0] == 1) or (
+            isinstance(padding, tuple) and len(padding) == 1)
+        if module.layout != "NCL" or not expressible:
+            raise ConvError(
+                f"convert: {module!r} uses options torch.nn has no equivalent for (padding "
+                f"{padding!r}, layout {module.layout!r}); it cannot become a torch.nn module."
+            )
+    new = cls(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+              padding=module.padding, dilation=module.dilation, groups=module.groups,
+              bias=module.bias is not None, padding_mode=module.padding_mode, device=module.weight.device,
+              dtype=module.weight.dtype, **extra)
+    if share:  # the same Parameter objects: optimisers and tied weights keep working
+        new.weight = module.weight
+        if module.bias is not None:
+            new.bias = module.bias
+    else:
+        with torch.no_grad():
+            new.weight.copy_(module.weight)
+            if module.bias is not None:
+                new.bias.copy_(module.bias)
+    new.train(module.training)
+    return new
+
+
+def convert(model: torch.nn.Module, *, to: str = "conv1d", share: bool = True) -> torch.nn.Module:
+    """Replace every ``torch.nn.Conv1d``/``ConvTranspose1d`` in ``model`` by conv1d's (``to='conv1d'``)
+    or back (``to='torch'``), in place; returns the model (or the replacement, if ``model``
+    itself is a convolution).
+
+    ``share=True`` (default) keeps the very same weight and bias ``Parameter`` objects, so an
+    optimiser built before the conversion still updates the model; ``share=False`` copies
+    them. Outputs are unchanged (up to floating-point rounding). Converting back to torch
+    refuses modules that use conv1d-only options (causal or (left, right) padding, 'NLC').
+    """
+    if to not in ("conv1d", "torch"):
+        raise ConvError(f"convert: to must be 'conv1d' or 'torch', got {to!r}.")
+    replacement = _swap(model, share, to)
+    if replacement is not None:
+        return replacement
+    for parent in model.modules():
+        for name, child in list(parent.named_children()):
+            new = _swap(child, share, to)
+            if new is not None:
+                setattr(parent, name, new)
+    return model
