@@ -36,6 +36,7 @@ import torch
 from . import grad as _grad
 from .errors import ConvError
 from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
+from .kernels import threads as _kernel_threads
 from .spec import ConvSpec, conv1d_spec, conv_transpose1d_spec, layer_arguments, with_output_size
 
 __all__ = ["Conv1d", "ConvTranspose1d", "convert"]
@@ -47,6 +48,19 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
     if t.device.type != "cpu":
         raise ConvError(f"{op}: conv1d computes on the CPU; got a tensor on {t.device}. Move it with .cpu().")
     return t.detach().resolve_conj().resolve_neg().numpy()
+
+
+# Inside a PyTorch model, torch's OpenMP workers spin for a while after each of its ops;
+# if conv1d's kernels then start their own BLAS/Numba threads on the same cores, the two
+# pools fight. Measured on 2 cores, FCN training (examples/fcn_ucr.py), seconds per epoch:
+# ItalyPowerDemand 0.72 with conv1d's kernels on all threads, 0.22 with one thread for the
+# calls the planner expects under 10 ms, 0.13 with one thread always (torch itself: 0.08-0.13);
+# GunPoint 0.68 / 0.36 / 0.24-0.27 (torch 0.14-0.20). So the kernels run on one thread here.
+KERNEL_THREADS = 1
+
+
+def _threads() -> Any:
+    return _kernel_threads.limited(KERNEL_THREADS)
 
 
 def _bias_grad(spec: ConvSpec, gy: np.ndarray) -> torch.Tensor:
@@ -65,7 +79,8 @@ class _Conv1dFunction(torch.autograd.Function):
         spec = module._spec(xa, wa, ba)
         ctx.save_for_backward(x, weight)
         ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
-        return torch.from_numpy(run_conv1d(spec, xa, wa, ba, module.algorithm, module._spectra))
+        with _threads():
+            return torch.from_numpy(run_conv1d(spec, xa, wa, ba, module.algorithm, module._spectra))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -74,10 +89,11 @@ class _Conv1dFunction(torch.autograd.Function):
         spec, algorithm = ctx.spec, ctx.algorithm
         gy = _array(grad_output, spec.op)
         gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = torch.from_numpy(_grad.run_conv1d_input(spec, _array(weight, spec.op), gy, algorithm))
-        if ctx.needs_input_grad[1]:
-            gw = torch.from_numpy(_grad.run_conv1d_weight(spec, _array(x, spec.op), gy, algorithm))
+        with _threads():
+            if ctx.needs_input_grad[0]:
+                gx = torch.from_numpy(_grad.run_conv1d_input(spec, _array(weight, spec.op), gy, algorithm))
+            if ctx.needs_input_grad[1]:
+                gw = torch.from_numpy(_grad.run_conv1d_weight(spec, _array(x, spec.op), gy, algorithm))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = _bias_grad(spec, gy)
         return gx, gw, gb, None
@@ -92,7 +108,8 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
         spec = module._spec(xa, wa, ba, output_size)
         ctx.save_for_backward(x, weight)
         ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
-        return torch.from_numpy(run_conv_transpose1d(spec, xa, wa, ba, module.algorithm))
+        with _threads():
+            return torch.from_numpy(run_conv_transpose1d(spec, xa, wa, ba, module.algorithm))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -101,10 +118,11 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
         spec, algorithm = ctx.spec, ctx.algorithm
         gy = _array(grad_output, spec.op)
         gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = torch.from_numpy(_grad.run_conv_transpose1d_input(spec, _array(weight, spec.op), gy, algorithm))
-        if ctx.needs_input_grad[1]:
-            gw = torch.from_numpy(_grad.run_conv_transpose1d_weight(spec, _array(x, spec.op), gy, algorithm))
+        with _threads():
+            if ctx.needs_input_grad[0]:
+                gx = torch.from_numpy(_grad.run_conv_transpose1d_input(spec, _array(weight, spec.op), gy, algorithm))
+            if ctx.needs_input_grad[1]:
+                gw = torch.from_numpy(_grad.run_conv_transpose1d_weight(spec, _array(x, spec.op), gy, algorithm))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = _bias_grad(spec, gy)
         return gx, gw, gb, None, None

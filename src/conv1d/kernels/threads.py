@@ -5,7 +5,9 @@ By default all cores. :func:`conv1d.set_num_threads` caps them all at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 _count = os.cpu_count() or 1
 
@@ -24,3 +26,43 @@ def set(count: int) -> None:
     numba.set_num_threads(count)
     threadpool_limits(limits=count, user_api="blas")
     _count = count
+
+
+_blas: list | None = None  # threadpoolctl's controllers of the BLAS libraries, found once
+
+
+def _blas_controllers() -> list:
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _blas
+
+
+@contextlib.contextmanager
+def limited(count: int) -> Iterator[None]:
+    """Run the block with at most ``count`` threads (BLAS, Numba, scipy.fft), then restore.
+
+    For callers inside another library's thread pool (conv1d.torch inside a PyTorch model):
+    a few microseconds per use, no library search.
+    """
+    global _count
+    import numba
+
+    count = max(1, min(int(count), _count))
+    if count == _count:
+        yield
+        return
+    previous, blas = _count, _blas_controllers()  # set() keeps BLAS and Numba at _count
+    try:
+        for lib in blas:
+            lib.set_num_threads(count)
+        numba.set_num_threads(count)
+        _count = count
+        yield
+    finally:
+        for lib in blas:
+            lib.set_num_threads(previous)
+        numba.set_num_threads(previous)
+        _count = previous
