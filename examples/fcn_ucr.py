@@ -99,7 +99,7 @@ class Run:
 
 
 def train(name: str, backend: str, seed: int, epochs: int, progress: bool = True,
-          evaluate_every: int = 1) -> tuple[Run, Any]:
+          evaluate_every: int = 25) -> tuple[Run, Any]:
     """Train one FCN; returns the run's figures and the lowest-training-loss model."""
     import torch
 
