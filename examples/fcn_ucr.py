@@ -129,7 +129,7 @@ def train(name: str, backend: str, seed: int, epochs: int, progress: bool = True
             loss = loss_fn(model(x_train[index]), y_train[index])
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(index)
+            total += loss.item() * len(index)
         train_loss = total / len(x_train)
         schedule.step(train_loss)
         seconds += time.perf_counter() - start
