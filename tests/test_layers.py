@@ -280,3 +280,24 @@ def test_conversion_both_ways_copies_weights():
 def test_importing_conv1d_does_not_import_torch():
     code = "import sys, conv1d; conv1d.Conv1d(2, 3, 5); assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_complex_layers_take_gradients_as_torch_autograd_does():
+    """grad_input = conj(w) * g, grad_weight = conj(x) * g (Wirtinger), as torch's autograd."""
+    rng = np.random.default_rng(5)
+    for cls, torch_cls, shape in ((conv1d.Conv1d, torch.nn.Conv1d, (2, 3, 9)),
+                                  (conv1d.ConvTranspose1d, torch.nn.ConvTranspose1d, (2, 3, 9))):
+        layer = cls(3, 4, 3, stride=2, padding=1, dtype=np.complex128, rng=1)
+        module = torch_cls(3, 4, 3, stride=2, padding=1, dtype=torch.complex128)
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
+        x = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+        y = layer(x)
+        g = rng.standard_normal(y.shape) + 1j * rng.standard_normal(y.shape)
+        grad_x = layer.backward(g)
+        xt = torch.from_numpy(x).requires_grad_(True)
+        module(xt).backward(torch.from_numpy(g))
+        np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=f"{cls.__name__} input")
+        np.testing.assert_allclose(layer.weight_grad, module.weight.grad.numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{cls.__name__} weight")
+        np.testing.assert_allclose(layer.bias_grad, module.bias.grad.numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{cls.__name__} bias")

@@ -29,7 +29,6 @@ from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
 from .dispatch import Plan, choose_algorithm, parse_algorithm
 from .spec import (
     ConvSpec, as_arrays, check_grad_output, conv1d_spec, conv_transpose1d_spec, layer_arguments,
-    with_output_size,
 )
 
 __all__ = ["Conv1d", "ConvTranspose1d"]
@@ -208,6 +207,11 @@ class _ConvLayer:
         Adds dL/dweight to ``weight_grad`` and dL/dbias to ``bias_grad`` and returns
         dL/dinput. ``input`` defaults to the input of the last ``forward`` call (kept by
         reference: do not modify it in place between forward and backward).
+
+        Complex layers follow PyTorch's autograd: gradients are taken against the
+        conjugates (grad_input uses conj(weight), grad_weight conj(input)), so that
+        ``weight -= lr * weight_grad`` descends a real loss. (``conv1d.grad`` functions, like
+        ``torch.nn.grad``, are the plain adjoints, without conjugation.)
         """
         if input is None:
             if self._saved is None:
@@ -223,7 +227,11 @@ class _ConvLayer:
                 f"use grad_output.astype(np.{self.weight.dtype})."
             )
         check_grad_output(f"{self._op}.backward", spec, gy.shape)
-        grad_input, grad_weight = self._gradients(spec, x, gy)
+        if gy.dtype.kind == "c":  # PyTorch's convention (see above)
+            w, x = np.conj(self.weight), np.conj(x)
+        else:
+            w = self.weight
+        grad_input, grad_weight = self._gradients(spec, w, x, gy)
         self.weight_grad += grad_weight
         if self.bias_grad is not None:
             self.bias_grad += _grad.conv1d_bias(gy, layout=spec.layout)
@@ -327,9 +335,9 @@ class Conv1d(_ConvLayer):
         self._saved = (spec, x)
         return run_conv1d(spec, x, w, b, self.algorithm, self._spectra)
 
-    def _gradients(self, spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _gradients(self, spec: ConvSpec, w: np.ndarray, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (
-            _grad.run_conv1d_input(spec, self.weight, gy, self.algorithm),
+            _grad.run_conv1d_input(spec, w, gy, self.algorithm),
             _grad.run_conv1d_weight(spec, x, gy, self.algorithm),
         )
 
@@ -391,13 +399,13 @@ class ConvTranspose1d(_ConvLayer):
         super().__init__(args, bias, dtype, rng, algorithm)
 
     def _spec(self, x: np.ndarray, output_size: Any = None) -> ConvSpec:
-        spec = conv_transpose1d_spec(
+        return conv_transpose1d_spec(
             x.shape, self.weight.shape, None if self.bias is None else self.bias.shape,
             stride=self.stride, padding=self.padding,
             output_padding=0 if output_size is not None else self.output_padding,
             groups=self.groups, dilation=self.dilation, layout=self.layout, dtype=x.dtype, op=self._op,
+            output_size=output_size,
         )
-        return spec if output_size is None else with_output_size(spec, output_size)
 
     def forward(self, input: Any, output_size: Any = None) -> np.ndarray:
         x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
@@ -405,8 +413,8 @@ class ConvTranspose1d(_ConvLayer):
         self._saved = (spec, x)
         return run_conv_transpose1d(spec, x, w, b, self.algorithm)
 
-    def _gradients(self, spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _gradients(self, spec: ConvSpec, w: np.ndarray, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (
-            _grad.run_conv_transpose1d_input(spec, self.weight, gy, self.algorithm),
+            _grad.run_conv_transpose1d_input(spec, w, gy, self.algorithm),
             _grad.run_conv_transpose1d_weight(spec, x, gy, self.algorithm),
         )

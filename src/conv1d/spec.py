@@ -533,8 +533,10 @@ def conv_transpose1d_spec(
     layout: Any = "NCL",
     dtype: Any = np.float32,
     op: str = "conv_transpose1d",
+    output_size: Any = None,
 ) -> ConvSpec:
-    """Check a ``conv_transpose1d`` call and return its :class:`ConvSpec`."""
+    """Check a ``conv_transpose1d`` call and return its :class:`ConvSpec`; ``output_size``
+    (as ``ConvTranspose1d.forward``'s) picks the output padding instead of ``output_padding``."""
     stride = _int_param(op, "stride", stride, 1)
     dilation = _int_param(op, "dilation", dilation, 1)
     groups = _int_param(op, "groups", groups, 1)
@@ -568,7 +570,15 @@ def conv_transpose1d_spec(
     l_in = input_shape[l_axis]
     _check_length(op, l_in, input_shape, l_axis)
 
-    l_out = (l_in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
+    spec = ConvSpec(
+        op=op, transposed=True, n=input_shape[0] if batched else 1, c_in=c_in, c_out=c_out,
+        l_in=l_in, k=k, stride=stride, dilation=dilation, groups=groups, pad_left=padding, pad_right=padding,
+        padding_mode="zeros", output_padding=output_padding, layout=layout, batched=batched,
+        dtype=np.dtype(dtype), has_bias=bias_shape is not None, padding=padding,
+    )
+    if output_size is not None:
+        spec = with_output_size(spec, output_size)
+    l_out, output_padding = spec.l_out, spec.output_padding
     if l_out < 1:
         raise ConvError(
             f"{op}: the output would have (L_in-1)*stride - 2*padding + dilation*(K-1) + "
@@ -576,12 +586,7 @@ def conv_transpose1d_spec(
             f"{output_padding} + 1 = {l_out} samples; it must be at least 1. "
             f"Use padding <= {(l_out + 2 * padding - 1) // 2} or a longer input."
         )
-    return ConvSpec(
-        op=op, transposed=True, n=input_shape[0] if batched else 1, c_in=c_in, c_out=c_out,
-        l_in=l_in, k=k, stride=stride, dilation=dilation, groups=groups, pad_left=padding, pad_right=padding,
-        padding_mode="zeros", output_padding=output_padding, layout=layout, batched=batched,
-        dtype=np.dtype(dtype), has_bias=bias_shape is not None, padding=padding,
-    )
+    return spec
 
 
 # --------------------------------------------------------------------------- the formulas

@@ -37,7 +37,7 @@ from . import grad as _grad
 from .errors import ConvError
 from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
 from .kernels import threads as _kernel_threads
-from .spec import ConvSpec, conv1d_spec, conv_transpose1d_spec, layer_arguments, with_output_size
+from .spec import ConvSpec, conv1d_spec, conv_transpose1d_spec, layer_arguments
 
 __all__ = ["Conv1d", "ConvTranspose1d", "convert"]
 
@@ -61,6 +61,12 @@ KERNEL_THREADS = 1
 
 def _threads() -> Any:
     return _kernel_threads.limited(KERNEL_THREADS)
+
+
+def _conj(a: np.ndarray) -> np.ndarray:
+    """PyTorch's complex gradients are taken against the conjugate (Wirtinger calculus:
+    grad_x = conj(w) * grad_y, grad_w = conj(x) * grad_y); real arrays pass through."""
+    return np.conj(a) if a.dtype.kind == "c" else a
 
 
 def _bias_grad(spec: ConvSpec, gy: np.ndarray) -> torch.Tensor:
@@ -91,9 +97,9 @@ class _Conv1dFunction(torch.autograd.Function):
         gx = gw = gb = None
         with _threads():
             if ctx.needs_input_grad[0]:
-                gx = torch.from_numpy(_grad.run_conv1d_input(spec, _array(weight, spec.op), gy, algorithm))
+                gx = torch.from_numpy(_grad.run_conv1d_input(spec, _conj(_array(weight, spec.op)), gy, algorithm))
             if ctx.needs_input_grad[1]:
-                gw = torch.from_numpy(_grad.run_conv1d_weight(spec, _array(x, spec.op), gy, algorithm))
+                gw = torch.from_numpy(_grad.run_conv1d_weight(spec, _conj(_array(x, spec.op)), gy, algorithm))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = _bias_grad(spec, gy)
         return gx, gw, gb, None
@@ -120,9 +126,9 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
         gx = gw = gb = None
         with _threads():
             if ctx.needs_input_grad[0]:
-                gx = torch.from_numpy(_grad.run_conv_transpose1d_input(spec, _array(weight, spec.op), gy, algorithm))
+                gx = torch.from_numpy(_grad.run_conv_transpose1d_input(spec, _conj(_array(weight, spec.op)), gy, algorithm))
             if ctx.needs_input_grad[1]:
-                gw = torch.from_numpy(_grad.run_conv_transpose1d_weight(spec, _array(x, spec.op), gy, algorithm))
+                gw = torch.from_numpy(_grad.run_conv_transpose1d_weight(spec, _conj(_array(x, spec.op)), gy, algorithm))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = _bias_grad(spec, gy)
         return gx, gw, gb, None, None
@@ -206,24 +212,24 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
                  output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None, *, layout: str = "NCL",
                  algorithm: str = "auto") -> None:
-        layer_arguments(self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                        padding_mode, layout, output_padding=output_padding, transposed=True)
+        args = layer_arguments(self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                               padding_mode, layout, output_padding=output_padding, transposed=True)
         _check_device(self._op, device)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
                          dilation, padding_mode, device, dtype)
-        self.layout = layout
+        self.layout = args["layout"]
         from .dispatch import parse_algorithm
 
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm
 
     def _spec(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> ConvSpec:
-        spec = conv_transpose1d_spec(
+        return conv_transpose1d_spec(
             x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
             output_padding=0 if output_size is not None else self.output_padding, groups=self.groups,
             dilation=self.dilation, layout=self.layout, dtype=_same_dtype(self._op, x, w, b), op=self._op,
+            output_size=output_size,
         )
-        return spec if output_size is None else with_output_size(spec, output_size)
 
     def forward(self, input: torch.Tensor, output_size: Any = None) -> torch.Tensor:
         if output_size is not None:

@@ -1,0 +1,741 @@
+"""conv1d.torch: torch.nn modules whose forward and backward run conv1d.
+
+* gradcheck (float64 finite differences through torch.autograd) on drawn configurations,
+  every padding form and layout, with input, weight and bias all requiring grad;
+* differential against torch.nn.Conv1d / ConvTranspose1d with the same state dict
+  (forward and the input/weight/bias gradients of ``.backward(g)``), float64 and float32,
+  each algorithm forced; conv1d's extras against torch composed from what it has
+  (helpers.torch_conv1d_tensors: F.pad then F.conv1d; transposes for 'NLC');
+* module parity (signature, state dict, initialisation, isinstance, repr) and the errors;
+* convert() to conv1d and back, sharing or copying the Parameters;
+* ``import conv1d`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from torch.autograd.gradcheck import GradcheckError
+
+import conv1d
+import conv1d.torch as ct
+from helpers import assert_matches, torch_conv1d_tensors, torch_conv_transpose1d_tensors
+from strategies import (
+    ConvCase,
+    TransposedCase,
+    conv_cases,
+    make_arrays,
+    random_array,
+    seeds,
+    transposed_cases,
+    transposed_length,
+)
+
+# torch warns (at construction and in forward) that 'same' with an even span copies the input.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+ALGORITHMS = ("auto", "gemm", "direct", "fft")
+TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
+                np.dtype(np.complex128): torch.complex128}
+# torch.nn accepts int, (p,), 'valid' and 'same' at stride 1, NCL only.
+TORCH_FORMS = ("int", "1-tuple", "valid", "same")
+EXTRA_FORMS = ("causal", "pair", "same")
+
+# How the input tensor sits in memory (a leaf either way, so it collects its gradient):
+# strategies.VIEWS, with 'reversed' (negative strides, which torch lacks) read as a view
+# that starts one element into its storage.
+TENSOR_VIEWS = {"contiguous": "contiguous", "strided": "strided", "transposed": "transposed", "reversed": "offset"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Any:
+    """torch and conv1d on one thread while this module runs (both restored after). On a
+    2-core machine busy with another job, torch's two spinning OpenMP threads slow small ops
+    ~30x (measured: an FCN epoch 7.7 s instead of 0.13 s, either backend); results do not
+    depend on the thread count. conv1d's count too, so that its per-call limit is a no-op
+    and cannot hand torch a second thread again (see test_a_forward_leaves_torchs_thread_count_alone)."""
+    previous = torch.get_num_threads(), conv1d.get_num_threads()
+    conv1d.set_num_threads(1)
+    torch.set_num_threads(1)
+    yield
+    conv1d.set_num_threads(previous[1])
+    torch.set_num_threads(previous[0])
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def leaf(a: np.ndarray, view: str = "contiguous") -> torch.Tensor:
+    """A leaf tensor equal to ``a`` that requires grad, laid out in memory as ``view``."""
+    t = torch.from_numpy(np.array(a, copy=True))
+    view = TENSOR_VIEWS.get(view, view)
+    if view == "strided" and t.dim():
+        buffer = torch.zeros(*t.shape[:-1], 2 * t.shape[-1], dtype=t.dtype)
+        buffer[..., ::2] = t
+        t = buffer[..., ::2]
+    elif view == "transposed":
+        order = tuple(reversed(range(t.dim())))
+        t = t.permute(order).contiguous().permute(order)
+    elif view == "offset":
+        buffer = torch.zeros(t.numel() + 1, dtype=t.dtype)
+        buffer[1:] = t.reshape(-1)
+        t = buffer[1:].view(t.shape)
+    t = t.detach().requires_grad_()
+    assert torch.equal(t.detach(), torch.from_numpy(np.asarray(a))), f"view {view!r} changed the values"
+    return t
+
+
+def conv_module(case: ConvCase, dtype: Any, algorithm: str = "auto", *, cls: type = ct.Conv1d) -> torch.nn.Module:
+    """``cls`` (ours or torch.nn.Conv1d) built for ``case``; extras only for ours."""
+    extras = {} if cls is torch.nn.Conv1d else {"layout": case.layout, "algorithm": algorithm}
+    return cls(case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding, dilation=case.dilation,
+               groups=case.groups, bias=case.bias, padding_mode=case.padding_mode,
+               dtype=TORCH_DTYPES[np.dtype(dtype)], **extras)
+
+
+def transposed_module(case: TransposedCase, dtype: Any, algorithm: str = "auto", *,
+                      cls: type = ct.ConvTranspose1d) -> torch.nn.Module:
+    extras = {} if cls is torch.nn.ConvTranspose1d else {"layout": case.layout, "algorithm": algorithm}
+    return cls(case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding,
+               output_padding=case.output_padding, groups=case.groups, bias=case.bias, dilation=case.dilation,
+               dtype=TORCH_DTYPES[np.dtype(dtype)], **extras)
+
+
+def set_parameters(module: torch.nn.Module, weight: np.ndarray, bias: np.ndarray | None) -> None:
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(weight))
+        if bias is not None:
+            module.bias.copy_(torch.from_numpy(bias))
+
+
+def assert_same_as(ours: torch.nn.Module, run_ours: Callable[[torch.Tensor], torch.Tensor],
+                   ref_parameters: tuple[torch.Tensor, torch.Tensor | None],
+                   run_ref: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, grad_output: np.ndarray | None,
+                   dtype: Any, what: str, *, view: str = "contiguous", algorithm: str = "gemm") -> None:
+    """Forward and every gradient of ``ours`` equal the reference's: shape, dtype, then values
+    within ``tolerance(dtype, algorithm)``. ``grad_output=None`` backpropagates ``y.sum()``
+    (an expanded, stride-0 output gradient)."""
+    x_ours, x_ref = leaf(x, view), leaf(x)
+    y, y_ref = run_ours(x_ours), run_ref(x_ref)
+    assert isinstance(y, torch.Tensor) and y.requires_grad, f"{what}: output {type(y)} is not part of the graph"
+    assert_matches(y.detach().numpy(), y_ref.detach().numpy(), dtype, f"{what}: output", algorithm=algorithm)
+    if grad_output is None:
+        y.sum().backward()
+        y_ref.sum().backward()
+    else:
+        y.backward(torch.from_numpy(grad_output))
+        y_ref.backward(torch.from_numpy(grad_output))
+    ref_weight, ref_bias = ref_parameters
+    pairs = [("input", x_ours, x_ref), ("weight", ours.weight, ref_weight)]
+    if ref_bias is not None:
+        pairs.append(("bias", ours.bias, ref_bias))
+    else:
+        assert ours.bias is None, f"{what}: the module has a bias the reference lacks"
+    for name, mine, theirs in pairs:
+        assert theirs.grad is not None, f"{what}: the reference computed no {name} gradient"
+        assert mine.grad is not None, f"{what}: no {name} gradient (reference has shape {tuple(theirs.grad.shape)})"
+        assert_matches(mine.grad.numpy(), theirs.grad.numpy(), dtype, f"{what}: {name} gradient", algorithm=algorithm)
+
+
+def ran(algorithm: str, case: ConvCase | TransposedCase, dtype: Any) -> str:
+    """The kernel that runs: the forced one or the planner's choice (for the tolerance row)."""
+    if algorithm != "auto":
+        return algorithm
+    return conv1d.plan(case.input_shape, case.weight_shape, **case.options, dtype=dtype,
+                       transposed=isinstance(case, TransposedCase)).algorithm.value
+
+
+# --------------------------------------------------------------------------- 1. gradcheck
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _tiny(case: ConvCase | TransposedCase) -> bool:
+    """Few enough numbers that finite differences over all of them stay quick."""
+    sizes = [_numel(case.input_shape), _numel(case.weight_shape), _numel(case.output_shape)]
+    return 0 < min(sizes) and sum(sizes) <= 160 and case.l_in <= 24
+
+
+tiny_conv_cases = conv_cases(batch=st.sampled_from([None, 1, 2]), c_in_per_group=st.integers(1, 2)).filter(_tiny)
+tiny_transposed_cases = transposed_cases(batch=st.sampled_from([None, 1, 2])).filter(_tiny)
+
+
+def requested_length(case: TransposedCase, extra: int) -> int:
+    """An ``output_size`` torch accepts: ``L_min + extra % stride``, with ``L_min`` the length at
+    output_padding 0. Drawn only where ``L_min >= 1``: when ``L_min == 0`` conv1d refuses the
+    lengths torch accepts (test_output_size_whose_shortest_length_is_zero_is_accepted)."""
+    p = case.padding[0] if isinstance(case.padding, tuple) else case.padding
+    shortest = transposed_length(case.l_in, case.k, case.stride, p, 0, case.dilation)
+    assume(shortest >= 1)
+    return shortest + extra % case.stride
+
+
+def _gradcheck(module: torch.nn.Module, x: torch.Tensor, what: str, **call: Any) -> None:
+    names = ["weight"] + (["bias"] if module.bias is not None else [])
+    parameters = tuple(getattr(module, n).detach().clone().requires_grad_() for n in names)
+
+    def run(x: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(module, dict(zip(names, values)), (x,), call)
+
+    inputs = (x, *parameters)
+    assert all(t.requires_grad and t.dtype == torch.float64 for t in inputs)
+    try:
+        ok = torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
+    except GradcheckError as error:
+        raise AssertionError(f"{what}: gradcheck failed: {error}") from None
+    assert ok, f"{what}: gradcheck returned False"
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=tiny_conv_cases, seed=seeds)
+def test_conv1d_module_passes_gradcheck(case: ConvCase, seed: int) -> None:
+    a = make_arrays(case, np.float64, seed)
+    module = conv_module(case, np.float64)
+    set_parameters(module, a.weight, a.bias)
+    _gradcheck(module, leaf(a.input, case.view), f"Conv1d {case}")
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=tiny_transposed_cases, seed=seeds, how=st.sampled_from(["output_padding", "int", "length list", "shape"]),
+       extra=st.integers(0, 3))
+def test_conv_transpose1d_module_passes_gradcheck(case: TransposedCase, seed: int, how: str, extra: int) -> None:
+    """With the module's output_padding, or forward(x, output_size=...) as a length, a
+    one-element list, or the full output shape."""
+    a = make_arrays(case, np.float64, seed)
+    module = transposed_module(case, np.float64)
+    set_parameters(module, a.weight, a.bias)
+    call: dict[str, Any] = {}
+    if how != "output_padding":
+        length = requested_length(case, extra)
+        shape = list(case.output_shape)
+        shape[-2 if case.layout == "NLC" else -1] = length
+        call["output_size"] = {"int": length, "length list": [length], "shape": shape}[how]
+    _gradcheck(module, leaf(a.input, case.view), f"ConvTranspose1d {case} {call}", **call)
+
+
+# --------------------------------------------------------------------------- 2. differential against torch.nn
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@settings(max_examples=30, deadline=None)
+@given(case=conv_cases(padding_forms=TORCH_FORMS, layouts=("NCL",), strided_same=False), seed=seeds)
+def test_conv1d_equals_torch_nn_float64(algorithm: str, case: ConvCase, seed: int) -> None:
+    a = make_arrays(case, np.float64, seed)
+    ref = conv_module(case, np.float64, cls=torch.nn.Conv1d)
+    set_parameters(ref, a.weight, a.bias)
+    ours = conv_module(case, np.float64, algorithm)
+    ours.load_state_dict(ref.state_dict())
+    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float64,
+                   f"Conv1d {case} algorithm={algorithm}", view=case.view, algorithm=ran(algorithm, case, np.float64))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@settings(max_examples=30, deadline=None)
+@given(case=transposed_cases(layouts=("NCL",)), seed=seeds)
+def test_conv_transpose1d_equals_torch_nn_float64(algorithm: str, case: TransposedCase, seed: int) -> None:
+    a = make_arrays(case, np.float64, seed)
+    ref = transposed_module(case, np.float64, cls=torch.nn.ConvTranspose1d)
+    set_parameters(ref, a.weight, a.bias)
+    ours = transposed_module(case, np.float64, algorithm)
+    ours.load_state_dict(ref.state_dict())
+    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float64,
+                   f"ConvTranspose1d {case} algorithm={algorithm}", view=case.view,
+                   algorithm=ran(algorithm, case, np.float64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=conv_cases(padding_forms=TORCH_FORMS, layouts=("NCL",), strided_same=False), seed=seeds,
+       algorithm=st.sampled_from(ALGORITHMS))
+def test_conv1d_equals_torch_nn_float32(case: ConvCase, seed: int, algorithm: str) -> None:
+    """float32 against torch.nn in float32: both round, so the helpers' float32 row (14x the
+    largest forward error seen against a float64 oracle) covers the two errors together."""
+    a = make_arrays(case, np.float32, seed)
+    ref = conv_module(case, np.float32, cls=torch.nn.Conv1d)
+    set_parameters(ref, a.weight, a.bias)
+    ours = conv_module(case, np.float32, algorithm)
+    ours.load_state_dict(ref.state_dict())
+    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float32,
+                   f"Conv1d float32 {case} algorithm={algorithm}", view=case.view,
+                   algorithm=ran(algorithm, case, np.float32))
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=transposed_cases(layouts=("NCL",)), seed=seeds, algorithm=st.sampled_from(ALGORITHMS))
+def test_conv_transpose1d_equals_torch_nn_float32(case: TransposedCase, seed: int, algorithm: str) -> None:
+    a = make_arrays(case, np.float32, seed)
+    ref = transposed_module(case, np.float32, cls=torch.nn.ConvTranspose1d)
+    set_parameters(ref, a.weight, a.bias)
+    ours = transposed_module(case, np.float32, algorithm)
+    ours.load_state_dict(ref.state_dict())
+    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float32,
+                   f"ConvTranspose1d float32 {case} algorithm={algorithm}", view=case.view,
+                   algorithm=ran(algorithm, case, np.float32))
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=transposed_cases(layouts=("NCL",)), seed=seeds, extra=st.integers(0, 3), as_shape=st.booleans())
+def test_conv_transpose1d_output_size_equals_torch_nn(case: TransposedCase, seed: int, extra: int,
+                                                      as_shape: bool) -> None:
+    a = make_arrays(case, np.float64, seed)
+    length = requested_length(case, extra)
+    output_size = [*case.output_shape[:-1], length] if as_shape else [length]
+    ref = transposed_module(case, np.float64, cls=torch.nn.ConvTranspose1d)
+    set_parameters(ref, a.weight, a.bias)
+    ours = transposed_module(case, np.float64)
+    ours.load_state_dict(ref.state_dict())
+    g = random_array(np.random.default_rng(seed), (*case.output_shape[:-1], length), np.float64)
+    assert_same_as(ours, lambda x: ours(x, output_size=output_size), (ref.weight, ref.bias),
+                   lambda x: ref(x, output_size=output_size), a.input, g, np.float64,
+                   f"ConvTranspose1d {case} output_size={output_size}", view=case.view)
+
+
+def test_output_size_whose_shortest_length_is_zero_is_accepted() -> None:
+    """L_in=1, K=2, stride=2, padding=1: (1-1)*2 - 2*1 + 1*(2-1) + 1 = 0 at output_padding 0,
+    so the lengths are 0..1 and torch accepts output_size=[1] (output_padding 1), as does
+    conv1d.conv_transpose1d(..., output_padding=1). The module should too."""
+    ref = torch.nn.ConvTranspose1d(1, 1, 2, stride=2, padding=1, dtype=torch.float64)
+    ours = ct.ConvTranspose1d(1, 1, 2, stride=2, padding=1, dtype=torch.float64)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(1, 1, 1, dtype=torch.float64)
+    expected = ref(x, output_size=[1])
+    assert expected.shape == (1, 1, 1)
+    assert_matches(ours(x, output_size=[1]).detach().numpy(), expected.detach().numpy(), np.float64,
+                   "ConvTranspose1d(1, 1, 2, stride=2, padding=1)(x of length 1, output_size=[1])")
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=conv_cases(padding_forms=TORCH_FORMS, layouts=("NCL",), strided_same=False), seed=seeds)
+def test_conv1d_backward_of_a_sum_equals_torch_nn(case: ConvCase, seed: int) -> None:
+    """``y.sum().backward()`` hands backward an expanded output gradient (every stride 0)."""
+    a = make_arrays(case, np.float64, seed)
+    ref = conv_module(case, np.float64, cls=torch.nn.Conv1d)
+    set_parameters(ref, a.weight, a.bias)
+    ours = conv_module(case, np.float64)
+    ours.load_state_dict(ref.state_dict())
+    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, None, np.float64, f"Conv1d sum() {case}")
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@settings(max_examples=30, deadline=None)
+@given(case=conv_cases(padding_forms=EXTRA_FORMS), seed=seeds)
+def test_conv1d_extras_equal_torch_composed(algorithm: str, case: ConvCase, seed: int) -> None:
+    """'causal', (left, right), 'same' at any stride, 'NLC', every padding mode: against
+    torch's F.pad then F.conv1d (and transposes for NLC) with the module's own parameters."""
+    a = make_arrays(case, np.float64, seed)
+    ours = conv_module(case, np.float64, algorithm)
+    set_parameters(ours, a.weight, a.bias)
+    w = ours.weight.detach().clone().requires_grad_()
+    b = None if ours.bias is None else ours.bias.detach().clone().requires_grad_()
+
+    def composed(x: torch.Tensor) -> torch.Tensor:
+        return torch_conv1d_tensors(x, w, b, **case.options)
+
+    assert_same_as(ours, ours, (w, b), composed, a.input, a.grad_output, np.float64,
+                   f"Conv1d {case} algorithm={algorithm}", view=case.view, algorithm=ran(algorithm, case, np.float64))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@settings(max_examples=25, deadline=None)
+@given(case=transposed_cases(layouts=("NLC",)), seed=seeds)
+def test_conv_transpose1d_nlc_equals_torch_composed(algorithm: str, case: TransposedCase, seed: int) -> None:
+    a = make_arrays(case, np.float64, seed)
+    ours = transposed_module(case, np.float64, algorithm)
+    set_parameters(ours, a.weight, a.bias)
+    w = ours.weight.detach().clone().requires_grad_()
+    b = None if ours.bias is None else ours.bias.detach().clone().requires_grad_()
+
+    def composed(x: torch.Tensor) -> torch.Tensor:
+        return torch_conv_transpose1d_tensors(x, w, b, **case.options)
+
+    assert_same_as(ours, ours, (w, b), composed, a.input, a.grad_output, np.float64,
+                   f"ConvTranspose1d {case} algorithm={algorithm}", view=case.view,
+                   algorithm=ran(algorithm, case, np.float64))
+
+
+def test_extras_hand_checked() -> None:
+    """'causal', (left, right) with NLC, and 'same' at stride 2, on arange with all-ones
+    kernels; the expected values written out."""
+    m = ct.Conv1d(1, 1, 2, padding="causal", bias=False, dtype=torch.float64)
+    set_parameters(m, np.ones((1, 1, 2)), None)
+    x = torch.arange(5, dtype=torch.float64)[None, None]
+    assert m(x).tolist() == [[[0, 1, 3, 5, 7]]], "causal: y[t] = x[t-1] + x[t]"
+    m = ct.Conv1d(1, 1, 2, padding=(2, 0), dilation=2, bias=False, layout="NLC", dtype=torch.float64)
+    set_parameters(m, np.ones((1, 1, 2)), None)
+    assert m(x.transpose(1, 2)).tolist() == [[[0], [1], [2], [4], [6]]], "(2, 0), dilation 2, NLC: y[t] = x[t-2] + x[t]"
+    m = ct.Conv1d(1, 1, 3, stride=2, padding="same", bias=False, dtype=torch.float64)
+    set_parameters(m, np.ones((1, 1, 3)), None)
+    assert m(x).tolist() == [[[1, 6, 7]]], "same, stride 2: L_out = ceil(5/2), one zero each side"
+
+
+def test_frozen_weights_give_only_the_input_gradient() -> None:
+    """Parameters with requires_grad=False get no gradient; the input's is still torch's."""
+    torch.manual_seed(0)
+    ref = torch.nn.Conv1d(3, 4, 3, padding=1, dtype=torch.float64)
+    ours = ct.Conv1d(3, 4, 3, padding=1, dtype=torch.float64)
+    ours.load_state_dict(ref.state_dict())
+    for m in (ref, ours):
+        m.requires_grad_(False)
+    x = torch.randn(2, 3, 9, dtype=torch.float64)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ours(xa).square().sum().backward()
+    ref(xb).square().sum().backward()
+    assert ours.weight.grad is None and ours.bias.grad is None, "frozen parameters got gradients"
+    assert_matches(xa.grad.numpy(), xb.grad.numpy(), np.float64, "input gradient with frozen weights")
+
+
+def test_output_is_a_new_tensor_not_a_view_of_the_input() -> None:
+    """An identity-like layer (K=1, one channel) must not hand back the input's memory:
+    an in-place edit of the output would otherwise corrupt the input saved for backward."""
+    for layout in ("NCL", "NLC"):
+        ours = ct.Conv1d(1, 1, 1, bias=False, layout=layout, dtype=torch.float64)
+        set_parameters(ours, np.ones((1, 1, 1)), None)
+        x = torch.arange(6, dtype=torch.float64).reshape(1, 1, 6)
+        x = x if layout == "NCL" else x.transpose(1, 2)
+        y = ours(x)
+        y.add_(100)
+        assert x.flatten().tolist() == [0, 1, 2, 3, 4, 5], f"{layout}: editing the output changed the input"
+
+
+@pytest.mark.parametrize("ours_cls, torch_cls", [(ct.Conv1d, torch.nn.Conv1d),
+                                                  (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)],
+                         ids=["Conv1d", "ConvTranspose1d"])
+def test_complex128_gradients_equal_torch_nn(ours_cls: type, torch_cls: type) -> None:
+    """The class docstring accepts complex dtypes; torch's autograd convention for complex
+    tensors is grad_x = grad_y * conj(w), grad_w = grad_y * conj(x) (one tap, one channel:
+    y = w x)."""
+    w, x, g = 1 + 2j, 3 - 1j, 1 + 0j
+    ref = torch_cls(1, 1, 1, bias=False, dtype=torch.complex128)
+    ours = ours_cls(1, 1, 1, bias=False, dtype=torch.complex128)
+    set_parameters(ref, np.full((1, 1, 1), w), None)
+    ours.load_state_dict(ref.state_dict())
+    xa = torch.full((1, 1, 1), x, dtype=torch.complex128, requires_grad=True)
+    xb = torch.full((1, 1, 1), x, dtype=torch.complex128, requires_grad=True)
+    assert ours(xa).item() == ref(xb).item() == w * x, "forward"
+    ours(xa).backward(torch.full((1, 1, 1), g, dtype=torch.complex128))
+    ref(xb).backward(torch.full((1, 1, 1), g, dtype=torch.complex128))
+    assert xb.grad.item() == g * np.conj(w) and ref.weight.grad.item() == g * np.conj(x), "torch's convention"
+    assert (xa.grad.item(), ours.weight.grad.item()) == (xb.grad.item(), ref.weight.grad.item()), (
+        f"input, weight gradients {xa.grad.item()}, {ours.weight.grad.item()}; torch.nn gives "
+        f"{xb.grad.item()}, {ref.weight.grad.item()} (grad * conj(w), grad * conj(x))")
+
+
+# --------------------------------------------------------------------------- 3. module parity
+
+
+@pytest.mark.parametrize("ours, theirs", [(ct.Conv1d, torch.nn.Conv1d),
+                                          (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)])
+def test_constructor_signature_is_torchs_plus_keyword_only_extras(ours: type, theirs: type) -> None:
+    mine = inspect.signature(ours.__init__).parameters
+    torchs = inspect.signature(theirs.__init__).parameters
+    shared = [(p.name, p.default, p.kind) for p in mine.values() if p.name in torchs]
+    assert shared == [(p.name, p.default, p.kind) for p in torchs.values()], (
+        f"{ours.__name__}: {shared} differs from torch's {list(torchs.values())}")
+    extras = {p.name: (p.default, p.kind) for p in mine.values() if p.name not in torchs}
+    assert extras == {"layout": ("NCL", inspect.Parameter.KEYWORD_ONLY),
+                      "algorithm": ("auto", inspect.Parameter.KEYWORD_ONLY)}, f"{ours.__name__} extras: {extras}"
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("ours, theirs", [(ct.Conv1d, torch.nn.Conv1d),
+                                          (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)])
+def test_state_dict_and_initialisation_are_torchs(ours: type, theirs: type, bias: bool) -> None:
+    """Same seed, same weights (torch's kaiming-uniform and bias bounds), and the same
+    amount of the random stream used; state dicts load both ways."""
+    args = (6, 4, 5)
+    options = {"stride": 2, "padding": 1, "groups": 2, "bias": bias, "dtype": torch.float64}
+    torch.manual_seed(1234)
+    ref = theirs(*args, **options)
+    after_ref = torch.rand(3)
+    torch.manual_seed(1234)
+    mine = ours(*args, **options)
+    after_mine = torch.rand(3)
+    assert isinstance(mine, theirs) and type(mine) is ours
+    assert list(mine.state_dict()) == list(ref.state_dict()), (
+        f"keys {list(mine.state_dict())}, torch {list(ref.state_dict())}")
+    for key, value in ref.state_dict().items():
+        assert torch.equal(mine.state_dict()[key], value), f"{ours.__name__}.{key} initialised differently from torch's"
+    assert torch.equal(after_mine, after_ref), "construction consumed a different amount of the random stream"
+    # torch -> ours and ours -> torch
+    torch.manual_seed(99)
+    other_ref, other_mine = theirs(*args, **options), ours(*args, **options)
+    other_mine.load_state_dict(ref.state_dict())
+    other_ref.load_state_dict(mine.state_dict())
+    for key, value in ref.state_dict().items():
+        assert torch.equal(other_mine.state_dict()[key], value), f"{key}: torch's state dict did not load into ours"
+        assert torch.equal(other_ref.state_dict()[key], value), f"{key}: our state dict did not load into torch's"
+    x = torch.randn(2, 6, 11, dtype=torch.float64)
+    assert torch.allclose(other_mine(x), ref(x), rtol=1e-12, atol=1e-12), "loaded module computes differently"
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=conv_cases(padding_forms=TORCH_FORMS, layouts=("NCL",), strided_same=False))
+def test_repr_equals_torchs_for_torch_options(case: ConvCase) -> None:
+    ours, ref = conv_module(case, np.float64), conv_module(case, np.float64, cls=torch.nn.Conv1d)
+    assert repr(ours) == repr(ref)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=transposed_cases(layouts=("NCL",)))
+def test_transposed_repr_equals_torchs(case: TransposedCase) -> None:
+    ours, ref = transposed_module(case, np.float64), transposed_module(case, np.float64, cls=torch.nn.ConvTranspose1d)
+    assert repr(ours) == repr(ref)
+
+
+def test_repr_shows_the_extras() -> None:
+    assert repr(ct.Conv1d(2, 3, 4, padding="causal", layout="NLC", algorithm="fft")) == (
+        "Conv1d(2, 3, kernel_size=(4,), stride=(1,), padding=causal, layout='NLC', algorithm='fft')")
+    assert repr(ct.Conv1d(2, 3, 4, padding=(1, 2))) == "Conv1d(2, 3, kernel_size=(4,), stride=(1,), padding=(1, 2))"
+    assert repr(ct.Conv1d(2, 3, 4, stride=2, padding="same")) == (
+        "Conv1d(2, 3, kernel_size=(4,), stride=(2,), padding=same)")
+    assert repr(ct.ConvTranspose1d(2, 3, 4, layout="NLC", algorithm="direct")) == (
+        "ConvTranspose1d(2, 3, kernel_size=(4,), stride=(1,), layout='NLC', algorithm='direct')")
+
+
+@pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d])
+def test_layout_is_case_insensitive_and_normalised(cls: type) -> None:
+    """check_layout accepts 'ncl'/'nlc' in any case; the module should store 'NCL'/'NLC'
+    (Conv1d does), so repr and convert(to='torch') treat 'ncl' as torch's layout."""
+    lower = cls(2, 3, 3, layout="ncl")
+    assert lower.layout == "NCL", f"{cls.__name__}(layout='ncl').layout == {lower.layout!r}"
+    assert repr(lower) == repr(cls(2, 3, 3)), f"{lower!r}"
+    back = ct.convert(lower, to="torch")
+    assert type(back) in (torch.nn.Conv1d, torch.nn.ConvTranspose1d)
+    assert cls(2, 3, 3, layout="nlc").layout == "NLC"
+
+
+@pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d])
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda", 1), "meta"])
+def test_a_non_cpu_device_is_refused(cls: type, device: Any) -> None:
+    with pytest.raises(conv1d.ConvError, match="conv1d computes on the CPU"):
+        cls(2, 3, 3, device=device)
+
+
+def test_cpu_device_is_accepted() -> None:
+    assert ct.Conv1d(2, 3, 3, device="cpu").weight.device.type == "cpu"
+    assert ct.ConvTranspose1d(2, 3, 3, device=torch.device("cpu")).weight.device.type == "cpu"
+
+
+def test_wrong_input_channels_is_refused() -> None:
+    with pytest.raises(conv1d.ConvError, match=r"expects 3 input channels on axis 1, got input of shape \(2, 5, 10\)"):
+        ct.Conv1d(3, 4, 3)(torch.randn(2, 5, 10))
+    with pytest.raises(conv1d.ConvError, match="input channels"):
+        ct.Conv1d(3, 4, 3, layout="NLC")(torch.randn(2, 10, 5))
+    with pytest.raises(conv1d.ConvError, match="input channels"):
+        ct.ConvTranspose1d(3, 4, 3)(torch.randn(2, 5, 10))
+
+
+def test_mixed_dtypes_are_refused() -> None:
+    with pytest.raises(conv1d.ConvError, match="input is float32 but weight is float64") as info:
+        ct.Conv1d(3, 4, 3, dtype=torch.float64)(torch.randn(2, 3, 10, dtype=torch.float32))
+    assert "module.to(torch.float32)" in str(info.value), f"no fix suggested: {info.value}"
+    with pytest.raises(conv1d.ConvError, match="input is float32 but weight is float64"):
+        ct.ConvTranspose1d(3, 4, 3, dtype=torch.float64)(torch.randn(2, 3, 10, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d])
+def test_a_bad_algorithm_name_is_refused(cls: type) -> None:
+    with pytest.raises(conv1d.ConvError, match="algorithm must be one of 'auto', 'gemm', 'direct', 'fft'.*'fft'\\?"):
+        cls(2, 3, 3, algorithm="fast")
+
+
+@pytest.mark.parametrize("algorithm", ["gemm", "direct", "fft"])
+def test_a_forced_algorithm_really_runs(algorithm: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the other kernels made to fail, forward and backward still work."""
+    from conv1d.dispatch import KERNELS, Algorithm
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a kernel that was not forced ran")
+
+    for other in Algorithm:
+        if other.value != algorithm:
+            for name in ("conv", "conv_transpose", "conv_weight"):
+                if hasattr(KERNELS[other], name):
+                    monkeypatch.setattr(KERNELS[other], name, refuse)
+    m = ct.Conv1d(3, 4, 3, padding="causal", algorithm=algorithm, dtype=torch.float64)
+    x = torch.randn(2, 3, 20, dtype=torch.float64, requires_grad=True)
+    m(x).sum().backward()
+    t = ct.ConvTranspose1d(3, 4, 3, stride=2, algorithm=algorithm, dtype=torch.float64)
+    t(x).sum().backward()
+    assert x.grad is not None and m.weight.grad is not None and t.weight.grad is not None
+
+
+def test_fft_weight_spectra_follow_in_place_updates() -> None:
+    """The FFT algorithm caches weight spectra; an optimiser step must invalidate them."""
+    torch.manual_seed(0)
+    ours = ct.Conv1d(2, 3, 9, padding="same", algorithm="fft", dtype=torch.float64)
+    ref = torch.nn.Conv1d(2, 3, 9, padding="same", dtype=torch.float64)
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 2, 40, dtype=torch.float64)
+    optimiser = torch.optim.SGD(ours.parameters(), lr=0.5)
+    for step in range(3):
+        ours(x).square().sum().backward()
+        ref(x).square().sum().backward()
+        optimiser.step()
+        with torch.no_grad():
+            for p in ref.parameters():
+                p -= 0.5 * p.grad
+        optimiser.zero_grad()
+        ref.zero_grad()
+        assert_matches(ours(x).detach().numpy(), ref(x).detach().numpy(), np.float64, f"after step {step}",
+                       algorithm="fft")
+
+
+# --------------------------------------------------------------------------- 4. convert
+
+
+class Inner(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv1d(8, 8, 3, padding=1, groups=2)
+        self.up = torch.nn.ConvTranspose1d(8, 4, 4, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.up(torch.relu(self.conv(x)))
+
+
+def make_model(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Conv1d(3, 8, 5, padding="same"), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
+        Inner(),
+        torch.nn.Conv1d(4, 2, 3, stride=2, padding=1, padding_mode="reflect", bias=False),
+    ).double()
+    return model
+
+
+def convs(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))]
+
+
+def test_convert_replaces_every_convolution_and_keeps_outputs() -> None:
+    original = make_model().eval()
+    x = torch.randn(4, 3, 32, dtype=torch.float64)
+    before = original(x)
+    model = ct.convert(copy.deepcopy(original))
+    pairs = list(zip(convs(original), convs(model)))
+    assert len(pairs) == 4
+    for (name, old), (new_name, new) in pairs:
+        assert name == new_name
+        expected = {torch.nn.Conv1d: ct.Conv1d, torch.nn.ConvTranspose1d: ct.ConvTranspose1d}[type(old)]
+        assert type(new) is expected, f"{name}: {type(new)} after conversion, expected {expected}"
+        assert repr(new) == repr(old), f"{name}: options changed: {new!r} vs {old!r}"
+    assert type(model[1]) is torch.nn.BatchNorm1d and type(model[2]) is torch.nn.ReLU
+    assert list(model.state_dict()) == list(original.state_dict())
+    after = model(x)
+    assert torch.allclose(after, before, rtol=1e-12, atol=1e-12), f"outputs differ by {(after - before).abs().max()}"
+
+    back = ct.convert(model, to="torch")
+    for (name, old), (_, new) in zip(convs(original), convs(back)):
+        assert type(new) is type(old), f"{name}: {type(new)} after converting back"
+    assert torch.allclose(back(x), before, rtol=1e-12, atol=1e-12)
+
+
+def test_convert_shares_parameters_so_an_existing_optimiser_still_trains() -> None:
+    model = make_model()
+    old = {name: (m.weight, m.bias) for name, m in convs(model)}
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    converted = ct.convert(model)
+    assert converted is model, "convert works in place and returns the model"
+    snapshot = {}
+    for name, m in convs(converted):
+        assert isinstance(m, (ct.Conv1d, ct.ConvTranspose1d)), name
+        assert m.weight is old[name][0] and m.bias is old[name][1], f"{name}: parameters were not shared"
+        snapshot[name] = m.weight.detach().clone()
+    converted(torch.randn(4, 3, 32, dtype=torch.float64)).square().sum().backward()
+    optimiser.step()
+    for name, m in convs(converted):
+        assert m.weight.grad is not None, f"{name}: no gradient"
+        moved = (m.weight.detach() - snapshot[name]).abs().max().item()
+        assert moved > 0, f"{name}: the optimiser built before conversion did not move the weights"
+        assert torch.allclose(m.weight.detach(), snapshot[name] - 0.1 * m.weight.grad), name
+
+
+def test_convert_without_sharing_copies() -> None:
+    model = make_model()
+    old = {name: m for name, m in convs(model)}
+    converted = ct.convert(model, share=False)
+    for name, m in convs(converted):
+        assert m.weight is not old[name].weight, f"{name}: weight shared despite share=False"
+        assert torch.equal(m.weight, old[name].weight), f"{name}: weight values not copied"
+        if m.bias is not None:
+            assert m.bias is not old[name].bias and torch.equal(m.bias, old[name].bias), name
+        with torch.no_grad():
+            old[name].weight.add_(1.0)
+        assert not torch.equal(m.weight, old[name].weight), f"{name}: the copy follows the original"
+
+
+def test_a_training_step_after_convert_gives_the_same_gradients() -> None:
+    original = make_model().train()
+    converted = ct.convert(copy.deepcopy(original), share=False)
+    x = torch.randn(4, 3, 32, dtype=torch.float64)
+    target = torch.randn(4, 2, 32, dtype=torch.float64)  # the output's shape
+    for model in (original, converted):
+        torch.nn.functional.mse_loss(model(x), target).backward()
+    for (name, p), (_, q) in zip(original.named_parameters(), converted.named_parameters()):
+        assert q.grad is not None, f"{name}: no gradient after conversion"
+        assert_matches(q.grad.numpy(), p.grad.numpy(), np.float64, f"gradient of {name}")
+    for (name, b), (_, c) in zip(original.named_buffers(), converted.named_buffers()):
+        assert torch.allclose(b.double(), c.double(), rtol=1e-12, atol=1e-12), f"buffer {name}"
+
+
+@pytest.mark.parametrize("module", [
+    ct.Conv1d(2, 3, 3, padding="causal"),
+    ct.Conv1d(2, 3, 3, padding=(1, 2)),
+    ct.Conv1d(2, 3, 3, stride=2, padding="same"),
+    ct.Conv1d(2, 3, 3, layout="NLC"),
+    ct.ConvTranspose1d(2, 3, 3, layout="NLC"),
+], ids=["causal", "pair", "same-stride-2", "NLC", "transposed-NLC"])
+def test_convert_back_refuses_conv1d_only_options(module: torch.nn.Module) -> None:
+    with pytest.raises(conv1d.ConvError, match="cannot become a torch.nn module"):
+        ct.convert(module, to="torch")
+    with pytest.raises(conv1d.ConvError, match="cannot become a torch.nn module"):
+        ct.convert(torch.nn.Sequential(torch.nn.ReLU(), module), to="torch")
+
+
+def test_convert_a_bare_convolution_returns_the_replacement() -> None:
+    conv = torch.nn.Conv1d(2, 3, 3, padding="same", dtype=torch.float64)
+    new = ct.convert(conv)
+    assert type(new) is ct.Conv1d and new is not conv and new.weight is conv.weight
+    x = torch.randn(1, 2, 7, dtype=torch.float64)
+    assert torch.allclose(new(x), conv(x), rtol=1e-12, atol=1e-12)
+    assert type(ct.convert(new, to="torch")) is torch.nn.Conv1d
+    t = torch.nn.ConvTranspose1d(2, 3, 3, stride=2, output_padding=1)
+    assert type(ct.convert(t)) is ct.ConvTranspose1d and ct.convert(t).output_padding == (1,)
+    relu = torch.nn.ReLU()
+    assert ct.convert(relu) is relu
+
+
+def test_convert_refuses_an_unknown_target() -> None:
+    with pytest.raises(conv1d.ConvError, match="to must be 'conv1d' or 'torch'"):
+        ct.convert(torch.nn.Conv1d(1, 1, 1), to="numpy")
+
+
+# --------------------------------------------------------------------------- 5. imports
+
+
+def test_import_conv1d_does_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "import conv1d\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
+        "import conv1d.torch\n"
+        "assert 'torch' in sys.modules\n"
+        "import torch\n"
+        "assert issubclass(conv1d.torch.Conv1d, torch.nn.Conv1d)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
