@@ -51,11 +51,12 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 
 
 # Inside a PyTorch model, torch's OpenMP workers spin for a while after each of its ops;
-# if conv1d's kernels then start their own BLAS/Numba threads on the same cores, the two
-# pools fight. Measured on 2 cores, FCN training (examples/fcn_ucr.py), seconds per epoch:
-# ItalyPowerDemand 0.72 with conv1d's kernels on all threads, 0.22 with one thread for the
-# calls the planner expects under 10 ms, 0.13 with one thread always (torch itself: 0.08-0.13);
-# GunPoint 0.68 / 0.36 / 0.24-0.27 (torch 0.14-0.20). So the kernels run on one thread here.
+# if conv1d's BLAS calls then start their own threads on the same cores, the two pools
+# fight. Measured on 2 cores, FCN training (examples/fcn_ucr.py), seconds per epoch:
+# ItalyPowerDemand 0.72 with two BLAS threads, 0.22 with one for the calls the planner
+# expects under 10 ms, 0.13 with one always (torch itself: 0.08-0.13); GunPoint 0.68 /
+# 0.36 / 0.24-0.27 (torch 0.14-0.20). So conv1d's BLAS runs on one thread here (Numba's
+# threads are left alone: see kernels.threads.limited).
 KERNEL_THREADS = 1
 
 

@@ -42,27 +42,25 @@ def _blas_controllers() -> list:
 
 @contextlib.contextmanager
 def limited(count: int) -> Iterator[None]:
-    """Run the block with at most ``count`` threads (BLAS, Numba, scipy.fft), then restore.
+    """Run the block with at most ``count`` BLAS threads (and scipy.fft workers), then restore.
 
     For callers inside another library's thread pool (conv1d.torch inside a PyTorch model):
-    a few microseconds per use, no library search.
+    a few microseconds per use, no library search. Numba's threads are left alone: its
+    OpenMP layer may share the OpenMP runtime of the caller (PyTorch's), and setting its
+    thread count would change the caller's.
     """
     global _count
-    import numba
-
     count = max(1, min(int(count), _count))
     if count == _count:
         yield
         return
-    previous, blas = _count, _blas_controllers()  # set() keeps BLAS and Numba at _count
+    previous, blas = _count, _blas_controllers()  # set() keeps BLAS at _count
     try:
         for lib in blas:
             lib.set_num_threads(count)
-        numba.set_num_threads(count)
         _count = count
         yield
     finally:
         for lib in blas:
             lib.set_num_threads(previous)
-        numba.set_num_threads(previous)
         _count = previous
