@@ -23,13 +23,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers import assert_matches, torch_conv1d_tensors, torch_conv_transpose1d_tensors
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from torch.autograd.gradcheck import GradcheckError
-
-import conv1d
-import conv1d.torch as ct
-from helpers import assert_matches, torch_conv1d_tensors, torch_conv_transpose1d_tensors
 from strategies import (
     ConvCase,
     TransposedCase,
@@ -40,6 +36,10 @@ from strategies import (
     transposed_cases,
     transposed_length,
 )
+from torch.autograd.gradcheck import GradcheckError
+
+import conv1d
+import conv1d.torch as ct
 
 # torch warns (at construction and in forward) that 'same' with an even span copies the input.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")

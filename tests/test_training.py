@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers import assert_matches
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import ConvCase, conv_cases, make_arrays, seeds
 
 import conv1d
-from helpers import assert_matches
-from strategies import ConvCase, conv_cases, make_arrays, seeds
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DATA = EXAMPLES / "data" / "ucr"

@@ -96,11 +96,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _layer_arguments(args: argparse.Namespace) -> dict[str, Any]:
-    arguments = dict(
-        in_channels=args.in_channels, out_channels=args.out_channels, kernel_size=args.kernel_size,
-        stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
-        bias=not args.no_bias, padding_mode=args.padding_mode, layout=args.layout,
-    )
+    arguments = {
+        "in_channels": args.in_channels, "out_channels": args.out_channels, "kernel_size": args.kernel_size,
+        "stride": args.stride, "padding": args.padding, "dilation": args.dilation, "groups": args.groups,
+        "bias": not args.no_bias, "padding_mode": args.padding_mode, "layout": args.layout,
+    }
     if args.transposed:
         arguments["output_padding"] = args.output_padding
         arguments["transposed"] = True
