@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,23 +35,10 @@ import conv1d
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
-import wavenet
+import wavenet  # the example is the workload
+from suite import cpu_name, interleaved  # the same timing as the main suite
 
 START, END = "<!-- streaming:start -->", "<!-- streaming:end -->"
-
-
-def _interleaved(impls: dict[str, Callable[[], object]], rounds: int, inner: int = 1) -> dict[str, float]:
-    """Median seconds per call; each round runs every implementation ``inner`` times in turn."""
-    for fn in impls.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in impls}
-    for _ in range(rounds):
-        for name, fn in impls.items():
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            times[name].append((time.perf_counter() - start) / inner)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def layer_step(rounds: int) -> list[tuple[str, float]]:
@@ -77,7 +62,7 @@ def layer_step(rounds: int) -> list[tuple[str, float]]:
         with torch.no_grad():
             torch.nn.functional.conv1d(window_t, weight_t, bias_t, dilation=256)
 
-    medians = _interleaved({
+    medians = interleaved({
         "stream step (conv1d)": lambda: stream(sample),
         "recompute 257 samples, conv1d": lambda: valid(window),
         "recompute 257 samples, PyTorch": torch_recompute,
@@ -121,7 +106,7 @@ def generator_step(rounds: int) -> list[tuple[str, float]]:
     sample = wavenet.one_hot(fed[:, -1:])
     window = wavenet.one_hot(rng.integers(0, 256, (1, net.receptive_field)))
     torch_forward = _torch_net(net)
-    medians = _interleaved({
+    medians = interleaved({
         "stream step (conv1d)": lambda: gen.step(sample),
         f"recompute {net.receptive_field} samples, conv1d": lambda: net.forward(window),
         f"recompute {net.receptive_field} samples, PyTorch": lambda: torch_forward(window),
@@ -142,23 +127,15 @@ def chunked_throughput(rounds: int) -> list[tuple[str, float]]:
                 stream(x[..., i : i + chunk])
 
         reps = 1 if chunk == 1 else rounds
-        rows.append((f"chunks of {chunk}", _interleaved({"s": run}, reps)["s"]))
-    rows.append(("offline, one call", _interleaved({"s": lambda: layer(x)}, rounds)["s"]))
+        rows.append((f"chunks of {chunk}", interleaved({"s": run}, reps)["s"]))
+    rows.append(("offline, one call", interleaved({"s": lambda: layer(x)}, rounds)["s"]))
     return rows
 
 
 def _machine() -> str:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
+    return (f"{cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
             f"torch {torch.__version__}; conv1d {conv1d.__version__}")
 
 

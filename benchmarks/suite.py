@@ -31,8 +31,8 @@ import argparse
 import dataclasses
 import json
 import platform
-import subprocess
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -114,15 +114,20 @@ def memory_bandwidth(mib: int = 256, reps: int = 8) -> float:
     return 2 * src.nbytes / best / 1e9
 
 
-def machine() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return cpu
+
+
+def machine() -> str:
+    cpu = cpu_name()
     import torch
 
     versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}", f"torch {torch.__version__}"]
@@ -214,13 +219,18 @@ def _working_memory(fn: Callable[[], np.ndarray]) -> int:
     return peak - y.nbytes
 
 
-def _interleaved(impls: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
+def interleaved(impls: dict[str, Callable[[], object]], reps: int, inner: int = 1) -> dict[str, float]:
+    """Median seconds per call; each of ``reps`` rounds runs every implementation ``inner``
+    times in turn (more than once for calls too short to time alone)."""
     for fn in impls.values():  # warm-up (and first-call compilation, if any)
         fn()
     times: dict[str, list[float]] = {name: [] for name in impls}
     for _ in range(reps):
         for name, fn in impls.items():
-            times[name].append(_seconds(fn))
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[name].append((time.perf_counter() - start) / inner)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -249,7 +259,7 @@ def forward_medians(w: Workload, reps: int, only: str | None = None) -> tuple[di
     for impl, fn in impls.items():
         _check(w.name, impl, fn(), ref)
     first = _seconds(next(iter(impls.values())))
-    return _interleaved(impls, _reps_for(first, reps)), impls.get("conv1d")
+    return interleaved(impls, _reps_for(first, reps)), impls.get("conv1d")
 
 
 def forward_row(w: Workload, reps: int, peak: float) -> dict[str, object]:
@@ -292,7 +302,7 @@ def backward_row(w: Workload, reps: int) -> dict[str, object]:
         return xr.grad.numpy()
 
     _check(w.name + " backward", "conv1d", ours(), theirs())
-    medians = _interleaved({"conv1d": ours, "torch": theirs}, _reps_for(_seconds(ours), reps))
+    medians = interleaved({"conv1d": ours, "torch": theirs}, _reps_for(_seconds(ours), reps))
     return {
         "workload": w.name,
         "conv1d ms": medians["conv1d"] * 1e3,
