@@ -173,6 +173,12 @@ def _from_ncl(cfg: _Config, y: np.ndarray, batched: bool, dtype: np.dtype) -> np
     return np.ascontiguousarray(y, dtype=dtype)
 
 
+def _whole_shape(cfg: _Config, batch: int | None, batched: bool, length: int) -> tuple[int, ...]:
+    """The shape of the whole signal streamed so far, in the layer's layout (for the offline checks)."""
+    core = (cfg.c_in, length) if cfg.layout == "NCL" else (length, cfg.c_in)
+    return (batch, *core) if batched else core
+
+
 def _check_chunk(cfg: _Config, chunk: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                  batch: int | None, batched: bool | None) -> None:
     """The checks of the offline call that concern one chunk (shape, channels, dtype)."""
@@ -459,10 +465,7 @@ class _ConvCore(_Core):
     def _check_whole(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
         """The offline call on the whole signal must be valid (same error as offline)."""
         cfg = self.cfg
-        whole = (self.batch, cfg.c_in, self.seen) if self.batched else (cfg.c_in, self.seen)
-        if cfg.layout == "NLC":
-            whole = whole[:-2] + (self.seen, cfg.c_in)
-        conv1d_spec(whole, weight.shape, None if bias is None else bias.shape, stride=cfg.stride,
+        conv1d_spec(_whole_shape(cfg, self.batch, self.batched, self.seen), weight.shape, None if bias is None else bias.shape, stride=cfg.stride,
                     padding=cfg.padding, dilation=cfg.dilation, groups=cfg.groups,
                     padding_mode=cfg.padding_mode, layout=cfg.layout, dtype=self.dtype, op=cfg.op)
 
@@ -684,10 +687,7 @@ class _TransposeCore(_Core):
             self.tail[..., start:end] += block
         self.seen += m
         if flush:
-            whole = (self._batch, cfg.c_in, self.seen) if self.batched else (cfg.c_in, self.seen)
-            if cfg.layout == "NLC":
-                whole = whole[:-2] + (self.seen, cfg.c_in)
-            conv_transpose1d_spec(whole, weight.shape, None if bias is None else bias.shape, stride=cfg.stride,
+            conv_transpose1d_spec(_whole_shape(cfg, self._batch, self.batched, self.seen), weight.shape, None if bias is None else bias.shape, stride=cfg.stride,
                                   padding=cfg.padding, output_padding=cfg.output_padding, groups=cfg.groups,
                                   dilation=cfg.dilation, layout=cfg.layout, dtype=self.dtype, op=cfg.op)
             final = self._length(self.seen) + cfg.pad_left

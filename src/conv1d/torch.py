@@ -70,10 +70,22 @@ def _conj(a: np.ndarray) -> np.ndarray:
     return np.conj(a) if a.dtype.kind == "c" else a
 
 
-def _bias_grad(spec: ConvSpec, gy: np.ndarray) -> torch.Tensor:
-    """The output gradient summed over everything but the channels (batch and length)."""
-    axes = tuple(i for i in range(gy.ndim) if i != spec.channel_axis)
-    return torch.from_numpy(np.ascontiguousarray(gy.sum(axis=axes)))
+def _backward(ctx: Any, grad_output: torch.Tensor, input_grad: Any, weight_grad: Any) -> tuple[torch.Tensor | None, ...]:
+    """(grad_input, grad_weight, grad_bias) of either Function, each only if needed:
+    ``input_grad``/``weight_grad`` are the direction's ``conv1d.grad.run_*`` functions."""
+    x, weight = ctx.saved_tensors
+    spec, algorithm = ctx.spec, ctx.algorithm
+    gy = _array(grad_output, spec.op)
+    gx = gw = gb = None
+    with _threads():
+        if ctx.needs_input_grad[0]:
+            gx = torch.from_numpy(input_grad(spec, _conj(_array(weight, spec.op)), gy, algorithm))
+        if ctx.needs_input_grad[1]:
+            gw = torch.from_numpy(weight_grad(spec, _conj(_array(x, spec.op)), gy, algorithm))
+    if ctx.has_bias and ctx.needs_input_grad[2]:
+        axes = tuple(i for i in range(gy.ndim) if i != spec.channel_axis)  # all but the channels
+        gb = torch.from_numpy(np.ascontiguousarray(gy.sum(axis=axes)))
+    return gx, gw, gb
 
 
 class _Conv1dFunction(torch.autograd.Function):
@@ -92,18 +104,7 @@ class _Conv1dFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, weight = ctx.saved_tensors
-        spec, algorithm = ctx.spec, ctx.algorithm
-        gy = _array(grad_output, spec.op)
-        gx = gw = gb = None
-        with _threads():
-            if ctx.needs_input_grad[0]:
-                gx = torch.from_numpy(_grad.run_conv1d_input(spec, _conj(_array(weight, spec.op)), gy, algorithm))
-            if ctx.needs_input_grad[1]:
-                gw = torch.from_numpy(_grad.run_conv1d_weight(spec, _conj(_array(x, spec.op)), gy, algorithm))
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            gb = _bias_grad(spec, gy)
-        return gx, gw, gb, None
+        return (*_backward(ctx, grad_output, _grad.run_conv1d_input, _grad.run_conv1d_weight), None)
 
 
 class _ConvTranspose1dFunction(torch.autograd.Function):
@@ -121,18 +122,8 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, weight = ctx.saved_tensors
-        spec, algorithm = ctx.spec, ctx.algorithm
-        gy = _array(grad_output, spec.op)
-        gx = gw = gb = None
-        with _threads():
-            if ctx.needs_input_grad[0]:
-                gx = torch.from_numpy(_grad.run_conv_transpose1d_input(spec, _conj(_array(weight, spec.op)), gy, algorithm))
-            if ctx.needs_input_grad[1]:
-                gw = torch.from_numpy(_grad.run_conv_transpose1d_weight(spec, _conj(_array(x, spec.op)), gy, algorithm))
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            gb = _bias_grad(spec, gy)
-        return gx, gw, gb, None, None
+        grads = _backward(ctx, grad_output, _grad.run_conv_transpose1d_input, _grad.run_conv_transpose1d_weight)
+        return (*grads, None, None)
 
 
 def _torch_padding(padding: Any, stride: int) -> Any:
