@@ -739,3 +739,66 @@ def test_import_conv1d_does_not_import_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             check=False)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+# --------------------------------------------------------------------------- products on torch's threads
+
+
+def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the modules the GEMM kernel's products run on torch.matmul (PyTorch's thread
+    pool); the results still equal torch.nn's, forward and all three gradients."""
+    calls: list[tuple[int, ...]] = []
+    matmul = torch.matmul
+
+    def counting(*args: Any, **kwargs: Any) -> torch.Tensor:
+        calls.append(tuple(args[0].shape))
+        return matmul(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "matmul", counting)
+    torch.manual_seed(0)
+    ours = ct.Conv1d(6, 8, 5, padding=2, algorithm="gemm")
+    theirs = torch.nn.Conv1d(6, 8, 5, padding=2)
+    theirs.load_state_dict(ours.state_dict())
+    x1 = torch.randn(3, 6, 40, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    g = torch.randn(3, 8, 40)
+    ours(x1).backward(g)
+    assert len(calls) == 3, calls  # forward, input gradient, weight gradient
+    calls.clear()
+    theirs(x2).backward(g)
+    assert not calls  # torch.nn's convolution does not come through here
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-5)
+    assert torch.allclose(ours.weight.grad, theirs.weight.grad, atol=1e-4)
+    assert torch.allclose(ours.bias.grad, theirs.bias.grad, atol=1e-5)
+    assert np.asarray(conv1d.conv1d(np.ones((1, 6, 9)), np.ones((8, 6, 5)), algorithm="gemm")).shape == (1, 8, 5)
+    assert not calls  # outside the modules NumPy's matmul does the products
+
+
+@pytest.mark.parametrize("case", ["float32", "float64", "complex64", "float16", "mixed", "read-only", "reversed",
+                                  "strided out", "batched"])
+def test_torch_matmul_provider_equals_numpy(case: str) -> None:
+    """The provider equals np.matmul, falling back to it for what torch cannot view or should
+    not multiply; ``out`` is filled and returned."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 5))
+    out = None
+    if case in ("float32", "float16", "read-only", "reversed", "strided out"):
+        a, b = a.astype(np.float32 if case != "float16" else np.float16), b.astype(np.float32 if case != "float16" else np.float16)
+    if case == "complex64":
+        a, b = (a + 1j * a).astype(np.complex64), (b - 2j * b).astype(np.complex64)
+    if case == "mixed":
+        a = a.astype(np.float32)
+    if case == "read-only":
+        a.flags.writeable = False
+    if case == "reversed":
+        a = a[::-1]
+    if case == "strided out":
+        out = np.zeros((4, 10), np.float32)[:, ::2]
+    if case == "batched":
+        a, b, out = rng.standard_normal((3, 4, 6)), rng.standard_normal((1, 6, 5)), np.empty((3, 4, 5))
+    expected = np.matmul(a, b)
+    got = ct._torch_matmul(a, b, out=out)
+    if out is not None:
+        assert got is out
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=2e-3 if case == "float16" else 1e-5)

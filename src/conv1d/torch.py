@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,7 @@ import torch
 from . import grad as _grad
 from .errors import ConvError
 from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
+from .kernels import gemm as _gemm
 from .kernels import threads as _kernel_threads
 from .spec import ConvSpec, conv1d_spec, conv_transpose1d_spec, layer_arguments
 
@@ -50,18 +53,43 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
     return t.detach().resolve_conj().resolve_neg().numpy()
 
 
-# Inside a PyTorch model, torch's OpenMP workers spin for a while after each of its ops;
-# if conv1d's BLAS calls then start their own threads on the same cores, the two pools
-# fight. Measured on 2 cores, FCN training (examples/fcn_ucr.py), seconds per epoch:
-# ItalyPowerDemand 0.72 with two BLAS threads, 0.22 with one for the calls the planner
-# expects under 10 ms, 0.13 with one always (torch itself: 0.08-0.13); GunPoint 0.68 /
-# 0.36 / 0.24-0.27 (torch 0.14-0.20). So conv1d's BLAS runs on one thread here (Numba's
-# threads are left alone: see kernels.threads.limited).
+# Inside a PyTorch model, torch's OpenMP workers spin for a while after each of its ops,
+# and any other thread pool started on the same cores then fights them: OpenBLAS's,
+# and Numba's (its OpenMP layer loads the system libgomp, torch bundles its own). So
+# inside these modules conv1d's kernels hand their matrix products to torch.matmul
+# (PyTorch's BLAS on PyTorch's threads; see _torch_matmul) and run their own pools on
+# KERNEL_THREADS threads. Measured on 2 cores, FCN training on GunPoint
+# (examples/fcn_ucr.py), seconds per epoch: OpenBLAS on two threads 0.68, on one
+# 0.24-0.31; conv1d over torch.nn.Conv1d, both models trained in turn in one process:
+# 1.44-1.58x with OpenBLAS on one thread, 1.32-1.49x with torch.matmul (VM noise is of
+# the same size as the difference). The products themselves are then as fast as
+# torch's convolutions; what remains is the im2col copies (about 1.4 ms of the 11 ms a
+# 128->256, K=5 layer with batch norm takes per training step).
 KERNEL_THREADS = 1
 
 
-def _threads() -> Any:
-    return _kernel_threads.limited(KERNEL_THREADS)
+def _torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul`` done by ``torch.matmul`` on views of the arrays; NumPy's own for what
+    torch cannot view (read-only or negatively strided arrays) or should not multiply
+    (half precision, mixed dtypes, a strided ``out``)."""
+    if (a.dtype == b.dtype and a.dtype.kind in "fc" and a.dtype.itemsize >= 4 and a.flags.writeable
+            and b.flags.writeable and (out is None or (out.dtype == a.dtype and out.flags.c_contiguous))):
+        try:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        except ValueError:  # negative strides
+            return np.matmul(a, b, out=out)
+        if out is None:
+            return torch.matmul(ta, tb).numpy()
+        torch.matmul(ta, tb, out=torch.from_numpy(out))
+        return out
+    return np.matmul(a, b, out=out)
+
+
+@contextlib.contextmanager
+def _kernels() -> Iterator[None]:
+    """conv1d's kernels as they should run inside a PyTorch model (see KERNEL_THREADS)."""
+    with _kernel_threads.limited(KERNEL_THREADS), _gemm.products(_torch_matmul):
+        yield
 
 
 def _conj(a: np.ndarray) -> np.ndarray:
@@ -77,7 +105,7 @@ def _backward(ctx: Any, grad_output: torch.Tensor, input_grad: Any, weight_grad:
     spec, algorithm = ctx.spec, ctx.algorithm
     gy = _array(grad_output, spec.op)
     gx = gw = gb = None
-    with _threads():
+    with _kernels():
         if ctx.needs_input_grad[0]:
             gx = torch.from_numpy(input_grad(spec, _conj(_array(weight, spec.op)), gy, algorithm))
         if ctx.needs_input_grad[1]:
@@ -98,7 +126,7 @@ class _Conv1dFunction(torch.autograd.Function):
         spec = module._spec(xa, wa, ba)
         ctx.save_for_backward(x, weight)
         ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
-        with _threads():
+        with _kernels():
             return torch.from_numpy(run_conv1d(spec, xa, wa, ba, module.algorithm, module._spectra))
 
     @staticmethod
@@ -116,7 +144,7 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
         spec = module._spec(xa, wa, ba, output_size)
         ctx.save_for_backward(x, weight)
         ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
-        with _threads():
+        with _kernels():
             return torch.from_numpy(run_conv_transpose1d(spec, xa, wa, ba, module.algorithm))
 
     @staticmethod

@@ -20,14 +20,41 @@ row is added into the output at stride ``stride`` starting at ``j*dilation``.
 ``conv_weight`` multiplies the output gradient by the transposed im2col columns of the
 input, summing over batch and positions in one product per block.
 
+Every product goes through :func:`matmul`, NumPy's ``matmul`` unless a caller hands in
+another with :func:`products` (``conv1d.torch`` hands in PyTorch's, so that inside a
+PyTorch model the products run on PyTorch's thread pool instead of fighting it).
+
 See :mod:`conv1d.kernels` for the shared shape contract.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+
 import numpy as np
 
 BLOCK_BYTES = 32 * 2**20
+
+Matmul = Callable[..., np.ndarray]  # (a, b, out=None) -> a @ b, NumPy's broadcasting rules
+_matmul: contextvars.ContextVar[Matmul] = contextvars.ContextVar("conv1d_matmul", default=np.matmul)
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` (into ``out`` if given) with the current provider: ``np.matmul`` by default."""
+    return _matmul.get()(a, b, out=out)
+
+
+@contextlib.contextmanager
+def products(provider: Matmul) -> Iterator[None]:
+    """Run the block's GEMM products with ``provider`` (same contract as ``np.matmul`` with
+    ``out=``); the setting is per thread and per asyncio task, restored on exit."""
+    token = _matmul.set(provider)
+    try:
+        yield
+    finally:
+        _matmul.reset(token)
 
 
 def _block(per_position: int, itemsize: int, total: int) -> int:
@@ -44,7 +71,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     y = np.empty((n, g, co, lo), dtype=dtype)
     if k == 1 and pad_left == 0 and pad_right == 0 and stride == 1 and bias is None:
         for b in range(n):  # pointwise without bias: the input itself is the column matrix
-            np.matmul(w[..., 0], x[b], out=y[b])
+            matmul(w[..., 0], x[b], out=y[b])
         return y
     # The bias rides along in the product as one more column of the weight matrix
     # times a row of ones, so the output is written once (no separate bias pass).
@@ -60,7 +87,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
         for n0 in range(0, n, items):
             n1 = min(n, n0 + items)
             cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, bias is not None, dtype)
-            product = np.matmul(w_matrix, cols.reshape(g, rows, (n1 - n0) * lo))
+            product = matmul(w_matrix, cols.reshape(g, rows, (n1 - n0) * lo))
             y[n0:n1] = product.reshape(g, co, n1 - n0, lo).transpose(2, 0, 1, 3)
         return y
     # Long outputs: one item at a time, in blocks of positions written straight into y.
@@ -69,7 +96,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
         for t0 in range(0, lo, block):
             t1 = min(lo, t0 + block)
             cols = _gather(x[b : b + 1], k, stride, dilation, pad_left, t0, t1, bias is not None, dtype)
-            np.matmul(w_matrix, cols.reshape(g, rows, t1 - t0), out=y[b, :, :, t0:t1])
+            matmul(w_matrix, cols.reshape(g, rows, t1 - t0), out=y[b, :, :, t0:t1])
     return y
 
 
@@ -144,7 +171,7 @@ def _conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, le
     for b in range(n):
         for t0 in range(0, lo, block):
             t1 = min(lo, t0 + block)
-            taps = np.matmul(w_t, y[b, :, :, t0:t1]).reshape(g, ci, k, t1 - t0)
+            taps = matmul(w_t, y[b, :, :, t0:t1]).reshape(g, ci, k, t1 - t0)
             for j in range(k):
                 start = t0 * stride + j * dilation
                 x[b, ..., start : start + (t1 - t0 - 1) * stride + 1 : stride] += taps[:, :, j, :]
@@ -165,12 +192,12 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
             n1 = min(n, n0 + items)
             cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype).reshape(g, ci * k, -1)
             y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, -1)
-            gw += np.matmul(y_matrix, cols.transpose(0, 2, 1))
+            gw += matmul(y_matrix, cols.transpose(0, 2, 1))
         return gw.reshape(g, co, ci, k)
     block = _block(g * (ci * k + co), dtype.itemsize, lo)
     for b in range(n):
         for t0 in range(0, lo, block):
             t1 = min(lo, t0 + block)
             cols = _gather(x[b : b + 1], k, stride, dilation, pad_left, t0, t1, False, dtype).reshape(g, ci * k, -1)
-            gw += np.matmul(y[b, :, :, t0:t1], cols.transpose(0, 2, 1))
+            gw += matmul(y[b, :, :, t0:t1], cols.transpose(0, 2, 1))
     return gw.reshape(g, co, ci, k)
