@@ -5,6 +5,7 @@ The helpers here (layout, dtype, groups, padding) are shared with :mod:`conv1d.g
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,15 @@ _CONVOLUTION_NOTES = """
     * float16 is computed in float32 and rounded once at the end; integer dtypes are
       computed exactly in int64 and wrap to the input dtype, as PyTorch's integer
       convolution does. Complex inputs take the plain sum of w*x (no conjugation).
+    * A Dask array input gives a lazy Dask array, computed chunk by chunk with halos
+      (see :mod:`conv1d.dask`; the ``[dask]`` extra).
 """
+
+
+def _is_dask_array(a: Any) -> bool:
+    """A Dask array? Checked without importing Dask: none exists unless it is imported."""
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(a, module.Array)
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
@@ -168,6 +177,11 @@ def conv1d(
     dtypes are supported in both directions. Errors are ``ConvError`` (a ``ValueError``)
     or ``ConvTypeError`` (also a ``TypeError``), where PyTorch raises ``RuntimeError``.
     """
+    if _is_dask_array(input):
+        from . import dask as _dask
+
+        return _dask.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode=padding_mode,
+                            layout=layout, algorithm=algorithm)
     x, w, b = as_arrays("conv1d", input=input, weight=weight, bias=bias)
     spec = conv1d_spec(
         x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
@@ -254,6 +268,11 @@ def conv_transpose1d(
     NOTE, unlike PyTorch: ``layout='NLC'`` is accepted, and all integer dtypes (PyTorch:
     int64 only). Padding strings and padding modes are refused, as in PyTorch.
     """
+    if _is_dask_array(input):
+        from . import dask as _dask
+
+        return _dask.conv_transpose1d(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                                      layout=layout, algorithm=algorithm)
     x, w, b = as_arrays("conv_transpose1d", input=input, weight=weight, bias=bias)
     spec = conv_transpose1d_spec(
         x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,

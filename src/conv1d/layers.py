@@ -25,7 +25,7 @@ import numpy as np
 
 from . import grad as _grad
 from .errors import ConvError, ConvTypeError
-from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
+from .functional import SpectrumCache, _is_dask_array, run_conv1d, run_conv_transpose1d
 from .dispatch import Plan, choose_algorithm, parse_algorithm
 from .spec import (
     ConvSpec, as_arrays, check_grad_output, conv1d_spec, conv_transpose1d_spec, layer_arguments,
@@ -215,7 +215,8 @@ class _ConvLayer:
         """
         if input is None:
             if self._saved is None:
-                raise ConvError(f"{self._op}.backward: call forward first (or pass input=).")
+                raise ConvError(f"{self._op}.backward: call forward first (or pass input=); a forward of a "
+                               f"Dask array is lazy and keeps nothing for backward.")
             spec, x = self._saved
         else:
             (x,) = as_arrays(self._op, input=input)
@@ -330,6 +331,13 @@ class Conv1d(_ConvLayer):
         )
 
     def forward(self, input: Any) -> np.ndarray:
+        if _is_dask_array(input):  # lazy, chunk by chunk; nothing kept for backward
+            from . import dask as _dask
+
+            self._saved = None
+            return _dask.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                                self.groups, padding_mode=self.padding_mode, layout=self.layout,
+                                algorithm=self.algorithm, op=self._op)
         x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
         spec = self._spec(x)
         self._saved = (spec, x)
@@ -408,6 +416,13 @@ class ConvTranspose1d(_ConvLayer):
         )
 
     def forward(self, input: Any, output_size: Any = None) -> np.ndarray:
+        if _is_dask_array(input):  # lazy, chunk by chunk; nothing kept for backward
+            from . import dask as _dask
+
+            self._saved = None
+            return _dask.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                          self.output_padding, self.groups, self.dilation, layout=self.layout,
+                                          algorithm=self.algorithm, output_size=output_size, op=self._op)
         x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
         spec = self._spec(x, output_size)
         self._saved = (spec, x)
