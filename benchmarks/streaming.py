@@ -36,9 +36,7 @@ import conv1d
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 import wavenet  # the example is the workload
-from suite import cpu_name, interleaved  # the same timing as the main suite
-
-START, END = "<!-- streaming:start -->", "<!-- streaming:end -->"
+from suite import cpu_name, interleaved, write_section  # the same timing as the main suite
 
 
 def layer_step(rounds: int) -> list[tuple[str, float]]:
@@ -164,14 +162,7 @@ def main() -> None:
     table = render(layer_step(args.rounds), generator_step(max(5, args.rounds // 3)), chunked_throughput(5))
     print(table)
     if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text()
-        block = f"{START}\n{table}\n{END}"
-        if START in text:
-            text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-        else:
-            text += f"\n## Streaming (issue 4)\n\n`python benchmarks/streaming.py --write` regenerates this.\n\n{block}\n"
-        path.write_text(text)
+        write_section("streaming", table, "## Streaming (issue 4)\n\n`python benchmarks/streaming.py --write` regenerates this.")
 
 
 if __name__ == "__main__":

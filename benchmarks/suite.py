@@ -114,6 +114,20 @@ def memory_bandwidth(mib: int = 256, reps: int = 8) -> float:
     return 2 * src.nbytes / best / 1e9
 
 
+def write_section(marker: str, table: str, heading: str = "") -> None:
+    """Put ``table`` into BENCHMARKS.md between ``<!-- marker:start -->`` and ``<!-- marker:end -->``,
+    replacing what was there; a new section (under ``heading``, if given) goes at the end."""
+    path = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else ""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    block = f"{start}\n{table.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n" + (f"{heading}\n\n" if heading else "") + block + "\n"
+    path.write_text(text)
+
+
 def cpu_name() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one)."""
     cpu = platform.processor() or platform.machine()
@@ -414,15 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         table += "\n" + solo_table(workloads, args.reps)
     print(table)
     if args.write:
-        path = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-        text = path.read_text() if path.exists() else ""
-        start, end = "<!-- suite:start -->", "<!-- suite:end -->"
-        block = f"{start}\n{table}{end}"
-        if start in text and end in text:
-            text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-        else:
-            text = text + "\n" + block + "\n"
-        path.write_text(text)
+        write_section("suite", table)
     return 0
 
 

@@ -295,3 +295,20 @@ def test_on_a_local_cluster_of_two_worker_processes(tmp_path: Any) -> None:
                    "on the cluster")
     assert_matches(transposed, conv1d.conv_transpose1d(x, w.transpose(1, 0, 2).copy(), stride=2, padding=3),
                    np.float32, "transposed on the cluster")
+
+
+@pytest.mark.parametrize(("shape", "chunks", "store_chunks"), [
+    ((10,), (3,), (4,)),
+    ((3, 4, 101), (2, 3, 10), (1, 4, 33)),
+    ((2, 3, 5, 7), (1, 2, 2, 3), (2, 1, 5, 2)),
+])
+def test_npy_files_are_read_and_written_block_by_block_exactly(tmp_path: Any, shape: tuple, chunks: tuple,
+                                                                store_chunks: tuple) -> None:
+    """Reads and writes of any rank and any block alignment give the same bytes as NumPy's."""
+    a = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    lazy = cdask.from_npy(tmp_path / "a.npy", chunks=chunks)
+    assert lazy.chunks == da.from_array(a, chunks=chunks).chunks
+    np.testing.assert_array_equal(lazy.compute(scheduler="sync"), a)
+    cdask.to_npy(da.from_array(a, chunks=store_chunks), tmp_path / "b.npy", scheduler="threads")
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), a)

@@ -50,3 +50,16 @@ def test_the_readme_command_runs_and_reports_a_match() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-> match" in done.stdout and "faster" in done.stdout, done.stdout
+
+
+def test_the_long_signal_example_runs_on_a_cluster_and_checks_itself(tmp_path: Path) -> None:
+    """A small signal, chunks (2**11) shorter than the FIR bank's halo (4095): both jobs run
+    file to file on a two-worker LocalCluster and match the in-memory call."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "long_signal.py"), "--samples", "2**18", "--chunk", "2**11",
+         "--compare", "2**16", "--no-progress", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all outputs match the in-memory call" in done.stdout, done.stdout
+    assert done.stdout.count("peak RSS per worker") == 2, done.stdout

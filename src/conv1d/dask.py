@@ -405,46 +405,91 @@ def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], l_ax
 # --------------------------------------------------------------------------- .npy files
 
 
-def from_npy(path: str | os.PathLike, chunks: Any = "auto") -> Any:
-    """A ``.npy`` file as a lazy Dask array whose tasks each read their own chunk from the
-    file (memory-mapped, copied out, unmapped): no task holds more than its chunk, and
-    nothing but the path travels to worker processes. ``chunks`` as for Dask arrays."""
-    da, graph = _dask()
-    path = os.fspath(path)
-    header = np.load(path, mmap_mode="r")
-    if not header.flags.c_contiguous:
+def _npy_header(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, byte offset of the data) of a C-order ``.npy`` file."""
+    with open(path, "rb") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(f)
+        offset = f.tell()
+    if fortran and len(shape) > 1:
         raise ConvError(f"from_npy: {path} is stored in Fortran order; rewrite it in C order "
                         f"(np.save(path, np.ascontiguousarray(a))).")
-    shape, dtype = header.shape, header.dtype
-    del header
+    if dtype.hasobject:
+        raise ConvTypeError(f"from_npy: {path} holds Python objects ({dtype}); conv1d reads numeric arrays only.")
+    return tuple(shape), dtype, offset
+
+
+def _runs(shape: tuple[int, ...], where: tuple[slice, ...]) -> Any:
+    """For a block ``where`` of a C-order array of ``shape``: (element offset in the file,
+    index of the run in the block) for each contiguous run along the last axis."""
+    lead = [range(s.start, s.stop) for s in where[:-1]]
+    strides = np.cumprod((1, *shape[:0:-1]))[::-1]  # elements per step of each axis
+    for index in itertools.product(*lead):
+        offset = sum(i * st for i, st in zip(index, strides[:-1])) + where[-1].start
+        yield int(offset), tuple(i - s.start for i, s in zip(index, where[:-1]))
+
+
+def from_npy(path: str | os.PathLike, chunks: Any = "auto") -> Any:
+    """A ``.npy`` file as a lazy Dask array whose tasks each read their own chunk from the
+    file (with ``os.pread``: no memory map, so a task's memory is its chunk), and only
+    the path travels to worker processes. ``chunks`` as for Dask arrays."""
+    da, graph = _dask()
+    path = os.fspath(path)
+    shape, dtype, offset = _npy_header(path)
     normalized = da.core.normalize_chunks(chunks, shape, dtype=dtype)
     name = _name("from-npy")
     tasks = {}
+    edges = [[0, *itertools.accumulate(c)] for c in normalized]
     for index in itertools.product(*(range(len(c)) for c in normalized)):
-        where = tuple(slice(sum(c[:i]), sum(c[: i + 1])) for c, i in zip(normalized, index))
-        tasks[(name, *index)] = (_read_npy, path, where)
+        where = tuple(slice(e[i], e[i + 1]) for e, i in zip(edges, index))
+        tasks[(name, *index)] = (_read_npy, path, shape, dtype, offset, where)
     return da.Array(graph.from_collections(name, tasks, dependencies=[]), name, chunks=normalized, dtype=dtype)
 
 
-def _read_npy(path: str, where: tuple[slice, ...]) -> np.ndarray:
-    mapped = np.load(path, mmap_mode="r")
-    block = np.array(mapped[where])
-    del mapped
+def _read_npy(path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int, where: tuple[slice, ...]) -> np.ndarray:
+    block = np.empty(tuple(s.stop - s.start for s in where), dtype)
+    if block.size == 0:
+        return block
+    rows = block.reshape(-1, block.shape[-1]) if block.ndim else block.reshape(1, 1)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for row, (start, _) in zip(rows, _runs(shape, where)):
+            _full(os.preadv, fd, memoryview(row).cast("B"), offset + start * dtype.itemsize)
+    finally:
+        os.close(fd)
     return block
 
 
-class _NpyTarget:
-    """A ``.npy`` file as a ``dask.array.store`` target: each write maps the file, copies
-    the block in and unmaps it, so it works from any worker process on the same disk."""
+def _full(transfer: Any, fd: int, buffer: memoryview, position: int) -> None:
+    """Read or write all of ``buffer`` at ``position`` (the calls may move fewer bytes)."""
+    done = 0
+    while done < len(buffer):
+        moved = transfer(fd, [buffer[done:]], position + done)
+        if moved <= 0:
+            raise OSError(f"conv1d.dask: short {transfer.__name__} at byte {position + done}")
+        done += moved
 
-    def __init__(self, path: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        self.path, self.shape, self.dtype = path, shape, dtype
+
+class _NpyTarget:
+    """A ``.npy`` file as a ``dask.array.store`` target: each block is written in place
+    with ``os.pwrite`` (one call per contiguous run), from any worker on the same disk."""
+
+    def __init__(self, path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int) -> None:
+        self.path, self.shape, self.dtype, self.offset = path, shape, dtype, offset
 
     def __setitem__(self, where: Any, block: np.ndarray) -> None:
-        mapped = np.load(self.path, mmap_mode="r+")
-        mapped[where] = block
-        mapped.flush()
-        del mapped
+        where = tuple(slice(*s.indices(n)) for s, n in zip(where, self.shape))
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.size == 0:
+            return
+        rows = block.reshape(-1, block.shape[-1])
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            for row, (start, _) in zip(rows, _runs(self.shape, where)):
+                _full(os.pwritev, fd, memoryview(row).cast("B"), self.offset + start * self.dtype.itemsize)
+        finally:
+            os.close(fd)
 
 
 def to_npy(array: Any, path: str | os.PathLike, compute: bool = True, **compute_kwargs: Any) -> Any:
@@ -458,8 +503,10 @@ def to_npy(array: Any, path: str | os.PathLike, compute: bool = True, **compute_
     da, _ = _dask()
     if not isinstance(array, da.Array):
         raise ConvTypeError(f"to_npy: expected a dask.array.Array, got {type(array).__name__}.")
+    if array.ndim == 0:
+        raise ConvError("to_npy: a 0-d array has no blocks to write; use np.save.")
     path = os.fspath(path)
     created = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
     del created
-    return da.store(array, _NpyTarget(path, array.shape, array.dtype), lock=False, compute=compute,
-                    **compute_kwargs)
+    shape, dtype, offset = _npy_header(path)
+    return da.store(array, _NpyTarget(path, shape, dtype, offset), lock=False, compute=compute, **compute_kwargs)
