@@ -88,9 +88,9 @@ def test_conv_transpose1d_of_a_dask_array_equals_the_in_memory_result(case: Tran
 
 
 @settings(max_examples=25, deadline=None)
-@given(case=conv_cases(views=("contiguous",), padding_modes=("zeros",)), dtype=st.sampled_from([*INT_DTYPES, "float16"]),
+@given(case=conv_cases(views=("contiguous",), padding_modes=("zeros",)), dtype=st.sampled_from([*INT_DTYPES, "float16", "complex64"]),
        transposed=st.booleans(), seed=st.integers(0, 2**16), data=st.data())
-def test_integer_results_are_exact_and_float16_rounds_once(case: ConvCase, dtype: Any, transposed: bool, seed: int,
+def test_integers_are_exact_float16_rounds_once_and_complex_works(case: ConvCase, dtype: Any, transposed: bool, seed: int,
                                                           data: st.DataObject) -> None:
     """Integers wrap exactly as in memory; float16 computes in float32 and rounds once,
     also for transposed blocks, whose bias is added after the block is cut out."""
@@ -105,7 +105,7 @@ def test_integer_results_are_exact_and_float16_rounds_once(case: ConvCase, dtype
     if np.dtype(dtype).kind in "iu":
         np.testing.assert_array_equal(got, expected)
     else:
-        assert_matches(got, expected, dtype, "float16 blocks")
+        assert_matches(got, expected, dtype, f"{dtype} blocks")
 
 
 # --------------------------------------------------------------------------- hand-picked chunkings

@@ -10,9 +10,9 @@ one for ``u <= nfft - span`` (``u + m`` never wraps), so each block yields
 ``next_fast_len`` size that minimises FFT work per output sample (the rule of
 ``scipy.signal``'s ``_calc_oa_lens``: a few times the span, or the whole signal if that is
 cheaper). Channels mix as a batched complex matrix product per frequency,
-``Y[o, f] = sum_c conj(WD[o, c, f]) * S[c, f]``. Stride decimates the stride-1 result,
-so the FFT path spends ``stride`` times the work it needs; long kernels with stride
-are rare.
+``Y[o, f] = sum_c conj(WD[o, c, f]) * S[c, f]``. Stride decimates each block's stride-1
+result as it is made (no stride-1 copy of the whole output), but the transforms still
+spend ``stride`` times the work the kept outputs need.
 
 Gradients use one whole-signal transform (no blocks): the adjoint is a linear
 convolution of the stride-upsampled ``y`` with ``wd`` (``nfft >= len(y_up) + span - 1``
@@ -133,18 +133,19 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     # Zero padding, plus zeros after the end so the last block is whole.
     xp = np.pad(x, [(0, 0)] * 3 + [(pad_left, (blocks - 1) * b + nfft - length - pad_left)])
     segments = sliding_window_view(xp, nfft, axis=-1)[..., ::b, :]  # (N, G, Ci, blocks, nfft), a view
-    z = np.empty((n, g, co, blocks * b), dtype=np.result_type(x, w))
+    y = np.empty((n, g, co, lo), dtype=np.result_type(x, w))
     per_block = max(1, n * g * max(ci, co) * nfft * 16)  # complex spectra of one block, both sides
     step = max(1, BLOCK_BYTES // per_block)
     for b0 in range(0, blocks, step):
         b1 = min(blocks, b0 + step)
         spectra = _rfft(segments[..., b0:b1, :], nfft)
-        out = _irfft(_mix(spectra, kernel), nfft)[..., :b]  # (N, G, Co, nb, B)
-        z[..., b0 * b : b1 * b] = out.reshape(n, g, co, (b1 - b0) * b)
-    y = z[..., : (lo - 1) * stride + 1 : stride]
+        dense = _irfft(_mix(spectra, kernel), nfft)[..., :b].reshape(n, g, co, (b1 - b0) * b)  # from b0*b on
+        t0, t1 = -(-b0 * b // stride), min(lo, -(-b1 * b // stride))  # the outputs t*stride in these blocks
+        if t1 > t0:  # decimated block by block: never a stride-1 copy of the whole output
+            y[..., t0:t1] = dense[..., t0 * stride - b0 * b : (t1 - 1) * stride - b0 * b + 1 : stride]
     if bias is not None:
-        y = y + bias.reshape(1, g, co, 1)
-    return np.ascontiguousarray(y)
+        y += bias.reshape(1, g, co, 1).astype(y.dtype, copy=False)
+    return y
 
 
 def _upsampled(y: np.ndarray, stride: int) -> np.ndarray:
