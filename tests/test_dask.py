@@ -313,3 +313,18 @@ def test_npy_files_are_read_and_written_block_by_block_exactly(tmp_path: Any, sh
     np.testing.assert_array_equal(lazy.compute(scheduler="sync"), a)
     cdask.to_npy(da.from_array(a, chunks=store_chunks), tmp_path / "b.npy", scheduler="threads")
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), a)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+def test_empty_chunks_anywhere_are_skipped(padding_mode: str) -> None:
+    """Dask allows chunks of size 0 (after filtering, say): along batch and length they
+    give no blocks of their own and break no halo."""
+    rng = np.random.default_rng(10)
+    x, w, b = rng.standard_normal((2, 3, 40)), rng.standard_normal((4, 3, 5)), rng.standard_normal(4)
+    lazy_x = da.from_array(x, chunks=((1, 0, 1), (3,), (5, 0, 0, 10, 0, 25)))
+    for options in ({"padding": 4, "stride": 2}, {"padding": "same", "dilation": 3}, {"padding": (7, 2), "stride": 3}):
+        got = _compute(conv1d.conv1d(lazy_x, w, b, padding_mode=padding_mode, **options))
+        assert_matches(got, conv1d.conv1d(x, w, b, padding_mode=padding_mode, **options), np.float64, str(options))
+    wt = rng.standard_normal((3, 2, 4))
+    got = _compute(conv1d.conv_transpose1d(lazy_x, wt, stride=3, padding=2))
+    assert_matches(got, conv1d.conv_transpose1d(x, wt, stride=3, padding=2), np.float64, "transposed")
