@@ -220,21 +220,26 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="ItalyPowerDemand,GunPoint")
     parser.add_argument("--epochs", type=int, default=2000, help="epochs per run (default 2000, the papers')")
-    parser.add_argument("--runs", type=int, default=3, help="seeds per dataset and backend (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="seeds per dataset and backend (default 3: 0, 1, 2)")
+    parser.add_argument("--seeds", help="run these seeds instead, e.g. 1,2")
+    parser.add_argument("--include", metavar="PATH", action="append", default=[],
+                        help="add the runs saved by an earlier --json to the table (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", metavar="PATH", help="also write every run's figures here")
     parser.add_argument("--export", metavar="DIR", help="save each dataset's first conv1d model, folded, as .npz")
     args = parser.parse_args(argv)
-    runs: list[Run] = []
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(range(args.runs))
+    runs: list[Run] = [Run(**r) for path in args.include for r in json.loads(Path(path).read_text())]
+    included = len(runs)
     for name in args.datasets.split(","):
-        for seed in range(args.runs):
+        for seed in seeds:
             for backend in ("torch", "conv1d"):
                 run, model = train(name, backend, seed, args.epochs, progress=not args.no_progress)
                 runs.append(run)
                 print(f"{name:17s} {backend:6s} seed {seed}: test accuracy {100 * run.accuracy_at_best:.1f}% at the "
                       f"lowest-loss epoch {run.best_epoch}, {100 * run.accuracy_last:.1f}% over the last epochs, "
                       f"{run.seconds_per_epoch:.3f} s/epoch", flush=True)
-                if args.export and backend == "conv1d" and seed == 0:
+                if args.export and backend == "conv1d" and seed == seeds[0]:
                     Path(args.export).mkdir(parents=True, exist_ok=True)
                     np.savez(Path(args.export) / f"fcn_{name}.npz", **export(model))
     print()
@@ -252,8 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         times = [statistics.mean(r.seconds_per_epoch for r in runs if r.dataset == name and r.backend == b)
                  for b in ("torch", "conv1d")]
         print(f"| {name} | {PUBLISHED.get(name, '?')} | {cells[0]} | {cells[1]} | {times[0]:.3f} | {times[1]:.3f} |")
-    print(f"\n{args.runs} run(s) per cell, {args.epochs} epochs each; accuracy at the lowest-training-loss "
-          f"epoch, mean ± std over runs.")
+    counts = sorted({sum(r.dataset == n and r.backend == "conv1d" for r in runs) for n in args.datasets.split(",")})
+    epochs = sorted({r.epochs for r in runs})
+    print(f"\n{'/'.join(map(str, counts))} run(s) per cell ({included} from --include), "
+          f"{'/'.join(map(str, epochs))} epochs each; accuracy at the lowest-training-loss epoch, mean ± std over runs.")
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in runs], indent=1))
     return 0
