@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def source_indices(l_in: int, left: int, right: int, mode: str) -> np.ndarray:
-    p = np.arange(-left, l_in + right)
+def sources(p: np.ndarray, l_in: int, mode: str) -> np.ndarray:
+    """The input index that padded position ``p`` (``-L_in <= p < 2*L_in``) reads."""
     if mode == "reflect":  # mirror about the edge samples, which are not repeated
         p = np.abs(p)
         return np.where(p >= l_in, 2 * (l_in - 1) - p, p)
@@ -22,6 +22,10 @@ def source_indices(l_in: int, left: int, right: int, mode: str) -> np.ndarray:
     if mode == "circular":
         return p % l_in
     raise AssertionError(f"unknown padding mode {mode!r}")  # spec.py rejects it earlier
+
+
+def source_indices(l_in: int, left: int, right: int, mode: str) -> np.ndarray:
+    return sources(np.arange(-left, l_in + right), l_in, mode)
 
 
 def pad(x: np.ndarray, left: int, right: int, mode: str) -> np.ndarray:

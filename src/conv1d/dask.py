@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _padding
 from .errors import ConvError, ConvTypeError
 from .functional import _is_dask_array as is_dask_array
 from .functional import compute_dtype
@@ -306,14 +307,9 @@ def _graph_conv1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, a
 
 def _padding_positions(spec: ConvSpec, p: np.ndarray) -> np.ndarray:
     """Input indices read at positions ``p`` outside [0, L_in) (-1: a zero)."""
-    length = spec.l_in
     if spec.padding_mode == "zeros":
         return np.full(p.shape, -1)
-    if spec.padding_mode == "reflect":
-        return np.where(p < 0, -p, 2 * (length - 1) - p)
-    if spec.padding_mode == "replicate":
-        return np.clip(p, 0, length - 1)
-    return p % length  # circular
+    return _padding.sources(p, spec.l_in, spec.padding_mode)
 
 
 def _graph_conv_transpose1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> Any:
