@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from . import _padding
+from .dispatch import parse_algorithm
 from .errors import ConvError, ConvTypeError
 from .functional import _is_dask_array as is_dask_array
 from .functional import compute_dtype
@@ -135,8 +136,6 @@ def conv1d(
         x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding, dilation=dilation,
         groups=groups, padding_mode=padding_mode, layout=layout, dtype=x.dtype, op=op,
     )
-    from .dispatch import parse_algorithm
-
     parse_algorithm(op, algorithm)
     return _graph_conv1d(spec, x, w, b, algorithm)
 
@@ -167,8 +166,6 @@ def conv_transpose1d(
         output_padding=0 if output_size is not None else output_padding, groups=groups, dilation=dilation,
         layout=layout, dtype=x.dtype, op=op, output_size=output_size,
     )
-    from .dispatch import parse_algorithm
-
     parse_algorithm(op, algorithm)
     return _graph_conv_transpose1d(spec, x, w, b, algorithm)
 
@@ -179,12 +176,15 @@ def conv_transpose1d(
 class _Graph:
     """Builds one output array's tasks: pieces of input chunks, and the blocks using them."""
 
-    def __init__(self, spec: ConvSpec, x: Any, name: str) -> None:
-        self.spec, self.x, self.name = spec, x, name
+    def __init__(self, spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> None:
+        self.spec, self.x, self.name = spec, x, _name(spec.op.replace(".", "-"))
         self.n_axis, self.c_axis, self.l_axis = _axes(spec)
         self.starts = [0, *itertools.accumulate(x.chunks[self.l_axis])]  # chunk boundaries along L
-        self.tasks: dict[Any, Any] = {}
         self._pieces = itertools.count()
+        # the weight and bias are stored once in the graph; every block task names them
+        self.weight_key, self.bias_key = (f"{self.name}-weight",), (f"{self.name}-bias",)
+        self.tasks: dict[Any, Any] = {self.weight_key: w, self.bias_key: b}
+        self.options = (spec.stride, spec.dilation, spec.groups, spec.layout, algorithm, self.l_axis, self.c_axis)
 
     def chunk_keys(self, batch_chunk: int | None, length_chunk: int) -> list[tuple]:
         """The input keys of one (batch chunk, length chunk) over all channel chunks."""
@@ -283,12 +283,9 @@ def _name(what: str) -> str:
 
 
 def _graph_conv1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> Any:
-    g = _Graph(spec, x, _name(spec.op.replace(".", "-")))
+    g = _Graph(spec, x, w, b, algorithm)
     s, left, span = spec.stride, spec.pad_left, (spec.k - 1) * spec.dilation + 1
     cuts = _boundaries(g.starts, lambda start: -((-start - left) // s), spec.l_out)  # ceil((start + left) / s)
-    weight_key, bias_key = (f"{g.name}-weight",), (f"{g.name}-bias",)
-    g.tasks[weight_key], g.tasks[bias_key] = w, b
-    options = (spec.stride, spec.dilation, spec.groups, spec.layout, algorithm)
     for n in g.batch_chunks():
         for i, (t0, t1) in enumerate(itertools.pairwise(cuts)):
             a, z = t0 * s - left, (t1 - 1) * s - left + span  # the input positions the block reads
@@ -300,7 +297,7 @@ def _graph_conv1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, a
             if z > spec.l_in:
                 parts += g.parts(n, _padding_positions(spec, np.arange(max(a, spec.l_in), z)))
             g.tasks[g.output_key(n, i)] = (
-                _conv1d_block, parts, g.segment_shape(n), g.l_axis, spec.dtype, weight_key, bias_key, options,
+                _conv1d_block, parts, g.segment_shape(n), spec.dtype, g.weight_key, g.bias_key, g.options,
             )
     return g.array([t1 - t0 for t0, t1 in itertools.pairwise(cuts)])
 
@@ -313,12 +310,9 @@ def _padding_positions(spec: ConvSpec, p: np.ndarray) -> np.ndarray:
 
 
 def _graph_conv_transpose1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> Any:
-    g = _Graph(spec, x, _name(spec.op.replace(".", "-")))
+    g = _Graph(spec, x, w, b, algorithm)
     s, pad, reach = spec.stride, spec.pad_left, (spec.k - 1) * spec.dilation
     cuts = _boundaries(g.starts, lambda start: start * s - pad, spec.l_out)
-    weight_key, bias_key = (f"{g.name}-weight",), (f"{g.name}-bias",)
-    g.tasks[weight_key], g.tasks[bias_key] = w, b
-    options = (spec.stride, spec.dilation, spec.groups, spec.layout, algorithm)
     for n in g.batch_chunks():
         for i, (p0, p1) in enumerate(itertools.pairwise(cuts)):
             # inputs i scatter to i*s + j*d - pad, j < K: those reaching [p0, p1)
@@ -327,8 +321,8 @@ def _graph_conv_transpose1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray
             parts = g.parts(n, (i0, i1)) if i1 > i0 else []
             first = p0 - (i0 * s - pad)  # the block's first position in the segment's full output
             g.tasks[g.output_key(n, i)] = (
-                _conv_transpose1d_block, parts, g.segment_shape(n), g.l_axis, spec.dtype, weight_key, bias_key,
-                options, first, p1 - p0,
+                _conv_transpose1d_block, parts, g.segment_shape(n), spec.dtype, g.weight_key, g.bias_key, g.options,
+                first, p1 - p0,
             )
     return g.array([p1 - p0 for p0, p1 in itertools.pairwise(cuts)])
 
@@ -361,24 +355,21 @@ def _segment(parts: list[Any], empty_shape: tuple[int, ...], l_axis: int, dtype:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=l_axis)
 
 
-def _conv1d_block(parts: list[Any], empty_shape: tuple[int, ...], l_axis: int, dtype: np.dtype, w: np.ndarray,
+def _conv1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtype: np.dtype, w: np.ndarray,
                   b: np.ndarray | None, options: tuple) -> np.ndarray:
-    stride, dilation, groups, layout, algorithm = options
+    stride, dilation, groups, layout, algorithm, l_axis, _ = options
     x = _segment(parts, empty_shape, l_axis, dtype)
     return _conv1d(x, w, b, stride, 0, dilation, groups, layout=layout, algorithm=algorithm)
 
 
-def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], l_axis: int, dtype: np.dtype,
-                            w: np.ndarray, b: np.ndarray | None, options: tuple, first: int,
-                            length: int) -> np.ndarray:
+def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtype: np.dtype, w: np.ndarray,
+                            b: np.ndarray | None, options: tuple, first: int, length: int) -> np.ndarray:
     """Output positions [first, first + length) of the segment's full (unpadded) transposed
     convolution, computed in the compute dtype with the bias added once, as in memory."""
-    stride, dilation, groups, layout, algorithm = options
+    stride, dilation, groups, layout, algorithm, l_axis, c_axis = options
     work = compute_dtype(np.dtype(dtype))
     shape = list(empty_shape)
     shape[l_axis] = length
-    c_axis = 1 if layout == "NCL" else 2
-    c_axis -= 0 if len(empty_shape) == 3 else 1
     shape[c_axis] = w.shape[1] * groups
     out = np.zeros(shape, work)
     if parts:
@@ -402,7 +393,7 @@ def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], l_ax
 
 
 def _npy_header(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """(shape, dtype, byte offset of the data) of a C-order ``.npy`` file."""
+    """(shape, dtype, byte offset of the data) of a C-order ``.npy`` file of rank >= 1."""
     with open(path, "rb") as f:
         major, _ = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
@@ -413,17 +404,9 @@ def _npy_header(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
                         f"(np.save(path, np.ascontiguousarray(a))).")
     if dtype.hasobject:
         raise ConvTypeError(f"from_npy: {path} holds Python objects ({dtype}); conv1d reads numeric arrays only.")
+    if not shape:
+        raise ConvError(f"from_npy: {path} holds a 0-d array, which has no chunks; read it with np.load.")
     return tuple(shape), dtype, offset
-
-
-def _runs(shape: tuple[int, ...], where: tuple[slice, ...]) -> Any:
-    """For a block ``where`` of a C-order array of ``shape``: (element offset in the file,
-    index of the run in the block) for each contiguous run along the last axis."""
-    lead = [range(s.start, s.stop) for s in where[:-1]]
-    strides = np.cumprod((1, *shape[:0:-1]))[::-1]  # elements per step of each axis
-    for index in itertools.product(*lead):
-        offset = sum(i * st for i, st in zip(index, strides[:-1])) + where[-1].start
-        yield int(offset), tuple(i - s.start for i, s in zip(index, where[:-1]))
 
 
 def from_npy(path: str | os.PathLike, chunks: Any = "auto") -> Any:
@@ -445,26 +428,34 @@ def from_npy(path: str | os.PathLike, chunks: Any = "auto") -> Any:
 
 def _read_npy(path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int, where: tuple[slice, ...]) -> np.ndarray:
     block = np.empty(tuple(s.stop - s.start for s in where), dtype)
-    if block.size == 0:
-        return block
-    rows = block.reshape(-1, block.shape[-1]) if block.ndim else block.reshape(1, 1)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        for row, (start, _) in zip(rows, _runs(shape, where)):
-            _full(os.preadv, fd, memoryview(row).cast("B"), offset + start * dtype.itemsize)
-    finally:
-        os.close(fd)
+    _transfer(path, shape, offset, where, block, write=False)
     return block
 
 
-def _full(transfer: Any, fd: int, buffer: memoryview, position: int) -> None:
-    """Read or write all of ``buffer`` at ``position`` (the calls may move fewer bytes)."""
-    done = 0
-    while done < len(buffer):
-        moved = transfer(fd, [buffer[done:]], position + done)
-        if moved <= 0:
-            raise OSError(f"conv1d.dask: short {transfer.__name__} at byte {position + done}")
-        done += moved
+def _transfer(path: str, shape: tuple[int, ...], offset: int, where: tuple[slice, ...], block: np.ndarray,
+              write: bool) -> None:
+    """Read the region ``where`` of the C-order array stored at byte ``offset`` of ``path``
+    into the C-contiguous ``block``, or write ``block`` there: one ``preadv``/``pwritev``
+    per contiguous run along the last axis (the calls may move fewer bytes; looped)."""
+    if block.size == 0:
+        return
+    call = os.pwritev if write else os.preadv
+    strides = np.cumprod((1, *shape[:0:-1]))[::-1]  # elements per step of each axis
+    rows = block.reshape(-1, block.shape[-1])
+    starts = itertools.product(*(range(s.start, s.stop) for s in where[:-1]))  # leading indices, in C order
+    fd = os.open(path, os.O_WRONLY if write else os.O_RDONLY)
+    try:
+        for row, lead in zip(rows, starts):
+            buffer = memoryview(row).cast("B")
+            position = offset + (sum(i * st for i, st in zip(lead, strides)) + where[-1].start) * block.itemsize
+            done = 0
+            while done < len(buffer):
+                moved = call(fd, [buffer[done:]], position + done)
+                if moved <= 0:
+                    raise OSError(f"conv1d.dask: short {call.__name__} of {path} at byte {position + done}")
+                done += moved
+    finally:
+        os.close(fd)
 
 
 class _NpyTarget:
@@ -476,16 +467,7 @@ class _NpyTarget:
 
     def __setitem__(self, where: Any, block: np.ndarray) -> None:
         where = tuple(slice(*s.indices(n)) for s, n in zip(where, self.shape))
-        block = np.ascontiguousarray(block, dtype=self.dtype)
-        if block.size == 0:
-            return
-        rows = block.reshape(-1, block.shape[-1])
-        fd = os.open(self.path, os.O_WRONLY)
-        try:
-            for row, (start, _) in zip(rows, _runs(self.shape, where)):
-                _full(os.pwritev, fd, memoryview(row).cast("B"), self.offset + start * self.dtype.itemsize)
-        finally:
-            os.close(fd)
+        _transfer(self.path, self.shape, self.offset, where, np.ascontiguousarray(block, dtype=self.dtype), write=True)
 
 
 def to_npy(array: Any, path: str | os.PathLike, compute: bool = True, **compute_kwargs: Any) -> Any:
@@ -503,6 +485,6 @@ def to_npy(array: Any, path: str | os.PathLike, compute: bool = True, **compute_
         raise ConvError("to_npy: a 0-d array has no blocks to write; use np.save.")
     path = os.fspath(path)
     created = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
+    target = _NpyTarget(path, array.shape, created.dtype, created.offset)  # the data's place, from the header written
     del created
-    shape, dtype, offset = _npy_header(path)
-    return da.store(array, _NpyTarget(path, shape, dtype, offset), lock=False, compute=compute, **compute_kwargs)
+    return da.store(array, target, lock=False, compute=compute, **compute_kwargs)
