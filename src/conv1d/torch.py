@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from . import grad as _grad
+from .dispatch import parse_algorithm
 from .errors import ConvError
 from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
 from .kernels import gemm as _gemm
@@ -195,8 +196,6 @@ class Conv1d(torch.nn.Conv1d):
                          dilation, groups, bias, padding_mode, device, dtype)
         self.padding = _stored_padding(args["padding"])
         self.layout = args["layout"]
-        from .dispatch import parse_algorithm
-
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm
         self._spectra = SpectrumCache()
@@ -212,12 +211,7 @@ class Conv1d(torch.nn.Conv1d):
         return _Conv1dFunction.apply(input, self.weight, self.bias, self)
 
     def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.layout != "NCL":
-            text += f", layout={self.layout!r}"
-        if self.algorithm != "auto":
-            text += f", algorithm={self.algorithm!r}"
-        return text
+        return _extras_repr(self, super().extra_repr())
 
 
 class ConvTranspose1d(torch.nn.ConvTranspose1d):
@@ -238,8 +232,6 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
                          dilation, padding_mode, device, dtype)
         self.layout = args["layout"]
-        from .dispatch import parse_algorithm
-
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm
 
@@ -257,12 +249,16 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
         return _ConvTranspose1dFunction.apply(input, self.weight, self.bias, self, output_size)
 
     def extra_repr(self) -> str:
-        text = super().extra_repr()
-        if self.layout != "NCL":
-            text += f", layout={self.layout!r}"
-        if self.algorithm != "auto":
-            text += f", algorithm={self.algorithm!r}"
-        return text
+        return _extras_repr(self, super().extra_repr())
+
+
+def _extras_repr(module: Conv1d | ConvTranspose1d, text: str) -> str:
+    """torch's ``extra_repr`` text plus conv1d's extras where they are not the defaults."""
+    if module.layout != "NCL":
+        text += f", layout={module.layout!r}"
+    if module.algorithm != "auto":
+        text += f", algorithm={module.algorithm!r}"
+    return text
 
 
 def _check_device(op: str, device: Any) -> None:
