@@ -39,15 +39,12 @@ def in_memory(samples: int, source: Path, rounds: int) -> dict[str, tuple[float,
     x = np.array(np.load(source, mmap_mode="r")[:, :samples])
     out = {}
     for job in long_signal.jobs():
-        left = long_signal._left_padding(job, samples)
+        spec = long_signal._spec(job, samples)  # conv1d's padding split, given to torch explicitly
         ours = conv1d.conv1d(x, job.weight, **job.options)
-        right = (ours.shape[-1] - 1) * job.options.get("stride", 1) + (job.weight.shape[-1] - 1) * job.options.get(
-            "dilation", 1) + 1 - samples - left
         xt, wt = torch.from_numpy(x), torch.from_numpy(job.weight)
 
-        def theirs(xt=xt, wt=wt, left=left, right=right, job=job) -> torch.Tensor:
-            return F.conv1d(F.pad(xt, (left, max(right, 0))), wt, stride=job.options.get("stride", 1),
-                            dilation=job.options.get("dilation", 1))
+        def theirs(xt=xt, wt=wt, spec=spec) -> torch.Tensor:
+            return F.conv1d(F.pad(xt, (spec.pad_left, spec.pad_right)), wt, stride=spec.stride, dilation=spec.dilation)
 
         assert theirs().shape[-1] == ours.shape[-1]
         times = interleaved({"conv1d": lambda job=job: conv1d.conv1d(x, job.weight, **job.options),

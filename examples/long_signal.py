@@ -98,7 +98,7 @@ def check_stretches(source: Path, result: Path, job: Job, chunk: int, samples: i
         # an output stretch around the centre, and exactly the input it reads (padding as in memory)
         t0 = max(0, (centre - 4 * span) // stride)
         t1 = min(y.shape[-1], (centre + 4 * span) // stride)
-        left = _left_padding(job, samples)
+        left = _spec(job, samples).pad_left
         a, z = t0 * stride - left, (t1 - 1) * stride - left + span
         piece = np.zeros((1, z - a), np.float32)
         lo, hi = max(a, 0), min(z, samples)
@@ -109,11 +109,11 @@ def check_stretches(source: Path, result: Path, job: Job, chunk: int, samples: i
     return worst
 
 
-def _left_padding(job: Job, samples: int) -> int:
-    """The left padding conv1d resolves for this job (``'same'``/``'causal'`` splits)."""
+def _spec(job: Job, samples: int) -> Any:
+    """The job's ConvSpec for a (1, samples) input: the library's own padding split."""
     from conv1d.spec import conv1d_spec
 
-    return conv1d_spec((1, samples), job.weight.shape, **job.options).pad_left
+    return conv1d_spec((1, samples), job.weight.shape, **job.options)
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
