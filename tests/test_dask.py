@@ -46,7 +46,7 @@ def splits(draw: Any, size: int) -> tuple[int, ...]:
     return tuple(b - a for a, b in zip([0, *cuts], [*cuts, size]))
 
 
-def chunked(draw: Any, x: np.ndarray, layout: str) -> Any:
+def chunked(draw: Any, x: np.ndarray) -> Any:
     """``x`` as a Dask array with a drawn chunking of each axis."""
     return da.from_array(x, chunks=tuple(draw(splits(size)) for size in x.shape))
 
@@ -58,18 +58,26 @@ def _compute(lazy: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- properties
 
 
+def _check_lazy_equals_in_memory(function: Any, case: ConvCase | TransposedCase, algorithm: str, seed: int,
+                                 data: st.DataObject) -> None:
+    """``function`` of a drawn chunking of the case's input is a lazy Dask array of the right
+    shape, whose values equal ``function`` of the NumPy input."""
+    a = make_arrays(case, np.float64, seed)
+    x = chunked(data.draw, a.input)
+    lazy = function(x, a.weight, a.bias, algorithm=algorithm, **case.options)
+    assert isinstance(lazy, da.Array)
+    assert lazy.shape == case.output_shape
+    expected = function(a.input, a.weight, a.bias, algorithm=algorithm, **case.options)
+    assert_matches(_compute(lazy), expected, np.float64, f"dask {function.__name__}, chunks {x.chunks}",
+                   algorithm=algorithm)
+
+
 @SETTINGS
 @given(case=conv_cases(views=("contiguous",)), algorithm=st.sampled_from(["auto", "gemm", "direct", "fft"]),
        seed=st.integers(0, 2**16), data=st.data())
 def test_conv1d_of_a_dask_array_equals_the_in_memory_result(case: ConvCase, algorithm: str, seed: int,
                                                             data: st.DataObject) -> None:
-    a = make_arrays(case, np.float64, seed)
-    x = chunked(data.draw, a.input, case.layout)
-    lazy = conv1d.conv1d(x, a.weight, a.bias, algorithm=algorithm, **case.options)
-    assert isinstance(lazy, da.Array)
-    assert lazy.shape == case.output_shape
-    expected = conv1d.conv1d(a.input, a.weight, a.bias, algorithm=algorithm, **case.options)
-    assert_matches(_compute(lazy), expected, np.float64, f"dask conv1d, chunks {x.chunks}", algorithm=algorithm)
+    _check_lazy_equals_in_memory(conv1d.conv1d, case, algorithm, seed, data)
 
 
 @SETTINGS
@@ -77,14 +85,7 @@ def test_conv1d_of_a_dask_array_equals_the_in_memory_result(case: ConvCase, algo
        seed=st.integers(0, 2**16), data=st.data())
 def test_conv_transpose1d_of_a_dask_array_equals_the_in_memory_result(case: TransposedCase, algorithm: str,
                                                                       seed: int, data: st.DataObject) -> None:
-    a = make_arrays(case, np.float64, seed)
-    x = chunked(data.draw, a.input, case.layout)
-    lazy = conv1d.conv_transpose1d(x, a.weight, a.bias, algorithm=algorithm, **case.options)
-    assert isinstance(lazy, da.Array)
-    assert lazy.shape == case.output_shape
-    expected = conv1d.conv_transpose1d(a.input, a.weight, a.bias, algorithm=algorithm, **case.options)
-    assert_matches(_compute(lazy), expected, np.float64, f"dask conv_transpose1d, chunks {x.chunks}",
-                   algorithm=algorithm)
+    _check_lazy_equals_in_memory(conv1d.conv_transpose1d, case, algorithm, seed, data)
 
 
 @settings(max_examples=25, deadline=None)
@@ -97,7 +98,7 @@ def test_integers_are_exact_float16_rounds_once_and_complex_works(case: ConvCase
     if transposed:
         case = data.draw(transposed_cases(views=("contiguous",)))
     a = make_arrays(case, dtype, seed)
-    x = chunked(data.draw, a.input, case.layout)
+    x = chunked(data.draw, a.input)
     function = conv1d.conv_transpose1d if transposed else conv1d.conv1d
     got = _compute(function(x, a.weight, a.bias, **case.options))
     expected = function(a.input, a.weight, a.bias, **case.options)
