@@ -228,31 +228,34 @@ def test_conv_transpose1d_module_passes_gradcheck(case: TransposedCase, seed: in
 # --------------------------------------------------------------------------- 2. differential against torch.nn
 
 
+def _check_equals_torch_nn(case: ConvCase | TransposedCase, dtype: Any, seed: int, algorithm: str) -> None:
+    """Our module, given torch.nn's parameters for ``case``, gives torch.nn's forward result
+    and input/weight/bias gradients in ``dtype``."""
+    transposed = isinstance(case, TransposedCase)
+    build, torch_cls = (transposed_module, torch.nn.ConvTranspose1d) if transposed else (conv_module, torch.nn.Conv1d)
+    a = make_arrays(case, dtype, seed)
+    ref = build(case, dtype, cls=torch_cls)
+    set_parameters(ref, a.weight, a.bias)
+    ours = build(case, dtype, algorithm)
+    ours.load_state_dict(ref.state_dict())
+    name = "ConvTranspose1d" if transposed else "Conv1d"
+    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, dtype,
+                   f"{name} {np.dtype(dtype)} {case} algorithm={algorithm}", view=case.view,
+                   algorithm=ran(algorithm, case, dtype))
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @settings(max_examples=30, deadline=None)
 @given(case=conv_cases(padding_forms=TORCH_FORMS, layouts=("NCL",), strided_same=False), seed=seeds)
 def test_conv1d_equals_torch_nn_float64(algorithm: str, case: ConvCase, seed: int) -> None:
-    a = make_arrays(case, np.float64, seed)
-    ref = conv_module(case, np.float64, cls=torch.nn.Conv1d)
-    set_parameters(ref, a.weight, a.bias)
-    ours = conv_module(case, np.float64, algorithm)
-    ours.load_state_dict(ref.state_dict())
-    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float64,
-                   f"Conv1d {case} algorithm={algorithm}", view=case.view, algorithm=ran(algorithm, case, np.float64))
+    _check_equals_torch_nn(case, np.float64, seed, algorithm)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @settings(max_examples=30, deadline=None)
 @given(case=transposed_cases(layouts=("NCL",)), seed=seeds)
 def test_conv_transpose1d_equals_torch_nn_float64(algorithm: str, case: TransposedCase, seed: int) -> None:
-    a = make_arrays(case, np.float64, seed)
-    ref = transposed_module(case, np.float64, cls=torch.nn.ConvTranspose1d)
-    set_parameters(ref, a.weight, a.bias)
-    ours = transposed_module(case, np.float64, algorithm)
-    ours.load_state_dict(ref.state_dict())
-    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float64,
-                   f"ConvTranspose1d {case} algorithm={algorithm}", view=case.view,
-                   algorithm=ran(algorithm, case, np.float64))
+    _check_equals_torch_nn(case, np.float64, seed, algorithm)
 
 
 @settings(max_examples=40, deadline=None)
@@ -261,27 +264,13 @@ def test_conv_transpose1d_equals_torch_nn_float64(algorithm: str, case: Transpos
 def test_conv1d_equals_torch_nn_float32(case: ConvCase, seed: int, algorithm: str) -> None:
     """float32 against torch.nn in float32: both round, so the helpers' float32 row (14x the
     largest forward error seen against a float64 oracle) covers the two errors together."""
-    a = make_arrays(case, np.float32, seed)
-    ref = conv_module(case, np.float32, cls=torch.nn.Conv1d)
-    set_parameters(ref, a.weight, a.bias)
-    ours = conv_module(case, np.float32, algorithm)
-    ours.load_state_dict(ref.state_dict())
-    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float32,
-                   f"Conv1d float32 {case} algorithm={algorithm}", view=case.view,
-                   algorithm=ran(algorithm, case, np.float32))
+    _check_equals_torch_nn(case, np.float32, seed, algorithm)
 
 
 @settings(max_examples=40, deadline=None)
 @given(case=transposed_cases(layouts=("NCL",)), seed=seeds, algorithm=st.sampled_from(ALGORITHMS))
 def test_conv_transpose1d_equals_torch_nn_float32(case: TransposedCase, seed: int, algorithm: str) -> None:
-    a = make_arrays(case, np.float32, seed)
-    ref = transposed_module(case, np.float32, cls=torch.nn.ConvTranspose1d)
-    set_parameters(ref, a.weight, a.bias)
-    ours = transposed_module(case, np.float32, algorithm)
-    ours.load_state_dict(ref.state_dict())
-    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, np.float32,
-                   f"ConvTranspose1d float32 {case} algorithm={algorithm}", view=case.view,
-                   algorithm=ran(algorithm, case, np.float32))
+    _check_equals_torch_nn(case, np.float32, seed, algorithm)
 
 
 @settings(max_examples=25, deadline=None)
