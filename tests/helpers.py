@@ -211,3 +211,20 @@ def torch_conv1d_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, grad_
 def torch_conv_transpose1d_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, grad_output: np.ndarray,
                                  **options: Any) -> Grads:
     return _autograd(torch_conv_transpose1d_tensors, x, w, b, grad_output, options)
+
+
+def one_thread_each() -> Any:
+    """For a module-scoped autouse fixture: torch and conv1d on one thread while the module
+    runs (both restored after). On a 2-core machine busy with another job, torch's two
+    spinning OpenMP threads slow small ops ~30x (measured: an FCN epoch 7.7 s instead of
+    0.13 s, either backend); results do not depend on the thread count. conv1d's count too,
+    so that its per-call limit is a no-op and cannot hand torch a second thread again (see
+    test_torch_modules.py::test_a_forward_leaves_torchs_thread_count_alone)."""
+    import conv1d
+
+    previous = torch.get_num_threads(), conv1d.get_num_threads()
+    conv1d.set_num_threads(1)
+    torch.set_num_threads(1)
+    yield
+    conv1d.set_num_threads(previous[1])
+    torch.set_num_threads(previous[0])

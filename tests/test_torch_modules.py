@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from helpers import assert_matches, torch_conv1d_tensors, torch_conv_transpose1d_tensors
+from helpers import assert_matches, one_thread_each, torch_conv1d_tensors, torch_conv_transpose1d_tensors
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import (
@@ -57,19 +57,7 @@ EXTRA_FORMS = ("causal", "pair", "same")
 TENSOR_VIEWS = {"contiguous": "contiguous", "strided": "strided", "transposed": "transposed", "reversed": "offset"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Any:
-    """torch and conv1d on one thread while this module runs (both restored after). On a
-    2-core machine busy with another job, torch's two spinning OpenMP threads slow small ops
-    ~30x (measured: an FCN epoch 7.7 s instead of 0.13 s, either backend); results do not
-    depend on the thread count. conv1d's count too, so that its per-call limit is a no-op
-    and cannot hand torch a second thread again (see test_a_forward_leaves_torchs_thread_count_alone)."""
-    previous = torch.get_num_threads(), conv1d.get_num_threads()
-    conv1d.set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    conv1d.set_num_threads(previous[1])
-    torch.set_num_threads(previous[0])
+one_torch_thread = pytest.fixture(autouse=True, scope="module")(one_thread_each)  # see helpers.one_thread_each
 
 
 # --------------------------------------------------------------------------- building blocks

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from helpers import assert_matches
+from helpers import assert_matches, one_thread_each
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import ConvCase, conv_cases, make_arrays, seeds
@@ -31,19 +31,7 @@ SHAPES = {"ItalyPowerDemand": ((67, 24), (1029, 24)), "GunPoint": ((50, 150), (1
 EPOCHS = 8  # ItalyPowerDemand: ~0.15 s an epoch
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Any:
-    """torch and conv1d on one thread while this module runs (both restored after). On a
-    2-core machine busy with another job, torch's two spinning OpenMP threads slow small ops
-    ~30x (measured: an FCN epoch 7.7 s instead of 0.13 s, either backend); results do not
-    depend on the thread count. conv1d's count too, so that its per-call limit is a no-op
-    and cannot hand torch a second thread again (see test_torch_modules.py)."""
-    previous = torch.get_num_threads(), conv1d.get_num_threads()
-    conv1d.set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    conv1d.set_num_threads(previous[1])
-    torch.set_num_threads(previous[0])
+one_torch_thread = pytest.fixture(autouse=True, scope="module")(one_thread_each)  # see helpers.one_thread_each
 
 
 # --------------------------------------------------------------------------- 1. the shipped data
