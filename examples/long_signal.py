@@ -89,21 +89,19 @@ def check_stretches(source: Path, result: Path, job: Job, chunk: int, samples: i
     around chunk boundaries), relative to the stretch's largest output."""
     x = np.load(source, mmap_mode="r")
     y = np.load(result, mmap_mode="r")
-    weight, options = job.weight, job.options
-    span = (weight.shape[-1] - 1) * options.get("dilation", 1) + 1
-    stride = options.get("stride", 1)
+    spec = _spec(job, samples)
+    span, stride, left = spec.span, spec.stride, spec.pad_left
     worst = 0.0
     boundaries = np.linspace(0, samples, count + 2).astype(int)[1:-1] // chunk * chunk
     for centre in [0, samples, *boundaries]:
         # an output stretch around the centre, and exactly the input it reads (padding as in memory)
         t0 = max(0, (centre - 4 * span) // stride)
         t1 = min(y.shape[-1], (centre + 4 * span) // stride)
-        left = _spec(job, samples).pad_left
         a, z = t0 * stride - left, (t1 - 1) * stride - left + span
         piece = np.zeros((1, z - a), np.float32)
         lo, hi = max(a, 0), min(z, samples)
         piece[:, lo - a : hi - a] = x[:, lo:hi]
-        expected = conv1d.conv1d(piece, weight, stride=stride, dilation=options.get("dilation", 1))
+        expected = conv1d.conv1d(piece, job.weight, stride=stride, dilation=spec.dilation)
         got = np.asarray(y[:, t0:t1])
         worst = max(worst, float(np.abs(got - expected).max() / max(np.abs(expected).max(), 1e-30)))
     return worst
