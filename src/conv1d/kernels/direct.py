@@ -26,6 +26,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from . import threads
+
 
 def _valid_range(off: int, stride: int, count: int, length: int) -> tuple[int, int]:
     """The ``t`` in ``[0, count)`` whose sample ``t*stride + off`` lies in ``[0, length)``."""
@@ -145,6 +147,7 @@ _conv_weight_jit = numba.njit(parallel=True, cache=True)(_conv_weight_loops)
 
 def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
          bias: np.ndarray | None = None) -> np.ndarray:
+    threads.apply(numba=True)
     n, g, ci, length = x.shape
     _, co, _, k = w.shape
     dtype = np.result_type(x, w)
@@ -156,6 +159,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
 
 
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+    threads.apply(numba=True)
     n, g, co, _ = y.shape
     ci = w.shape[2]
     dtype = np.result_type(y, w)
@@ -165,6 +169,7 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+    threads.apply(numba=True)
     _, g, ci, _ = x.shape
     co = y.shape[2]
     dtype = np.result_type(x, y)

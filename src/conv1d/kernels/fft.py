@@ -110,6 +110,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
          bias: np.ndarray | None = None, spectrum: np.ndarray | None = None) -> np.ndarray:
     """``spectrum``: this kernel's :func:`kernel_spectrum` for ``conv_length(...)``, if the
     caller has it cached (an FFT-only extra argument)."""
+    threads.apply(blas=True)
     n, g, ci, length = x.shape
     co, k = w.shape[1], w.shape[3]
     span = (k - 1) * dilation + 1
@@ -158,6 +159,7 @@ def _upsampled(y: np.ndarray, stride: int) -> np.ndarray:
 
 
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+    threads.apply(blas=True)
     n, g, co, lo = y.shape
     ci, k = w.shape[2], w.shape[3]
     span = (k - 1) * dilation + 1
@@ -176,6 +178,7 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+    threads.apply(blas=True)
     length, lo = x.shape[3], y.shape[3]
     span = (k - 1) * dilation + 1
     lp = max(length + pad_left, (lo - 1) * stride + span)

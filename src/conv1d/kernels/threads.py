@@ -40,34 +40,52 @@ def _blas_controllers() -> list:
     return _blas
 
 
+_undo: dict | None = None  # inside limited(): how to restore what apply() changed (None outside)
+
+
 @contextlib.contextmanager
 def limited(count: int) -> Iterator[None]:
     """Run the block with at most ``count`` threads in BLAS, Numba and scipy.fft, then restore.
 
-    For callers inside another library's thread pool (conv1d.torch inside a PyTorch model):
-    a few microseconds per use, no library search. Numba's count is per calling thread (it
-    masks Numba's own workers; the OpenMP runtime's settings, which the caller may share,
-    are not touched). Measured inside a PyTorch training loop: Numba's OpenMP workers (the
-    system ``libgomp``) spinning next to PyTorch's (its bundled ``libgomp``) slowed every
-    later product by about a third.
+    For callers inside another library's thread pool (conv1d.torch inside a PyTorch model).
+    Entering costs next to nothing: BLAS and Numba are only set when a kernel that uses
+    them calls :func:`apply` (a block whose products all go to PyTorch never touches
+    them), and restored on exit. Numba's count is per calling thread (it masks Numba's own
+    workers; the OpenMP runtime's settings, which the caller may share, are not touched).
+    Measured inside a PyTorch training loop: Numba's OpenMP workers (the system
+    ``libgomp``) spinning next to PyTorch's (its bundled ``libgomp``) slowed every later
+    product by about a third.
     """
-    global _count
+    global _count, _undo
     count = max(1, min(int(count), _count))
     if count == _count:
         yield
         return
-    import numba
-
-    previous, blas = _count, _blas_controllers()  # set() keeps BLAS at _count
-    numba_previous = numba.get_num_threads()
+    previous, outer = _count, _undo
+    _count, _undo = count, {}
     try:
-        for lib in blas:
-            lib.set_num_threads(count)
-        numba.set_num_threads(min(count, numba_previous))
-        _count = count
         yield
     finally:
-        for lib in blas:
-            lib.set_num_threads(previous)
-        numba.set_num_threads(numba_previous)
-        _count = previous
+        for restore in _undo.values():
+            restore()
+        _count, _undo = previous, outer
+
+
+def apply(*, blas: bool = False, numba: bool = False) -> None:
+    """Make BLAS and/or Numba follow the count of the enclosing :func:`limited` block:
+    kernels call this before they run NumPy products (``blas``) or Numba loops
+    (``numba``). A no-op outside such a block, and for what is already set inside it."""
+    if _undo is None:
+        return
+    if blas and "blas" not in _undo:
+        libs = _blas_controllers()
+        before = [lib.num_threads for lib in libs]
+        for lib in libs:
+            lib.set_num_threads(_count)
+        _undo["blas"] = lambda: [lib.set_num_threads(n) for lib, n in zip(libs, before)]
+    if numba and "numba" not in _undo:
+        import numba as nb
+
+        numba_before = nb.get_num_threads()
+        nb.set_num_threads(min(_count, numba_before))
+        _undo["numba"] = lambda: nb.set_num_threads(numba_before)
