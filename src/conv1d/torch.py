@@ -29,7 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -201,11 +201,11 @@ class Conv1d(torch.nn.Conv1d):
         self._spectra = SpectrumCache()
 
     def _spec(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> ConvSpec:
-        return conv1d_spec(
+        return _remembered(self, (x, w, b), lambda: conv1d_spec(
             x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
             dilation=self.dilation, groups=self.groups, padding_mode=self.padding_mode, layout=self.layout,
             dtype=_same_dtype(self._op, x, w, b), op=self._op,
-        )
+        ))
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return _Conv1dFunction.apply(input, self.weight, self.bias, self)
@@ -236,12 +236,12 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
         self.algorithm = algorithm
 
     def _spec(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> ConvSpec:
-        return conv_transpose1d_spec(
+        return _remembered(self, (x, w, b), lambda: conv_transpose1d_spec(
             x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
             output_padding=0 if output_size is not None else self.output_padding, groups=self.groups,
             dilation=self.dilation, layout=self.layout, dtype=_same_dtype(self._op, x, w, b), op=self._op,
             output_size=output_size,
-        )
+        ), output_size, self.output_padding)
 
     def forward(self, input: torch.Tensor, output_size: Any = None) -> torch.Tensor:
         if output_size is not None:
@@ -259,6 +259,26 @@ def _extras_repr(module: Conv1d | ConvTranspose1d, text: str) -> str:
     if module.algorithm != "auto":
         text += f", algorithm={module.algorithm!r}"
     return text
+
+
+SPECS_KEPT = 64  # specs a module remembers (one per input shape and dtype it has seen)
+
+
+def _remembered(module: Conv1d | ConvTranspose1d, arrays: tuple[np.ndarray | None, ...],
+                build: Callable[[], ConvSpec], *extra: Any) -> ConvSpec:
+    """The module's spec for these arrays' shapes and dtypes and its current options: built
+    (and checked) once, then looked up; a training step asks for the same few over and
+    over, and building one costs about as much as a small layer's arithmetic."""
+    options = (module.stride, module.padding, module.dilation, module.groups, module.padding_mode, module.layout)
+    key = (*((None, None) if a is None else (a.shape, a.dtype) for a in arrays), options, repr(extra))
+    specs = module.__dict__.setdefault("_specs", {})
+    spec = specs.get(key)
+    if spec is None:
+        spec = build()
+        if len(specs) >= SPECS_KEPT:
+            specs.clear()
+        specs[key] = spec
+    return spec
 
 
 def _check_device(op: str, device: Any) -> None:
