@@ -313,16 +313,18 @@ def conv_cases(
     layouts: tuple[str, ...] = LAYOUTS,
     views: tuple[str, ...] = VIEWS,
     strided_same: bool = True,
+    winograd: bool = False,
 ) -> ConvCase:
-    """Valid conv1d calls; ``strided_same=False`` keeps 'same' at stride 1 (all torch accepts)."""
+    """Valid conv1d calls; ``strided_same=False`` keeps 'same' at stride 1 (all torch accepts);
+    ``winograd`` draws only what that kernel takes (stride 1, dilation 1, 2 to 7 taps)."""
     groups = draw(st.integers(1, 3))
     ci = draw(c_in_per_group)
     co = draw(st.integers(1, 4))
-    k = draw(st.integers(1, 6))
-    dilation = draw(st.integers(1, 4))
+    k = draw(st.integers(2, 7) if winograd else st.integers(1, 6))
+    dilation = 1 if winograd else draw(st.integers(1, 4))
     mode = draw(st.sampled_from(padding_modes))
     form = draw(st.sampled_from(padding_forms))
-    stride = 1 if form == "same" and not strided_same else draw(st.integers(1, 4))
+    stride = 1 if winograd or (form == "same" and not strided_same) else draw(st.integers(1, 4))
     padding = _padding(draw, form)
     span = (k - 1) * dilation + 1
     lengths = [n for n in range(1, span + 14) if padding_fits(padding, mode, n, k, stride, dilation)]
@@ -340,14 +342,16 @@ def transposed_cases(
     batch: st.SearchStrategy = batches,
     layouts: tuple[str, ...] = LAYOUTS,
     views: tuple[str, ...] = VIEWS,
+    winograd: bool = False,
 ) -> TransposedCase:
-    """Valid conv_transpose1d calls: output_padding < max(stride, dilation), L_out >= 1."""
+    """Valid conv_transpose1d calls: output_padding < max(stride, dilation), L_out >= 1;
+    ``winograd`` as in :func:`conv_cases`."""
     groups = draw(st.integers(1, 3))
     ci = draw(st.integers(1, 4))
     co = draw(st.integers(1, 4))
-    k = draw(st.integers(1, 6))
-    stride = draw(st.integers(1, 4))
-    dilation = draw(st.integers(1, 4))
+    k = draw(st.integers(2, 7) if winograd else st.integers(1, 6))
+    stride = 1 if winograd else draw(st.integers(1, 4))
+    dilation = 1 if winograd else draw(st.integers(1, 4))
     output_padding = draw(st.integers(0, max(stride, dilation) - 1))
     p = draw(st.integers(0, 5))
     padding = draw(st.sampled_from([p, (p,)]))
@@ -360,13 +364,15 @@ def transposed_cases(
 
 
 @st.composite
-def kernel_problems(draw: Any, *, dtypes: tuple[np.dtype, ...] = (np.dtype(np.float64),)) -> KernelProblem:
+def kernel_problems(draw: Any, *, dtypes: tuple[np.dtype, ...] = (np.dtype(np.float64),),
+                    winograd: bool = False) -> KernelProblem:
     """Kernel problems with L + padding >= span (equal is the first candidate), N including 0,
     and conv_transpose windows that are the gradient's (offset = pad_left, length = L), start
-    anywhere, or run past the end of the adjoint (which must read as zeros)."""
-    k = draw(st.integers(1, 6))
-    dilation = draw(st.integers(1, 4))
-    stride = draw(st.integers(1, 4))
+    anywhere, or run past the end of the adjoint (which must read as zeros). ``winograd``:
+    only what that kernel takes (stride 1, dilation 1, 2 to 7 taps)."""
+    k = draw(st.integers(2, 7) if winograd else st.integers(1, 6))
+    dilation = 1 if winograd else draw(st.integers(1, 4))
+    stride = 1 if winograd else draw(st.integers(1, 4))
     pad_left, pad_right = draw(st.integers(0, 3)), draw(st.integers(0, 3))
     shortest = max(1, (k - 1) * dilation + 1 - pad_left - pad_right)
     length = draw(st.one_of(st.just(shortest), st.integers(shortest, shortest + 40)))

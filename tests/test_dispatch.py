@@ -9,7 +9,7 @@ import pytest
 
 import conv1d
 from conv1d import Algorithm, ConvError
-from conv1d.kernels import direct, fft, gemm, reference
+from conv1d.kernels import direct, fft, gemm, reference, winograd
 
 # The benchmark suite's shapes (benchmarks/suite.py) and the algorithm each must get.
 GOLDEN = [
@@ -18,7 +18,7 @@ GOLDEN = [
     ("WaveNet dilated", (4, 64, 16000), (128, 64, 2), dict(dilation=256), Algorithm.GEMM),
     ("wav2vec2 conv0", (8, 1, 16000), (512, 1, 10), dict(stride=5), Algorithm.GEMM),
     ("Mamba depthwise", (8, 1024, 2048), (1024, 1, 4), dict(padding=3, groups=1024), Algorithm.DIRECT),
-    ("ResNet-1D dense", (8, 512, 4096), (512, 512, 3), dict(padding=1), Algorithm.GEMM),
+    ("ResNet-1D dense", (8, 512, 4096), (512, 512, 3), dict(padding=1), Algorithm.WINOGRAD),
     ("pointwise", (8, 512, 1024), (2048, 512, 1), {}, Algorithm.GEMM),
     ("Hyena long depthwise", (4, 64, 8192), (64, 1, 1024), dict(groups=64), Algorithm.FFT),
     ("FIR bank long", (1, 16, 16384), (16, 16, 4096), {}, Algorithm.FFT),
@@ -60,7 +60,7 @@ def test_a_forced_algorithm_really_runs(monkeypatch, algorithm):
     def refuse(*args, **kwargs):
         raise AssertionError("the wrong kernel ran")
 
-    for module in (gemm, direct, fft):
+    for module in (gemm, direct, fft, winograd):
         if module is not conv1d.dispatch.KERNELS[algorithm]:
             for name in ("conv", "conv_transpose", "conv_weight"):
                 monkeypatch.setattr(module, name, refuse)
@@ -72,7 +72,8 @@ def test_a_forced_algorithm_really_runs(monkeypatch, algorithm):
     gy = np.ones_like(y)
     assert conv1d.grad.conv1d_input(x.shape, w, gy, padding=2, groups=2, algorithm=algorithm).shape == x.shape
     assert conv1d.grad.conv1d_weight(x, w.shape, gy, padding=2, groups=2, algorithm=algorithm).shape == w.shape
-    layer = conv1d.ConvTranspose1d(4, 6, 3, stride=2, groups=2, dtype=np.float64, algorithm=algorithm)
+    stride = 1 if algorithm is Algorithm.WINOGRAD else 2  # Winograd: stride 1 only
+    layer = conv1d.ConvTranspose1d(4, 6, 3, stride=stride, groups=2, dtype=np.float64, algorithm=algorithm)
     out = layer(x)
     assert layer.backward(np.ones_like(out)).shape == x.shape
     with pytest.raises(AssertionError, match="the wrong kernel ran"):
@@ -81,10 +82,10 @@ def test_a_forced_algorithm_really_runs(monkeypatch, algorithm):
 
 
 def test_unknown_algorithm_lists_the_names():
-    with pytest.raises(ConvError, match=r"conv1d: algorithm must be one of 'auto', 'gemm', 'direct', 'fft', got algorithm='ftt'\. Did you mean 'fft'\?"):
+    with pytest.raises(ConvError, match=r"conv1d: algorithm must be one of 'auto', 'gemm', 'direct', 'fft', 'winograd', got algorithm='ftt'\. Did you mean 'fft'\?"):
         conv1d.conv1d(np.ones((1, 1, 5)), np.ones((1, 1, 2)), algorithm="ftt")
     with pytest.raises(ConvError, match=r"Conv1d: algorithm must be one of"):
-        conv1d.Conv1d(1, 1, 2, algorithm="winograd")
+        conv1d.Conv1d(1, 1, 2, algorithm="winograd2")
 
 
 def test_fft_refuses_integers_and_complex_and_auto_never_picks_it():
@@ -97,6 +98,37 @@ def test_fft_refuses_integers_and_complex_and_auto_never_picks_it():
     np.testing.assert_array_equal(conv1d.conv1d(x, w), np.full((1, 2, 3073), 2048, np.int32))
     with pytest.raises(ConvError, match=r"real transforms and takes no complex input \(complex128\)"):
         conv1d.conv1d(x.astype(complex), w.astype(complex), algorithm="fft")
+
+
+def test_winograd_refusals_say_why_and_auto_respects_them():
+    x, w = np.ones((1, 2, 64)), np.ones((2, 2, 3))
+    for options, why in (({"stride": 2}, r"stride 1, dilation 1 only \(got stride=2, dilation=1\); use 'gemm'"),
+                         ({"dilation": 2}, r"stride 1, dilation 1 only \(got stride=1, dilation=2\)")):
+        with pytest.raises(ConvError, match=r"algorithm='winograd' cannot run here: the Winograd kernel computes " + why):
+            conv1d.conv1d(x, w, **options, algorithm="winograd")
+        assert math.isinf(conv1d.plan(x.shape, w.shape, **options).seconds[Algorithm.WINOGRAD])
+    with pytest.raises(ConvError, match=r"kernels of 2 to 7 taps \(got K=9\); use 'gemm' \(or 'fft' for long kernels\)"):
+        conv1d.conv1d(x, np.ones((2, 2, 9)), algorithm="winograd")
+    with pytest.raises(ConvError, match=r"kernels of 2 to 7 taps \(got K=1\); use 'gemm'\."):
+        conv1d.conv1d(x, np.ones((2, 2, 1)), algorithm="winograd")
+    with pytest.raises(ConvError, match=r"fractions, so integer results \(int64\) would round"):
+        conv1d.conv1d(x.astype(np.int64), w.astype(np.int64), algorithm="winograd")
+    resnet = conv1d.plan((8, 512, 4096), (512, 512, 3), padding=1, dtype=np.int64)
+    assert resnet.algorithm is not Algorithm.WINOGRAD and math.isinf(resnet.seconds[Algorithm.WINOGRAD])
+
+
+def test_the_plan_follows_who_does_the_products():
+    """Inside conv1d.torch the products (and the Winograd transforms' small products) run on
+    PyTorch's; the FCN's 128->256, K=5 layer is then cheaper by Winograd, with NumPy's BLAS
+    by GEMM (measured both ways; see dispatch.TRANSFORM_BANDWIDTH)."""
+    from conv1d.dispatch import plan_for
+    from conv1d.spec import conv1d_spec
+
+    spec = conv1d_spec((5, 128, 150), (256, 128, 5), padding="same", dtype=np.float32)
+    assert plan_for(spec).algorithm is Algorithm.GEMM
+    with gemm.products(lambda a, b, out=None: np.matmul(a, b, out=out)):
+        assert plan_for(spec).algorithm is Algorithm.WINOGRAD
+    assert plan_for(spec).algorithm is Algorithm.GEMM
 
 
 def test_thread_count_is_one_setting():

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from conv1d.kernels import direct, fft, gemm, reference
+from conv1d.kernels import direct, fft, gemm, reference, winograd
 from helpers import assert_matches
 from strategies import KernelProblem, kernel_problems, lay_out, random_array, seeds
 
 COMPUTE_DTYPES = tuple(map(np.dtype, ("float32", "float64", "complex64", "complex128", "int64")))
 REAL_FLOATS = tuple(map(np.dtype, ("float32", "float64")))
-KERNELS = {"gemm": gemm, "direct": direct, "fft": fft}
+KERNELS = {"gemm": gemm, "direct": direct, "fft": fft, "winograd": winograd}
 BLOCK_SIZES = {"default blocks": None, "64-byte blocks": 64, "1-byte blocks": 1}
 
 
@@ -53,6 +53,7 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
         if block_bytes is not None:
             patch.setattr(gemm, "BLOCK_BYTES", block_bytes)
             patch.setattr(fft, "BLOCK_BYTES", block_bytes)
+            patch.setattr(winograd, "BLOCK_BYTES", block_bytes)
         actual = _all_three(KERNELS[name], p, a)
     shapes = {"conv": p.y_shape, "conv_transpose": p.transposed_shape, "conv_weight": p.w_shape}
     for op, shape in shapes.items():
@@ -81,6 +82,42 @@ def test_direct_equals_reference(problem: KernelProblem, seed: int) -> None:
 @given(problem=kernel_problems(dtypes=REAL_FLOATS), seed=seeds)
 def test_fft_equals_reference(block_bytes: int | None, problem: KernelProblem, seed: int) -> None:
     _check_against_reference("fft", block_bytes, problem, seed)
+
+
+FLOATS = tuple(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
+
+
+@pytest.mark.parametrize("block_bytes", [None, 1], ids=["default blocks", "1-byte blocks"])
+@settings(max_examples=150, deadline=None)
+@given(problem=kernel_problems(dtypes=FLOATS, winograd=True), seed=seeds)
+def test_winograd_equals_reference(block_bytes: int | None, problem: KernelProblem, seed: int) -> None:
+    """Stride 1, dilation 1, 2..7 taps, floats (the planner gives it nothing else); 1-byte
+    blocks put every tile of every item in a block of its own."""
+    _check_against_reference("winograd", block_bytes, problem, seed)
+
+
+def test_winograd_matrices_interpolate_exactly() -> None:
+    """F(m, r) on integer data in float64: AT ((G w) * (BT d)) is the correlation, to
+    rounding, for every tile size the kernel uses, and BT's blocks are BT's columns."""
+    rng = np.random.default_rng(0)
+    for k in range(2, winograd.MAX_TAPS + 1):
+        m = winograd.tile(k)
+        at, g, bt = winograd.matrices(m, k, np.dtype(np.float64))
+        assert at.shape == (m, winograd.ALPHA) and g.shape == (winograd.ALPHA, k) and bt.shape == (winograd.ALPHA,) * 2
+        assert np.all(at[:, winograd.ONES] == 1)  # the bias column
+        d, w = rng.integers(-9, 10, winograd.ALPHA), rng.integers(-9, 10, k)
+        expected = [int(np.dot(d[i : i + k], w)) for i in range(m)]
+        np.testing.assert_allclose(at @ ((g @ w) * (bt @ d)), expected, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(np.hstack(winograd.pieces(m, np.dtype(np.float64))), bt)
+
+
+def test_winograd_refuses_what_it_cannot_compute() -> None:
+    x, w = np.ones((1, 1, 1, 10)), np.ones((1, 1, 1, 3))
+    for args in ((2, 1), (1, 2)):
+        with pytest.raises(ValueError, match="stride 1, dilation 1"):
+            winograd.conv(x, w, *args)
+    with pytest.raises(ValueError, match="2..7 taps"):
+        winograd.conv(x, np.ones((1, 1, 1, 8)), 1, 1)
 
 
 def test_tiny_blocks_really_split_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +151,8 @@ def test_tiny_blocks_really_split_the_work(monkeypatch: pytest.MonkeyPatch) -> N
 
 # --------------------------------------------------------------------------- hand-checked
 
-ALL_KERNELS = {"reference": reference, **KERNELS}
+# Winograd takes none of the integers and few of the strides here; its own tests are above.
+ALL_KERNELS = {"reference": reference, **{name: k for name, k in KERNELS.items() if name != "winograd"}}
 
 
 def _x(values: list, dtype: Any) -> np.ndarray:

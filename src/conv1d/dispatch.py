@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import ConvError, closest
-from .kernels import direct, fft, gemm
+from .kernels import direct, fft, gemm, winograd
 from .spec import ConvSpec
 
 __all__ = ["Algorithm", "Plan", "choose_algorithm", "kernel_for", "plan_for"]
@@ -35,12 +35,14 @@ class Algorithm(str, enum.Enum):
     GEMM = "gemm"
     DIRECT = "direct"
     FFT = "fft"
+    WINOGRAD = "winograd"
 
     def __str__(self) -> str:
         return self.value
 
 
-KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: direct, Algorithm.FFT: fft}
+KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: direct, Algorithm.FFT: fft,
+                                        Algorithm.WINOGRAD: winograd}
 
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
@@ -48,7 +50,12 @@ DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
 FFT_FLOPS = 15e9  # scipy.fft real transforms, 2 workers, counted as 2.5 n log2 n
 MIX_FLOPS = 30e9  # complex matmul per frequency
 BANDWIDTH = 8e9  # bytes per second, one direction (np.copyto of 64 MiB)
-CALL_SECONDS = {Algorithm.GEMM: 25e-6, Algorithm.DIRECT: 8e-6, Algorithm.FFT: 80e-6}
+# Bytes per second through the Winograd transforms (small products, strided copies): with
+# NumPy's BLAS, and with an outside provider of the products (conv1d.torch hands in
+# PyTorch's, whose small products run about twice as fast: measured on the FCN's 128->256,
+# K=5 layer inside a training step).
+TRANSFORM_BANDWIDTH = {False: 3e9, True: 8e9}
+CALL_SECONDS = {Algorithm.GEMM: 25e-6, Algorithm.DIRECT: 8e-6, Algorithm.FFT: 80e-6, Algorithm.WINOGRAD: 60e-6}
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,9 @@ def _problem(spec: ConvSpec) -> tuple[int, int, int, int, int, int, int]:
     return (spec.n, spec.groups, spec.c_in_per_group, spec.c_out_per_group, spec.l_pad, spec.l_out, spec.k)
 
 
-def estimate(spec: ConvSpec) -> dict[Algorithm, float]:
-    """Estimated seconds of each kernel for ``spec`` (same order of work for either direction)."""
+def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
+    """Estimated seconds of each kernel for ``spec`` (same order of work for either direction);
+    ``provided``: the products go to an outside provider (see :func:`conv1d.kernels.gemm.products`)."""
     n, g, ci, co, lp, lo, k = _problem(spec)
     itemsize = max(spec.dtype.itemsize, 4)
     macs = n * g * co * ci * k * lo
@@ -105,6 +113,20 @@ def estimate(spec: ConvSpec) -> dict[Algorithm, float]:
     efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 96.0 / max(ci * k, 1) + 64.0 / max(cols, 1))
     gathered = itemsize * n * g * ci * k * lo if k > 1 else 0
     seconds[Algorithm.GEMM] = CALL_SECONDS[Algorithm.GEMM] + 2 * macs / (GEMM_FLOPS * efficiency) + (io + 2 * gathered) / BANDWIDTH
+    # Winograd: ALPHA products of (Co x Ci) by (Ci x tiles), plus the transforms, which are
+    # passes over memory: the tiles' samples (ALPHA per m outputs, written once per block of
+    # BT's columns), the products, and the weights.
+    if 2 <= k <= winograd.MAX_TAPS:
+        m = winograd.tile(k)
+        tiles = n * (math.ceil(lo / m) + math.ceil((k - 1) / m))
+        w_macs = g * co * ci * winograd.ALPHA * tiles
+        w_efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 32.0 / max(ci, 1) + 64.0 / max(tiles, 1))
+        passes = 1 + 2 * math.ceil(winograd.ALPHA / m)
+        moved = g * (tiles * (ci * winograd.ALPHA * passes + co * (2 * winograd.ALPHA + 2 * m)) + co * ci * (k + winograd.ALPHA))
+        seconds[Algorithm.WINOGRAD] = (CALL_SECONDS[Algorithm.WINOGRAD] + 2 * w_macs / (GEMM_FLOPS * w_efficiency)
+                                       + io / BANDWIDTH + itemsize * moved / TRANSFORM_BANDWIDTH[provided])
+    else:
+        seconds[Algorithm.WINOGRAD] = math.inf
     # Direct: one pass over input and output, vectorised multiply-adds (strided reads are slower).
     seconds[Algorithm.DIRECT] = CALL_SECONDS[Algorithm.DIRECT] + macs / (DIRECT_MACS / (1 if spec.stride == 1 else 3)) + io / BANDWIDTH
     # FFT: transforms of input blocks, output blocks and kernels, plus per-frequency mixing.
@@ -124,13 +146,24 @@ def _refusal(spec: ConvSpec, algorithm: Algorithm) -> str | None:
         return f"FFT would round integer results ({spec.dtype}); use 'gemm' or 'direct' for exact integers"
     if algorithm is Algorithm.FFT and spec.dtype.kind == "c":
         return f"the FFT kernel uses real transforms and takes no complex input ({spec.dtype}); use 'gemm' or 'direct'"
+    if algorithm is Algorithm.WINOGRAD:
+        if spec.dtype.kind in "iu":
+            return f"the Winograd transforms have fractions, so integer results ({spec.dtype}) would round; use 'gemm' or 'direct'"
+        if spec.stride != 1 or spec.dilation != 1:
+            return (f"the Winograd kernel computes stride 1, dilation 1 only (got stride={spec.stride}, "
+                    f"dilation={spec.dilation}); use 'gemm'")
+        if not 2 <= spec.k <= winograd.MAX_TAPS:
+            also = " (or 'fft' for long kernels)" if spec.k > winograd.MAX_TAPS else ""
+            return f"the Winograd kernel takes kernels of 2 to {winograd.MAX_TAPS} taps (got K={spec.k}); use 'gemm'{also}"
     return None
 
 
-def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
-    """The plan for ``spec``: the forced algorithm, or the cheapest allowed estimate."""
+def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto", provided: bool | None = None) -> Plan:
+    """The plan for ``spec``: the forced algorithm, or the cheapest allowed estimate.
+    ``provided``: whether the products go to an outside provider (default: as they do now,
+    see :func:`conv1d.kernels.gemm.products`)."""
     forced = parse_algorithm(spec.op, algorithm)
-    seconds = estimate(spec)
+    seconds = estimate(spec, gemm.provided() if provided is None else provided)
     for candidate in Algorithm:
         if _refusal(spec, candidate):
             seconds[candidate] = math.inf
@@ -143,12 +176,16 @@ def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
     return Plan(best, _reason(spec, best), seconds, _memory(spec, best))
 
 
-@functools.lru_cache(maxsize=1024)
 def plan_for(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
-    """:func:`choose_algorithm`, remembered: a plan is a pure function of the spec, and a
-    model (or a stream) asks for the same few specs over and over. For the kernels'
-    callers; :func:`conv1d.plan` hands users a fresh one."""
-    return choose_algorithm(spec, algorithm)
+    """:func:`choose_algorithm`, remembered: a plan is a pure function of the spec (and of
+    who does the products), and a model (or a stream) asks for the same few specs over and
+    over. For the kernels' callers; :func:`conv1d.plan` hands users a fresh one."""
+    return _plan_for(spec, algorithm, gemm.provided())
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan_for(spec: ConvSpec, algorithm: Any, provided: bool) -> Plan:
+    return choose_algorithm(spec, algorithm, provided)
 
 
 def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:
@@ -159,6 +196,10 @@ def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:
         if ci * co <= 4:
             return f"{ci} input and {co} output channel(s) per group: too little for a matrix product"
         return "small problem: compiled loops have the least overhead"
+    if algorithm is Algorithm.WINOGRAD:
+        m = winograd.tile(k)
+        return (f"channel-rich, {k} taps: Winograd F({m}, {k}) does {winograd.ALPHA} multiplications per {m} outputs "
+                f"instead of {m * k}")
     return f"channel-rich ({co}x{ci * k} weight matrix per group): BLAS matrix products"
 
 
@@ -167,6 +208,9 @@ def _memory(spec: ConvSpec, algorithm: Algorithm) -> int:
     itemsize = max(spec.dtype.itemsize, 4)
     if algorithm is Algorithm.GEMM:
         return min(gemm.BLOCK_BYTES, itemsize * n * g * ci * k * lo) + itemsize * n * g * ci * lp
+    if algorithm is Algorithm.WINOGRAD:
+        tiles = n * math.ceil(lo / winograd.tile(k))
+        return min(winograd.BLOCK_BYTES, 3 * itemsize * g * winograd.ALPHA * tiles * (ci + co)) + itemsize * g * winograd.ALPHA * co * ci
     if algorithm is Algorithm.FFT:
         nfft = fft.fft_length(spec.span, lp)
         return min(fft.BLOCK_BYTES, 16 * n * g * max(ci, co) * nfft) + 8 * g * co * ci * nfft + itemsize * n * g * ci * lp

@@ -13,7 +13,7 @@ larger); zero padding is written into the columns, never copied into a padded in
 bounded whatever the length.
 
 ``conv_transpose`` is, for stride 1, ``conv`` itself with the flipped, transposed kernel
-(derived in ``_conv_transpose_as_conv``); for larger strides it runs the product
+(derived in ``conv_transpose_as_conv``); for larger strides it runs the product
 backwards (col2im): ``(Ci*K, Co) @ y`` gives every tap's contribution, and each tap's
 row is added into the output at stride ``stride`` starting at ``j*dilation``.
 
@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from . import threads
+
 BLOCK_BYTES = 32 * 2**20
 
 Matmul = Callable[..., np.ndarray]  # (a, b, out=None) -> a @ b, NumPy's broadcasting rules
@@ -43,7 +45,15 @@ _matmul: contextvars.ContextVar[Matmul] = contextvars.ContextVar("conv1d_matmul"
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` (into ``out`` if given) with the current provider: ``np.matmul`` by default."""
-    return _matmul.get()(a, b, out=out)
+    provider = _matmul.get()
+    if provider is np.matmul:
+        threads.apply(blas=True)
+    return provider(a, b, out=out)
+
+
+def provided() -> bool:
+    """Whether the products go to a provider other than NumPy's ``matmul`` here and now."""
+    return _matmul.get() is not np.matmul
 
 
 @contextlib.contextmanager
@@ -73,24 +83,29 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
         for b in range(n):  # pointwise without bias: the input itself is the column matrix
             matmul(w[..., 0], x[b], out=y[b])
         return y
-    # The bias rides along in the product as one more column of the weight matrix
-    # times a row of ones, so the output is written once (no separate bias pass).
     w_matrix = w.reshape(g, co, ci * k)
     rows = ci * k
+    per_column = g * max(rows + 1, co) * dtype.itemsize  # gathered column, or product column
+    if lo < 512 and lo * per_column <= BLOCK_BYTES:
+        # Short outputs: batch items side by side in one product, so BLAS sees wide matrices;
+        # the bias is added as the product is moved into y (no extra pass).
+        items = max(1, min(n, BLOCK_BYTES // max(lo * per_column, 1)))
+        bias_column = None if bias is None else bias.reshape(g, co, 1).astype(dtype, copy=False)
+        for n0 in range(0, n, items):
+            n1 = min(n, n0 + items)
+            cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
+            product = matmul(w_matrix, cols.reshape(g, rows, (n1 - n0) * lo)).reshape(g, co, n1 - n0, lo)
+            if bias_column is None:
+                y[n0:n1] = product.transpose(2, 0, 1, 3)
+            else:
+                np.add(product.transpose(2, 0, 1, 3), bias_column, out=y[n0:n1])
+        return y
+    # Long outputs: the bias rides along in the product as one more column of the weight
+    # matrix times a row of ones, so the output is written once (no separate bias pass).
     if bias is not None:
         w_matrix = np.concatenate([w_matrix, bias.reshape(g, co, 1).astype(dtype, copy=False)], axis=2)
         rows += 1
-    per_column = g * max(rows, co) * dtype.itemsize  # gathered column, or product column
-    if lo < 512 and lo * per_column <= BLOCK_BYTES:
-        # Short outputs: batch items side by side in one product, so BLAS sees wide matrices.
-        items = max(1, min(n, BLOCK_BYTES // max(lo * per_column, 1)))
-        for n0 in range(0, n, items):
-            n1 = min(n, n0 + items)
-            cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, bias is not None, dtype)
-            product = matmul(w_matrix, cols.reshape(g, rows, (n1 - n0) * lo))
-            y[n0:n1] = product.reshape(g, co, n1 - n0, lo).transpose(2, 0, 1, 3)
-        return y
-    # Long outputs: one item at a time, in blocks of positions written straight into y.
+    # One item at a time, in blocks of positions written straight into y.
     block = max(1, min(lo, BLOCK_BYTES // per_column))
     for b in range(n):
         for t0 in range(0, lo, block):
@@ -110,72 +125,106 @@ def _gather(x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, t0
     reshaping a (..., L, K) sliding-window view whose innermost axis jumps by ``dilation``;
     the padding is written as zeros, never copied from a padded input.
     """
-    nb, g, ci, length = x.shape
+    nb, g, ci, _ = x.shape
     count = t1 - t0
     cols = np.empty((g, ci * k + ones, nb, count), dtype=dtype)
     taps = cols[:, : ci * k].reshape(g, ci, k, nb, count)
     xt = x.transpose(1, 2, 0, 3)  # (g, ci, nb, L)
     for j in range(k):
-        off = t0 * stride + j * dilation - pad_left  # x index of the block's first column
-        first = 0 if off >= 0 else min(count, -(-(-off) // stride))  # columns before x starts
-        last = max(first, min(count, (length - 1 - off) // stride + 1)) if length - 1 - off >= 0 else first
-        taps[:, :, j, :, :first] = 0
-        taps[:, :, j, :, last:] = 0
-        if last > first:
-            start = off + first * stride
-            taps[:, :, j, :, first:last] = xt[..., start : start + (last - first - 1) * stride + 1 : stride]
+        copy_strided(taps[:, :, j], xt, t0 * stride + j * dilation - pad_left, stride)
     if ones:
         cols[:, ci * k] = 1
     return cols
 
 
+def copy_strided(dest: np.ndarray, x: np.ndarray, off: int, stride: int) -> None:
+    """``dest[..., t] = x[..., off + t*stride]``, zero where that index falls outside ``x``
+    (one strided copy; ``dest`` and ``x`` agree on every axis but the last)."""
+    count, length = dest.shape[-1], x.shape[-1]
+    first = 0 if off >= 0 else min(count, (-off + stride - 1) // stride)  # columns before x starts
+    last = max(first, min(count, (length - 1 - off) // stride + 1)) if length - 1 - off >= 0 else first
+    dest[..., :first] = 0
+    dest[..., last:] = 0
+    if last > first:
+        start = off + first * stride
+        dest[..., first:last] = x[..., start : start + (last - first - 1) * stride + 1 : stride]
+
+
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
     n, g, co, lo = y.shape
     _, _, ci, k = w.shape
-    if stride == 1:
-        return _conv_transpose_as_conv(y, w, dilation, length, offset)
+    # Stride 1 can also run as a forward conv with the flipped kernel, which gathers K
+    # copies of y (and copies the flipped, transposed weight); col2im writes K partial
+    # results the size of x and adds them. Take whichever moves fewer values.
+    if stride == 1 and g * co * ci * k + k * n * g * co * lo < 2 * k * n * g * ci * lo:
+        return conv_transpose_as_conv(conv, y, w, dilation, length, offset)
     full = max(offset + length, (lo - 1) * stride + (k - 1) * dilation + 1)
     x = _conv_transpose(y, w, stride, dilation, full)
     return x if offset == 0 and full == length else np.ascontiguousarray(x[..., offset : offset + length])
 
 
-def _conv_transpose_as_conv(y: np.ndarray, w: np.ndarray, dilation: int, length: int, offset: int) -> np.ndarray:
+def as_conv_window(y: np.ndarray, k: int, dilation: int, length: int, offset: int) -> tuple[np.ndarray, int, int] | None:
     """Stride 1: the adjoint is a forward convolution with the flipped, transposed kernel.
 
     ``x[c, p] = sum_{o,j} w[o, c, j] * y[o, p - j*d]``; with ``wf[c, o, i] = w[o, c, K-1-i]``
     and ``u = p - (K-1)*d`` that is ``sum_{o,i} wf[c, o, i] * y[o, u + i*d]``: conv of ``y``
     at positions ``u = offset - (K-1)*d ...``, i.e. ``(K-1)*d - offset`` zeros in front
     (a negative count crops ``y`` instead) and enough behind for ``length`` outputs.
+    Returns ``(y cropped, zeros in front, zeros behind)``, or None if no ``y`` reaches.
     """
-    lo, k = y.shape[3], w.shape[3]
+    lo = y.shape[3]
     span = (k - 1) * dilation + 1
-    wf = np.ascontiguousarray(w[..., ::-1].transpose(0, 2, 1, 3))  # (g, ci, co, k)
     front = span - 1 - offset
     if front < 0:
         y, lo, front = y[..., -front:], lo + front, 0
     back = length + span - 1 - lo - front
     if back < 0:
         y, lo, back = y[..., : lo + back], lo + back, 0
-    if lo <= 0:
+    return None if lo <= 0 else (y, front, back)
+
+
+def conv_transpose_as_conv(conv: Callable[..., np.ndarray], y: np.ndarray, w: np.ndarray, dilation: int, length: int,
+                           offset: int) -> np.ndarray:
+    """Stride 1 as ``conv`` (a kernel's) of ``y`` with the flipped, transposed kernel (see
+    :func:`as_conv_window`)."""
+    window = as_conv_window(y, w.shape[3], dilation, length, offset)
+    if window is None:
         return np.zeros(y.shape[:2] + (w.shape[2], length), dtype=np.result_type(y, w))
-    return conv(y, wf, 1, dilation, front, back)
+    wf = np.ascontiguousarray(w[..., ::-1].transpose(0, 2, 1, 3))  # (g, ci, co, k)
+    return conv(window[0], wf, 1, dilation, window[1], window[2])
 
 
 def _conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int) -> np.ndarray:
     n, g, co, lo = y.shape
     _, _, ci, k = w.shape
     dtype = np.result_type(y, w)
-    w_t = w.transpose(0, 2, 3, 1).reshape(g, ci * k, co)  # rows are (c, j)
+    w_t = w.reshape(g, co, ci * k).transpose(0, 2, 1)  # rows are (c, j); a view, no copy
     x = np.zeros((n, g, ci, length), dtype=dtype)
+    per_column = g * max(ci * k, co) * dtype.itemsize
+    if lo < 512 and lo * per_column <= BLOCK_BYTES:
+        # Short inputs: batch items side by side in one product, as in conv.
+        items = max(1, min(n, BLOCK_BYTES // max(lo * per_column, 1)))
+        for n0 in range(0, n, items):
+            n1 = min(n, n0 + items)
+            y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, (n1 - n0) * lo)
+            _scatter_taps(x[n0:n1].transpose(1, 2, 0, 3), matmul(w_t, y_matrix), k, stride, dilation, 0, lo)
+        return x
     block = _block(g * ci * k, dtype.itemsize, lo)
     for b in range(n):
         for t0 in range(0, lo, block):
             t1 = min(lo, t0 + block)
-            taps = matmul(w_t, y[b, :, :, t0:t1]).reshape(g, ci, k, t1 - t0)
-            for j in range(k):
-                start = t0 * stride + j * dilation
-                x[b, ..., start : start + (t1 - t0 - 1) * stride + 1 : stride] += taps[:, :, j, :]
+            _scatter_taps(x[b, :, :, None], matmul(w_t, y[b, :, :, t0:t1]), k, stride, dilation, t0, t1 - t0)
     return x
+
+
+def _scatter_taps(x: np.ndarray, taps: np.ndarray, k: int, stride: int, dilation: int, t0: int, count: int) -> None:
+    """col2im: ``x[g, c, b, (t0 + t)*stride + j*dilation] += taps[g, (c, j), (b, t)]`` for
+    ``t < count``; ``x`` is (G, Ci, items, L)."""
+    g, ci, items, _ = x.shape
+    taps = taps.reshape(g, ci, k, items, count)
+    for j in range(k):
+        start = t0 * stride + j * dilation
+        x[..., start : start + (count - 1) * stride + 1 : stride] += taps[:, :, j]
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
