@@ -137,7 +137,7 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     fft_flops = transform * (n * g * (ci + co) * blocks + g * co * ci)
     mix_flops = 8.0 * n * g * co * ci * (nfft // 2 + 1) * blocks
     seconds[Algorithm.FFT] = CALL_SECONDS[Algorithm.FFT] + fft_flops / FFT_FLOPS + mix_flops / MIX_FLOPS + 3 * io / BANDWIDTH
-    return seconds
+    return {a: seconds[a] for a in Algorithm}  # in the enum's order, for printing
 
 
 def _refusal(spec: ConvSpec, algorithm: Algorithm) -> str | None:

@@ -155,7 +155,8 @@ def conv1d(
         padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
         layout: ``'NCL'`` (PyTorch's) or ``'NLC'`` (channels last, no transpose needed).
         algorithm: ``'auto'`` (the planner's choice, see :func:`conv1d.plan`), or force
-            ``'gemm'``, ``'direct'`` or ``'fft'``; all agree within floating-point tolerance.
+            ``'gemm'``, ``'direct'``, ``'fft'`` or ``'winograd'`` (stride 1, dilation 1, 2 to 7
+            taps); all agree within floating-point tolerance.
 
     Example:
         >>> import numpy as np, conv1d

@@ -174,7 +174,7 @@ class Conv1d(torch.nn.Conv1d):
 
     Extras (keyword-only where torch has none): ``padding='causal'`` or ``(left, right)``,
     ``'same'`` with stride > 1, ``layout='NLC'`` for (N, L, C) input and output, and
-    ``algorithm='auto' | 'gemm' | 'direct' | 'fft'`` (used for backward too). CPU tensors
+    ``algorithm='auto' | 'gemm' | 'direct' | 'fft' | 'winograd'`` (used for backward too). CPU tensors
     of float16/32/64 or complex dtypes.
 
     Example:

@@ -1,4 +1,5 @@
-"""Convolution kernels: ``reference`` (the oracle), ``gemm``, ``direct`` (Numba) and ``fft``.
+"""Convolution kernels: ``reference`` (the oracle), ``gemm``, ``direct`` (Numba), ``fft`` and
+``winograd`` (stride 1, dilation 1, 2 to 7 taps; the planner gives it nothing else).
 
 Every kernel module exposes the same three functions on a normalised problem (groups
 split out, compute dtype; padding modes other than zeros already applied by the caller,
