@@ -209,8 +209,10 @@ def _memory(spec: ConvSpec, algorithm: Algorithm) -> int:
     if algorithm is Algorithm.GEMM:
         return min(gemm.BLOCK_BYTES, itemsize * n * g * ci * k * lo) + itemsize * n * g * ci * lp
     if algorithm is Algorithm.WINOGRAD:
-        tiles = n * math.ceil(lo / winograd.tile(k))
-        return min(winograd.BLOCK_BYTES, 3 * itemsize * g * winograd.ALPHA * tiles * (ci + co)) + itemsize * g * winograd.ALPHA * co * ci
+        m = winograd.tile(k)
+        slots = n * (math.ceil(lo / m) + math.ceil((k - 1) / m))
+        blocks = min(winograd.BLOCK_BYTES, slots * g * winograd.tile_bytes(ci, co, m, itemsize))
+        return blocks + itemsize * g * winograd.ALPHA * co * ci  # and the transformed weights
     if algorithm is Algorithm.FFT:
         nfft = fft.fft_length(spec.span, lp)
         return min(fft.BLOCK_BYTES, 16 * n * g * max(ci, co) * nfft) + 8 * g * co * ci * nfft + itemsize * n * g * ci * lp

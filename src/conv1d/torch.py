@@ -62,10 +62,13 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 # KERNEL_THREADS threads. Measured on 2 cores, FCN training on GunPoint
 # (examples/fcn_ucr.py), seconds per epoch: OpenBLAS on two threads 0.68, on one
 # 0.24-0.31; conv1d over torch.nn.Conv1d, both models trained in turn in one process:
-# 1.44-1.58x with OpenBLAS on one thread, 1.32-1.49x with torch.matmul (VM noise is of
-# the same size as the difference). The products themselves are then as fast as
-# torch's convolutions; what remains is the im2col copies (about 1.4 ms of the 11 ms a
-# 128->256, K=5 layer with batch norm takes per training step).
+# 1.44-1.58x with OpenBLAS on one thread, 1.32-1.49x with torch.matmul. Running the two
+# gradients of a layer on two Python threads (one BLAS thread each) measured worse
+# (1.9x with OpenBLAS, whose threads then fight torch's; with torch.matmul from a second
+# thread, the torch model's own step went from 20 to 28 ms). Since then: Winograd for the 128->256 and
+# 256->128 layers (the planner picks it when the products go to torch), entering
+# threads.limited for free, remembered specs: 1.2-1.3x per training step (see
+# BENCHMARKS.md, Training).
 KERNEL_THREADS = 1
 
 

@@ -107,14 +107,24 @@ def _check(stride: int, dilation: int, k: int) -> None:
                          f"got stride={stride}, dilation={dilation}, K={k}")
 
 
-def _blocks(n: int, tiles: int, per_tile: int) -> list[tuple[int, int, int, int]]:
-    """(n0, n1, j0, j1) blocks of batch items and tiles, each under BLOCK_BYTES: whole items
-    side by side when they fit, else one item at a time in ranges of tiles."""
+def tile_bytes(ci: int, co: int, m: int, itemsize: int) -> int:
+    """Working memory per tile slot and group: the samples (m per input channel), their
+    transform and one partial sum of it (ALPHA each), the products (ALPHA per output
+    channel) and the outputs or output-gradient samples (m). The blocks keep
+    ``tile_bytes * tiles`` under BLOCK_BYTES; the weight transform comes on top."""
+    return itemsize * (ci * (m + 2 * ALPHA) + co * (ALPHA + m))
+
+
+def _blocks(n: int, tiles: int, per_tile: int, slack: int) -> list[tuple[int, int, int, int]]:
+    """(n0, n1, j0, j1) blocks of batch items and tiles, each under BLOCK_BYTES counting
+    ``slack`` more tile slots per item: whole items side by side when they fit, else one
+    item at a time in ranges of tiles."""
     most = max(1, BLOCK_BYTES // max(per_tile, 1))
-    if tiles <= most:
-        items = max(1, most // max(tiles, 1))
+    if tiles + slack <= most:
+        items = max(1, most // (tiles + slack))
         return [(n0, min(n, n0 + items), 0, tiles) for n0 in range(0, n, items)]
-    return [(b, b + 1, j0, min(tiles, j0 + most)) for b in range(n) for j0 in range(0, tiles, most)]
+    step = max(1, most - slack)
+    return [(b, b + 1, j0, min(tiles, j0 + step)) for b in range(n) for j0 in range(0, tiles, step)]
 
 
 def _slots(m: int) -> int:
@@ -200,7 +210,7 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
     if flipped:
         u = u.transpose(0, 1, 3, 2)
     bias_column = None if bias is None else bias.reshape(g, co, 1).astype(dtype, copy=False)
-    for n0, n1, j0, j1 in _blocks(n, tiles, ALPHA * g * (ci + co) * dtype.itemsize):
+    for n0, n1, j0, j1 in _blocks(n, tiles, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         nb, count = n1 - n0, j1 - j0
         rows, flat = _rows(x[n0:n1], j0 * m - pad_left, m, count, dtype)
         slots = rows.shape[3] // m
@@ -226,7 +236,7 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     at, gt, _ = matrices(k, m, dtype)
     blocks_of_bt = pieces(m, dtype)
     products = None
-    for n0, n1, j0, j1 in _blocks(n, tiles, ALPHA * g * (ci + co) * dtype.itemsize):
+    for n0, n1, j0, j1 in _blocks(n, tiles, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         count = j1 - j0
         rows, flat = _rows(x[n0:n1], j0 * m - pad_left, m, count, dtype)
         v = _input_transform(flat, rows.size // m, blocks_of_bt, m).reshape(ALPHA, g, ci, -1)
