@@ -242,3 +242,26 @@ def test_left_padding_longer_than_the_output(name: str) -> None:
     expected = reference.conv(x, w, 1, 1, 9, 0, bias)
     assert expected.shape == (2, 1, 2, 6)
     assert_matches(KERNELS[name].conv(x, w, 1, 1, 9, 0, bias), expected, np.float64, f"{name}.conv", algorithm=name)
+
+
+@pytest.mark.parametrize("name", ["gemm", "winograd"])
+def test_the_weight_gradient_reuses_what_the_forward_kept(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """conv(keep=d) leaves its gathered (GEMM) or transformed (Winograd) input in d, and
+    conv_weight(kept=d) uses it instead of computing it again: same result, and with the
+    gathering made to fail it still runs. A different x (shape) is not mistaken for it."""
+    kernel = KERNELS[name]
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 1, 3, 20)), rng.standard_normal((1, 4, 3, 5))
+    keep: dict = {}
+    y = kernel.conv(x, w, 1, 1, 2, 2, None, keep)
+    assert len(keep) == 1
+    gy = rng.standard_normal(y.shape)
+    fresh = kernel.conv_weight(x, gy, 5, 1, 1, 2)
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(kernel, "_gather" if name == "gemm" else "_input_transform", fail)
+    np.testing.assert_array_equal(kernel.conv_weight(x, gy, 5, 1, 1, 2, kept=keep), fresh)
+    with pytest.raises(AssertionError, match="computed again"):
+        kernel.conv_weight(x[:1], gy[:1], 5, 1, 1, 2, kept=keep)

@@ -213,8 +213,10 @@ class SpectrumCache:
 
 
 def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, algorithm: Any = "auto",
-               spectra: SpectrumCache | None = None) -> np.ndarray:
-    """conv1d on arrays already checked against ``spec``; ``spectra`` caches FFT weight spectra."""
+               spectra: SpectrumCache | None = None, keep: dict | None = None) -> np.ndarray:
+    """conv1d on arrays already checked against ``spec``; ``spectra`` caches FFT weight spectra;
+    ``keep``: a dict in which the GEMM and Winograd kernels leave their gathered or
+    transformed input for :func:`conv1d.grad.run_conv1d_weight`'s ``kept``."""
     plan = plan_for(spec, algorithm)
     kernel = kernel_for(plan)
     xg, pad_left, pad_right = conv_input(spec, x)
@@ -223,6 +225,8 @@ def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
     if spectra is not None and plan.algorithm is Algorithm.FFT:
         nfft = _fft.conv_length(spec.k, spec.dilation, xg.shape[-1] + pad_left + pad_right)
         extra["spectrum"] = spectra.get(wg, spec.dilation, nfft)
+    if keep is not None and plan.algorithm in (Algorithm.GEMM, Algorithm.WINOGRAD):
+        extra["keep"] = keep
     y = kernel.conv(xg, wg, spec.stride, spec.dilation, pad_left, pad_right, kernel_bias(spec, b), **extra)
     return from_ncl(spec, merge_groups(y))
 

@@ -113,7 +113,7 @@ def _backward(ctx: Any, grad_output: torch.Tensor, input_grad: Any, weight_grad:
         if ctx.needs_input_grad[0]:
             gx = torch.from_numpy(input_grad(spec, _conj(_array(weight, spec.op)), gy, algorithm))
         if ctx.needs_input_grad[1]:
-            gw = torch.from_numpy(weight_grad(spec, _conj(_array(x, spec.op)), gy, algorithm))
+            gw = torch.from_numpy(weight_grad(spec, _conj(_array(x, spec.op)), gy, algorithm, *ctx.kept))
     if ctx.has_bias and ctx.needs_input_grad[2]:
         axes = tuple(i for i in range(gy.ndim) if i != spec.channel_axis)  # all but the channels
         gb = torch.from_numpy(np.ascontiguousarray(gy.sum(axis=axes)))
@@ -130,8 +130,15 @@ class _Conv1dFunction(torch.autograd.Function):
         spec = module._spec(xa, wa, ba)
         ctx.save_for_backward(x, weight)
         ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
+        # The forward's gathered (GEMM) or transformed (Winograd) input, small ones only
+        # (gemm.KEEP_BYTES), for the weight gradient: x itself is saved and autograd refuses
+        # a backward after x changed in place, so they still match (under no_grad the ctx,
+        # and this, are dropped at once). Complex inputs differ (the gradient takes
+        # conj(x)), so nothing is kept for them.
+        keep = {} if ctx.needs_input_grad[1] and xa.dtype.kind != "c" else None
+        ctx.kept = () if keep is None else (keep,)
         with _kernels():
-            return torch.from_numpy(run_conv1d(spec, xa, wa, ba, module.algorithm, module._spectra))
+            return torch.from_numpy(run_conv1d(spec, xa, wa, ba, module.algorithm, module._spectra, keep))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -147,7 +154,7 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
         ba = None if bias is None else _array(bias, module._op)
         spec = module._spec(xa, wa, ba, output_size)
         ctx.save_for_backward(x, weight)
-        ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
+        ctx.spec, ctx.algorithm, ctx.has_bias, ctx.kept = spec, module.algorithm, bias is not None, ()
         with _kernels():
             return torch.from_numpy(run_conv_transpose1d(spec, xa, wa, ba, module.algorithm))
 

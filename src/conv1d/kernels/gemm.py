@@ -38,6 +38,10 @@ import numpy as np
 from . import threads
 
 BLOCK_BYTES = 32 * 2**20
+# A forward call may keep its gathered (or transformed) input for the weight gradient of
+# the same step (conv1d.torch does, through ``keep=``/``kept=``), when it is one block of at
+# most this size: a deep model keeps at most this much per layer between forward and backward.
+KEEP_BYTES = 4 * 2**20
 
 Matmul = Callable[..., np.ndarray]  # (a, b, out=None) -> a @ b, NumPy's broadcasting rules
 _matmul: contextvars.ContextVar[Matmul] = contextvars.ContextVar("conv1d_matmul", default=np.matmul)
@@ -73,7 +77,9 @@ def _block(per_position: int, itemsize: int, total: int) -> int:
 
 
 def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None) -> np.ndarray:
+         bias: np.ndarray | None = None, keep: dict | None = None) -> np.ndarray:
+    """``keep``: a dict that receives the gathered columns for :func:`conv_weight`'s ``kept``
+    (if they are one block of at most KEEP_BYTES)."""
     n, g, ci, length = x.shape
     _, co, _, k = w.shape
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
@@ -94,6 +100,8 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
         for n0 in range(0, n, items):
             n1 = min(n, n0 + items)
             cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
+            if keep is not None and n1 - n0 == n and cols.nbytes <= KEEP_BYTES:
+                keep[_kept_key(x, k, stride, dilation, pad_left, lo, dtype)] = cols
             product = matmul(w_matrix, cols.reshape(g, rows, (n1 - n0) * lo)).reshape(g, co, n1 - n0, lo)
             if bias_column is None:
                 y[n0:n1] = product.transpose(2, 0, 1, 3)
@@ -227,9 +235,15 @@ def _scatter_taps(x: np.ndarray, taps: np.ndarray, k: int, stride: int, dilation
         x[..., start : start + (count - 1) * stride + 1 : stride] += taps[:, :, j]
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+def _kept_key(x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, lo: int, dtype: np.dtype) -> tuple:
+    return ("gemm", x.shape, k, stride, dilation, pad_left, lo, dtype)
+
+
+def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0,
+                kept: dict | None = None) -> np.ndarray:
     """One product per block: ``gw (Co, Ci*K) = y (Co, N*tb) @ cols (Ci*K, N*tb)^T``, with the
-    forward kernel's im2col columns (so padding is implicit here too)."""
+    forward kernel's im2col columns (so padding is implicit here too), or the ones the
+    forward call of the same ``x`` put in ``kept``."""
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     dtype = np.result_type(x, y)
@@ -237,9 +251,11 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     per_column = g * (ci * k + co) * dtype.itemsize
     if lo * per_column <= BLOCK_BYTES:  # whole items side by side
         items = max(1, min(n, BLOCK_BYTES // max(lo * per_column, 1)))
+        reuse = None if kept is None or items < n else kept.get(_kept_key(x, k, stride, dilation, pad_left, lo, dtype))
         for n0 in range(0, n, items):
             n1 = min(n, n0 + items)
-            cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype).reshape(g, ci * k, -1)
+            cols = reuse if reuse is not None else _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
+            cols = cols.reshape(g, ci * k, -1)
             y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, -1)
             gw += matmul(y_matrix, cols.transpose(0, 2, 1))
         return gw.reshape(g, co, ci, k)

@@ -55,6 +55,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import gemm
 from .gemm import BLOCK_BYTES, as_conv_window, copy_strided, matmul
 
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
@@ -183,9 +184,16 @@ def _scatter(y: np.ndarray, out: np.ndarray, m: int) -> None:
 
 
 def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None) -> np.ndarray:
+         bias: np.ndarray | None = None, keep: dict | None = None) -> np.ndarray:
+    """``keep``: a dict that receives the transformed input for :func:`conv_weight`'s ``kept``
+    (the same tiles: ``m`` and ``BT`` are the same there), if it is one block of at most
+    ``gemm.KEEP_BYTES``."""
     _check(stride, dilation, w.shape[3])
-    return _conv(x, w, False, pad_left, pad_right, bias)
+    return _conv(x, w, False, pad_left, pad_right, bias, keep)
+
+
+def _kept_key(x: np.ndarray, m: int, pad_left: int, dtype: np.dtype) -> tuple:
+    return ("winograd", x.shape, m, pad_left, dtype)
 
 
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
@@ -197,11 +205,11 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
     window = as_conv_window(y, w.shape[3], 1, length, offset)
     if window is None:
         return np.zeros(y.shape[:2] + (w.shape[2], length), dtype=np.result_type(y, w))
-    return _conv(window[0], w, True, window[1], window[2], None)
+    return _conv(window[0], w, True, window[1], window[2], None, None)
 
 
 def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right: int,
-          bias: np.ndarray | None) -> np.ndarray:
+          bias: np.ndarray | None, keep: dict | None) -> np.ndarray:
     """conv of ``x`` with ``w`` (G, Co, Ci, K), or, if ``flipped``, with ``w``'s flipped,
     transposed kernel (then ``x`` has Co channels and the result Ci)."""
     n, g, _, length = x.shape
@@ -226,6 +234,8 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
         rows, flat = _rows(x[n0:n1], j0 * m - pad_left, m, count, dtype)
         slots = rows.shape[3] // m
         v = _input_transform(flat, g * ci * nb * slots, blocks_of_bt, m).reshape(ALPHA, g, ci, nb * slots)
+        if keep is not None and (nb, count) == (n, tiles) and v.nbytes <= gemm.KEEP_BYTES:
+            keep[_kept_key(x, m, pad_left, dtype)] = v
         products = matmul(u, v)  # (ALPHA, g, co, nb * slots)
         if bias_column is not None:
             products[ONES] += bias_column
@@ -234,10 +244,12 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
     return y
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0,
+                kept: dict | None = None) -> np.ndarray:
     """F(K, m) per tile of ``m`` output-gradient samples, summed over tiles and batch in
     ``ALPHA`` products: ``M[p] = (G @ gy tiles)[p] @ (BT @ x tiles)[p]^T``, then ``AT @ M``.
-    The junk tile slots of the input rows meet zeros in the output gradient's rows."""
+    The junk tile slots of the input rows meet zeros in the output gradient's rows.
+    ``kept``: where the forward call of the same ``x`` left its transformed input."""
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     _check(stride, dilation, k)
@@ -249,8 +261,10 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     products = None
     for n0, n1, j0, j1 in _blocks(n, tiles, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         count = j1 - j0
-        rows, flat = _rows(x[n0:n1], j0 * m - pad_left, m, count, dtype)
-        v = _input_transform(flat, rows.size // m, blocks_of_bt, m).reshape(ALPHA, g, ci, -1)
+        v = None if kept is None or (n1 - n0, count) != (n, tiles) else kept.get(_kept_key(x, m, pad_left, dtype))
+        if v is None:
+            rows, flat = _rows(x[n0:n1], j0 * m - pad_left, m, count, dtype)
+            v = _input_transform(flat, rows.size // m, blocks_of_bt, m).reshape(ALPHA, g, ci, -1)
         grad_rows, _ = _rows(y[n0:n1], j0 * m, m, count, dtype)
         grad_rows[..., count * m :] = 0  # the junk slots (and anything past this block)
         d = matmul(gt, grad_rows.reshape(-1, m).T).reshape(ALPHA, g, co, -1)
