@@ -162,9 +162,10 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
     n, g, co, lo = y.shape
     _, _, ci, k = w.shape
     # Stride 1 can also run as a forward conv with the flipped kernel, which gathers K
-    # copies of y (and copies the flipped, transposed weight); col2im writes K partial
-    # results the size of x and adds them. Take whichever moves fewer values.
-    if stride == 1 and g * co * ci * k + k * n * g * co * lo < 2 * k * n * g * ci * lo:
+    # copies of y (and copies the flipped, transposed weight, about 3x slower per value
+    # than the other moves: 0.22 ms for 128x256x3 inside a training step); col2im writes
+    # K partial results the size of x and adds them. Take whichever costs less.
+    if stride == 1 and 3 * g * co * ci * k + k * n * g * co * lo < 2 * k * n * g * ci * lo:
         return conv_transpose_as_conv(conv, y, w, dilation, length, offset)
     full = max(offset + length, (lo - 1) * stride + (k - 1) * dilation + 1)
     x = _conv_transpose(y, w, stride, dilation, full)
