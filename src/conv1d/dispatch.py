@@ -43,6 +43,9 @@ class Algorithm(str, enum.Enum):
 
 KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: direct, Algorithm.FFT: fft,
                                         Algorithm.WINOGRAD: winograd}
+# The kernels whose conv takes ``keep=`` and conv_weight ``kept=`` (a forward's gathered or
+# transformed input, reused by the weight gradient).
+KEEP_INPUT = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
 
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
@@ -118,7 +121,7 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     # BT's columns), the products, and the weights.
     if 2 <= k <= winograd.MAX_TAPS:
         m = winograd.tile(k)
-        tiles = n * (math.ceil(lo / m) + math.ceil((k - 1) / m))
+        tiles = winograd.tile_slots(n, lo, k)
         w_macs = g * co * ci * winograd.ALPHA * tiles
         w_efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 32.0 / max(ci, 1) + 64.0 / max(tiles, 1))
         passes = 1 + 2 * math.ceil(winograd.ALPHA / m)
@@ -210,8 +213,7 @@ def _memory(spec: ConvSpec, algorithm: Algorithm) -> int:
         return min(gemm.BLOCK_BYTES, itemsize * n * g * ci * k * lo) + itemsize * n * g * ci * lp
     if algorithm is Algorithm.WINOGRAD:
         m = winograd.tile(k)
-        slots = n * (math.ceil(lo / m) + math.ceil((k - 1) / m))
-        blocks = min(winograd.BLOCK_BYTES, slots * g * winograd.tile_bytes(ci, co, m, itemsize))
+        blocks = min(winograd.BLOCK_BYTES, winograd.tile_slots(n, lo, k) * g * winograd.tile_bytes(ci, co, m, itemsize))
         return blocks + itemsize * g * winograd.ALPHA * co * ci  # and the transformed weights
     if algorithm is Algorithm.FFT:
         nfft = fft.fft_length(spec.span, lp)

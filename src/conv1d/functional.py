@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _padding
-from .dispatch import Algorithm, Plan, choose_algorithm, kernel_for, plan_for
+from .dispatch import KEEP_INPUT, Algorithm, Plan, choose_algorithm, kernel_for, plan_for
 from .kernels import fft as _fft
 from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
 
@@ -225,7 +225,7 @@ def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
     if spectra is not None and plan.algorithm is Algorithm.FFT:
         nfft = _fft.conv_length(spec.k, spec.dilation, xg.shape[-1] + pad_left + pad_right)
         extra["spectrum"] = spectra.get(wg, spec.dilation, nfft)
-    if keep is not None and plan.algorithm in (Algorithm.GEMM, Algorithm.WINOGRAD):
+    if keep is not None and plan.algorithm in KEEP_INPUT:
         extra["keep"] = keep
     y = kernel.conv(xg, wg, spec.stride, spec.dilation, pad_left, pad_right, kernel_bias(spec, b), **extra)
     return from_ncl(spec, merge_groups(y))

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _padding
 from .errors import ConvError
-from .dispatch import Algorithm, kernel_for, plan_for
+from .dispatch import KEEP_INPUT, kernel_for, plan_for
 from .functional import compute_dtype, conv_input, conv_weight_groups, from_ncl, merge_groups, split_groups, to_ncl
 from .spec import (
     ConvSpec, as_arrays, as_shape, check_grad_output, check_layout, conv1d_spec, conv_transpose1d_spec,
@@ -120,7 +120,7 @@ def run_conv1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: 
     plan = plan_for(spec, algorithm)
     kernel = kernel_for(plan)
     xg, pad_left, _ = conv_input(spec, x)
-    extra = {"kept": kept} if kept and plan.algorithm in (Algorithm.GEMM, Algorithm.WINOGRAD) else {}
+    extra = {"kept": kept} if kept and plan.algorithm in KEEP_INPUT else {}
     gw = kernel.conv_weight(xg, split_groups(to_ncl(spec, gy), spec.groups), spec.k, spec.stride, spec.dilation, pad_left,
                             **extra)
     return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)

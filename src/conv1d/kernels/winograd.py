@@ -144,6 +144,12 @@ def _slots(m: int) -> int:
     return -(-(ALPHA - m) // m)
 
 
+def tile_slots(n: int, lo: int, k: int) -> int:
+    """Tile slots a ``k``-tap call with ``n`` items of ``lo`` outputs works on, junk included."""
+    m = tile(k)
+    return n * (-(-lo // m) + _slots(m))
+
+
 def _rows(x: np.ndarray, off: int, m: int, count: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     """The block's samples as rows of tiles: ``out[g, c, b, s] = x[b, g, c, off + s]`` (zero
     outside ``x``) for ``s < (count + _slots(m)) * m``, shape (G, C, nb, (count + slots) * m),
@@ -157,20 +163,24 @@ def _rows(x: np.ndarray, off: int, m: int, count: int, dtype: np.dtype) -> tuple
     return rows, flat
 
 
-def _input_transform(flat: np.ndarray, rows: int, blocks_of_bt: tuple[np.ndarray, ...], m: int) -> np.ndarray:
-    """``V = BT @ tiles`` for ``rows`` tile slots of ``flat`` (from :func:`_rows`), as (ALPHA,
-    rows). Tile ``j`` is samples ``j*m .. j*m + ALPHA - 1``: its first ``m`` samples are row
-    ``j`` of the (rows, m) matrix the samples reshape to, the next ``m`` are row ``j + 1``,
-    and so on, so ``BT @ tiles`` is a sum of ``ceil(ALPHA/m)`` products of BT's column blocks
-    (``blocks_of_bt``) with overlapping views of the samples (leading dimension m): no tile is
-    ever gathered. The last slots of each row of samples hold tiles that run into the next
-    row: junk, never used."""
+def _input_transform(x: np.ndarray, off: int, m: int, count: int, dtype: np.dtype) -> np.ndarray:
+    """``V = BT @ tiles`` for ``count`` tiles of ``x`` starting at sample ``off`` (zeros
+    outside ``x``), plus the junk slots (:func:`_slots`): (ALPHA, G, C, nb * slots). The
+    samples are copied once into rows of ``m`` (:func:`_rows`); tile ``j``'s first ``m``
+    samples are row ``j`` of the (rows, m) matrix they reshape to, the next ``m`` are row
+    ``j + 1``, and so on, so ``BT @ tiles`` is a sum of ``ceil(ALPHA/m)`` products of BT's
+    column blocks (:func:`pieces`) with overlapping views of the samples (leading dimension
+    m): no tile is ever gathered. The last slots of each row of samples hold tiles that run
+    into the next row: junk, never used."""
+    rows, flat = _rows(x, off, m, count, dtype)
+    g, c, nb, width = rows.shape
     v = None
-    for q, piece in enumerate(blocks_of_bt):
-        view = np.lib.stride_tricks.as_strided(flat[q * m :], (rows, piece.shape[1]), (m * flat.itemsize, flat.itemsize))
+    for q, piece in enumerate(pieces(m, dtype)):
+        view = np.lib.stride_tricks.as_strided(flat[q * m :], (rows.size // m, piece.shape[1]),
+                                               (m * flat.itemsize, flat.itemsize))
         part = matmul(piece, view.T)
         v = part if v is None else np.add(v, part, out=v)
-    return v
+    return v.reshape(ALPHA, g, c, nb * (width // m))
 
 
 def _scatter(y: np.ndarray, out: np.ndarray, m: int) -> None:
@@ -223,7 +233,6 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
     if y.size == 0:
         return y
     at, gt, _ = matrices(m, k, dtype)
-    blocks_of_bt = pieces(m, dtype)
     u = matmul(np.ascontiguousarray(gt[:, ::-1]) if flipped else gt, w.reshape(g * w_out * w_in, k).T)
     u = u.reshape(ALPHA, g, w_out, w_in)  # the weight transform: G @ each (o, c) kernel
     if flipped:
@@ -231,9 +240,8 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
     bias_column = None if bias is None else bias.reshape(g, co, 1).astype(dtype, copy=False)
     for n0, n1, j0, j1 in _blocks(n, tiles, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         nb, count = n1 - n0, j1 - j0
-        rows, flat = _rows(x[n0:n1], j0 * m - pad_left, m, count, dtype)
-        slots = rows.shape[3] // m
-        v = _input_transform(flat, g * ci * nb * slots, blocks_of_bt, m).reshape(ALPHA, g, ci, nb * slots)
+        v = _input_transform(x[n0:n1], j0 * m - pad_left, m, count, dtype)
+        slots = v.shape[3] // nb
         if keep is not None and (nb, count) == (n, tiles) and v.nbytes <= gemm.KEEP_BYTES:
             keep[_kept_key(x, m, pad_left, dtype)] = v
         products = matmul(u, v)  # (ALPHA, g, co, nb * slots)
@@ -257,14 +265,12 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     m = tile(k)
     tiles = -(-lo // m)
     at, gt, _ = matrices(k, m, dtype)
-    blocks_of_bt = pieces(m, dtype)
     products = None
     for n0, n1, j0, j1 in _blocks(n, tiles, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         count = j1 - j0
         v = None if kept is None or (n1 - n0, count) != (n, tiles) else kept.get(_kept_key(x, m, pad_left, dtype))
         if v is None:
-            rows, flat = _rows(x[n0:n1], j0 * m - pad_left, m, count, dtype)
-            v = _input_transform(flat, rows.size // m, blocks_of_bt, m).reshape(ALPHA, g, ci, -1)
+            v = _input_transform(x[n0:n1], j0 * m - pad_left, m, count, dtype)
         grad_rows, _ = _rows(y[n0:n1], j0 * m, m, count, dtype)
         grad_rows[..., count * m :] = 0  # the junk slots (and anything past this block)
         d = matmul(gt, grad_rows.reshape(-1, m).T).reshape(ALPHA, g, co, -1)
