@@ -55,30 +55,30 @@ def test_conv_transpose1d_matches_torch(dtype: Any, case: TransposedCase, seed: 
                    f"conv_transpose1d {case}", algorithm=W)
 
 
+def _check_gradients(case: ConvCase | TransposedCase, seed: int, oracle: Any, input_grad: Any,
+                     weight_grad: Any) -> None:
+    """Input and weight gradients by Winograd (``conv1d.grad`` functions) against torch's
+    autograd (``oracle``), in float64."""
+    a = make_arrays(case, F64, seed)
+    expected = oracle(a.input, a.weight, a.bias, a.grad_output, **case.options)
+    gy = lay_out(a.grad_output, case.view)
+    actual_input = input_grad(case.input_shape, a.weight, gy, **case.options, algorithm=W)
+    assert_matches(actual_input, expected.input, F64, f"grad input {case}", algorithm=W)
+    actual_weight = weight_grad(lay_out(a.input, case.view), case.weight_shape, gy, **case.options, algorithm=W)
+    assert_matches(actual_weight, expected.weight, F64, f"grad weight {case}", algorithm=W)
+
+
 @settings(max_examples=80, deadline=None)
 @given(case=conv_cases(winograd=True), seed=seeds)
 def test_conv1d_gradients_match_torch_autograd(case: ConvCase, seed: int) -> None:
-    a = make_arrays(case, F64, seed)
-    expected = torch_conv1d_grads(a.input, a.weight, a.bias, a.grad_output, **case.options)
-    gy = lay_out(a.grad_output, case.view)
-    actual_input = cgrad.conv1d_input(case.input_shape, a.weight, gy, **case.options, algorithm=W)
-    assert_matches(actual_input, expected.input, F64, f"grad input {case}", algorithm=W)
-    actual_weight = cgrad.conv1d_weight(lay_out(a.input, case.view), case.weight_shape, gy, **case.options,
-                                        algorithm=W)
-    assert_matches(actual_weight, expected.weight, F64, f"grad weight {case}", algorithm=W)
+    _check_gradients(case, seed, torch_conv1d_grads, cgrad.conv1d_input, cgrad.conv1d_weight)
 
 
 @settings(max_examples=60, deadline=None)
 @given(case=transposed_cases(winograd=True), seed=seeds)
 def test_conv_transpose1d_gradients_match_torch_autograd(case: TransposedCase, seed: int) -> None:
-    a = make_arrays(case, F64, seed)
-    expected = torch_conv_transpose1d_grads(a.input, a.weight, a.bias, a.grad_output, **case.options)
-    gy = lay_out(a.grad_output, case.view)
-    actual_input = cgrad.conv_transpose1d_input(case.input_shape, a.weight, gy, **case.options, algorithm=W)
-    assert_matches(actual_input, expected.input, F64, f"grad input {case}", algorithm=W)
-    actual_weight = cgrad.conv_transpose1d_weight(lay_out(a.input, case.view), case.weight_shape, gy,
-                                                  **case.options, algorithm=W)
-    assert_matches(actual_weight, expected.weight, F64, f"grad weight {case}", algorithm=W)
+    _check_gradients(case, seed, torch_conv_transpose1d_grads, cgrad.conv_transpose1d_input,
+                     cgrad.conv_transpose1d_weight)
 
 
 @settings(max_examples=40, deadline=None)
