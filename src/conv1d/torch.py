@@ -65,10 +65,11 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 # 1.44-1.58x with OpenBLAS on one thread, 1.32-1.49x with torch.matmul. Running the two
 # gradients of a layer on two Python threads (one BLAS thread each) measured worse
 # (1.9x with OpenBLAS, whose threads then fight torch's; with torch.matmul from a second
-# thread, the torch model's own step went from 20 to 28 ms). Since then: Winograd for the 128->256 and
-# 256->128 layers (the planner picks it when the products go to torch), entering
-# threads.limited for free, remembered specs: 1.2-1.3x per training step (see
-# BENCHMARKS.md, Training).
+# thread, the torch model's own step went from 20 to 28 ms). Since then: Winograd for the
+# 128->256 and 256->128 layers (the planner picks it when the products go to torch),
+# entering threads.limited for free, remembered specs, the forward's input kept for the
+# weight gradient: 1.12-1.23x per epoch over this session's runs (see BENCHMARKS.md,
+# Training).
 KERNEL_THREADS = 1
 
 
