@@ -253,7 +253,7 @@ def test_the_weight_gradient_reuses_what_the_forward_kept(name: str, monkeypatch
     x, w = rng.standard_normal((2, 1, 3, 20)), rng.standard_normal((1, 4, 3, 5))
     keep: dict = {}
     y = kernel.conv(x, w, 1, 1, 2, 2, None, keep)
-    assert len(keep) == 1
+    assert len(keep) == (1 if name == "gemm" else 2)  # Winograd also keeps its weight transform
     gy = rng.standard_normal(y.shape)
     fresh = kernel.conv_weight(x, gy, 5, 1, 1, 2)
 
@@ -264,3 +264,29 @@ def test_the_weight_gradient_reuses_what_the_forward_kept(name: str, monkeypatch
     np.testing.assert_array_equal(kernel.conv_weight(x, gy, 5, 1, 1, 2, kept=keep), fresh)
     with pytest.raises(AssertionError, match="computed again"):
         kernel.conv_weight(x[:1], gy[:1], 5, 1, 1, 2, kept=keep)
+
+
+def test_the_winograd_input_gradient_reuses_the_forward_weight_transform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conv(keep=d) leaves G @ w in d; conv_transpose(kept=d) (the input gradient, which
+    interpolates at the reciprocal points to use it unflipped) takes it instead of
+    computing it: the same result as the reference, no product with G made, and a kept
+    transform that is wrong shows up in the result (so it really is the one used)."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 1, 3, 20)), rng.standard_normal((1, 4, 3, 5))
+    keep: dict = {}
+    y = winograd.conv(x, w, 1, 1, 2, 2, None, keep)
+    gy = rng.standard_normal(y.shape)
+    expected = reference.conv_transpose(gy, w, 1, 1, 20, 2)
+    products = []
+    real = winograd.matmul
+
+    def counted(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        products.append(a.shape)
+        return real(a, b, out=out)
+
+    monkeypatch.setattr(winograd, "matmul", counted)
+    assert_matches(winograd.conv_transpose(gy, w, 1, 1, 20, 2, kept=keep), expected, np.float64,
+                   "winograd.conv_transpose(kept=)", algorithm="winograd")
+    assert products == [(winograd.ALPHA, 1, 2 * 5, 4)]  # the products only (2 items x 5 tiles): no G @ w
+    doubled = {key: 2 * value for key, value in keep.items()}
+    np.testing.assert_allclose(winograd.conv_transpose(gy, w, 1, 1, 20, 2, kept=doubled), 2 * expected, rtol=1e-9, atol=1e-9)

@@ -46,6 +46,9 @@ KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: 
 # The kernels whose conv takes ``keep=`` and conv_weight ``kept=`` (a forward's gathered or
 # transformed input, reused by the weight gradient).
 KEEP_INPUT = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
+# The kernels whose conv also keeps its weight transform, and whose conv_transpose takes it
+# back with ``kept=`` (the input gradient of the same step).
+KEEP_WEIGHTS = frozenset({Algorithm.WINOGRAD})
 
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices

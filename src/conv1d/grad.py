@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _padding
 from .errors import ConvError
-from .dispatch import KEEP_INPUT, kernel_for, plan_for
+from .dispatch import KEEP_INPUT, KEEP_WEIGHTS, kernel_for, plan_for
 from .functional import compute_dtype, conv_input, conv_weight_groups, from_ncl, merge_groups, split_groups, to_ncl
 from .spec import (
     ConvSpec, as_arrays, as_shape, check_grad_output, check_layout, conv1d_spec, conv_transpose1d_spec,
@@ -72,13 +72,18 @@ def conv1d_input(
     return run_conv1d_input(spec, w, gy, algorithm)
 
 
-def run_conv1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
-    kernel = kernel_for(plan_for(spec, algorithm))
+def run_conv1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto",
+                     kept: dict | None = None) -> np.ndarray:
+    """``kept``: what :func:`conv1d.functional.run_conv1d`'s ``keep`` collected in the forward
+    call with the same ``w`` (the Winograd kernel's weight transform, if it left one)."""
+    plan = plan_for(spec, algorithm)
+    kernel = kernel_for(plan)
     gyg, wg = split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w)
+    extra = {"kept": kept} if kept and plan.algorithm in KEEP_WEIGHTS else {}
     if spec.padding_mode == "zeros":  # the kernel computes just the unpadded window
-        grad = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_in, spec.pad_left)
+        grad = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_in, spec.pad_left, **extra)
         return from_ncl(spec, merge_groups(grad))
-    grad_padded = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_pad, 0)
+    grad_padded = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_pad, 0, **extra)
     grad = _padding.pad_adjoint(merge_groups(grad_padded), spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode)
     return from_ncl(spec, grad)
 

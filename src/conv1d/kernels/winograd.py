@@ -51,17 +51,21 @@ See :mod:`conv1d.kernels` for the shared shape contract.
 from __future__ import annotations
 
 import functools
+import types
+from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 import numba
 import numpy as np
 from numba import prange
 
 from . import gemm, threads
-from .gemm import BLOCK_BYTES, as_conv_window, copy_strided, matmul
+from .gemm import BLOCK_BYTES, as_conv_window, matmul
 
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
-POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2"))
+INFINITY = None
+POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2")) + (INFINITY,)
 ONES = 1  # index of the point 1, whose column of AT is all ones (the bias goes there)
 MAX_TAPS = ALPHA - 1  # at least two outputs per tile
 
@@ -71,8 +75,14 @@ def tile(k: int) -> int:
     return ALPHA - k + 1
 
 
-def _vandermonde(columns: int) -> list[list[Fraction]]:
-    return [[p**j for j in range(columns)] for p in POINTS] + [[Fraction(0)] * (columns - 1) + [Fraction(1)]]
+def _reciprocal(p: Fraction | None) -> Fraction | None:
+    return INFINITY if p == 0 else Fraction(0) if p is INFINITY else 1 / p
+
+
+def _vandermonde(columns: int, points: tuple[Fraction | None, ...] = POINTS) -> list[list[Fraction]]:
+    """Rows ``[1, p, p^2, ...]``; the row of infinity picks the leading coefficient."""
+    return [[Fraction(int(j == columns - 1)) for j in range(columns)] if p is INFINITY else [p**j for j in range(columns)]
+            for p in points]
 
 
 def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
@@ -92,19 +102,30 @@ def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
 
 
 @functools.lru_cache(maxsize=64)
-def matrices(m: int, r: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(AT (m, ALPHA), G (ALPHA, r), BT (ALPHA, ALPHA))`` of F(m, r), ``m + r - 1 == ALPHA``."""
+def matrices(m: int, r: int, dtype: np.dtype, reciprocal: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(AT (m, ALPHA), G (ALPHA, r), BT (ALPHA, ALPHA))`` of F(m, r), ``m + r - 1 == ALPHA``.
+
+    ``reciprocal``: the matrices that correlate with the *flipped* kernel while taking the
+    kernel's own transform ``G @ w``. Flipping a kernel turns its polynomial ``w(t)`` into
+    ``t^(r-1) w(1/t)``, so its value at a point ``q`` is ``q^(r-1)`` times the kernel's value
+    at ``1/q`` (0 and infinity swap, with no factor). The point set is closed under
+    ``p -> 1/p``, so interpolating at the reciprocals of POINTS, in the same order, lets
+    product ``i`` use ``(G @ w)[i]`` as it is; the factors ``q^(r-1)`` (powers of 2, exact) go
+    into AT's columns. A transposed convolution then reuses the forward's weight transform.
+    """
     if m + r - 1 != ALPHA:
         raise ValueError(f"F({m}, {r}) needs m + r - 1 == {ALPHA}")
-    inverse = _inverse(_vandermonde(ALPHA))
+    points = tuple(_reciprocal(p) for p in POINTS) if reciprocal else POINTS
+    inverse = _inverse(_vandermonde(ALPHA, points))
 
     def array(rows: list[list[Fraction]]) -> np.ndarray:
         return np.array([[float(v) for v in row] for row in rows]).astype(dtype)
 
-    vm, vr = _vandermonde(m), _vandermonde(r)
-    at = [[vm[p][i] for p in range(ALPHA)] for i in range(m)]
+    scale = [Fraction(1) if q in (0, INFINITY) or not reciprocal else q ** (r - 1) for q in points]
+    vm = _vandermonde(m, points)
+    at = [[vm[p][i] * scale[p] for p in range(ALPHA)] for i in range(m)]
     bt = array([[inverse[i][p] for i in range(ALPHA)] for p in range(ALPHA)])
-    return array(at), array(vr), bt
+    return array(at), array(_vandermonde(r)), bt
 
 
 def _check(stride: int, dilation: int, k: int) -> None:
@@ -198,9 +219,30 @@ def _untile_loops(prods, mat, bias, count, out):  # pragma: no cover - compiled
                         + c4 * s4[c] + c5 * s5[c] + c6 * s6[c] + c7 * s7[c]) + add[c]
 
 
-# fastmath "contract" only: multiply-adds fused, nothing reordered.
-_tile_jit = numba.njit(parallel=True, cache=True, fastmath={"contract"})(_tile_loops)
-_untile_jit = numba.njit(parallel=True, cache=True, fastmath={"contract"})(_untile_loops)
+class _Compiled:
+    """A loop function compiled twice (lazily): with ``prange`` over the threads, and
+    serial for one thread, which needs no thread count set in Numba (inside
+    ``conv1d.torch`` that setting, made and undone per call, cost more than these loops).
+    fastmath "contract" only: multiply-adds fused, nothing reordered."""
+
+    def __init__(self, loops: Callable[..., None]) -> None:
+        self._parallel = numba.njit(parallel=True, cache=True, fastmath={"contract"})(loops)
+        # A copy under another name: Numba's disk cache keys on the function's name and
+        # line, not on ``parallel``, so the two would load each other's code.
+        serial = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial")
+        serial.__qualname__ = loops.__qualname__ + "_serial"
+        self._serial = numba.njit(cache=True, fastmath={"contract"})(serial)
+
+    def __call__(self, *args: Any) -> None:
+        if threads.get() > 1:
+            threads.apply(numba=True)
+            self._parallel(*args)
+        else:
+            self._serial(*args)
+
+
+_tile_jit = _Compiled(_tile_loops)
+_untile_jit = _Compiled(_untile_loops)
 
 
 def _samples(x: np.ndarray, off: int, rows: int, stop: int, dtype: np.dtype) -> np.ndarray:
@@ -228,10 +270,11 @@ def _transform(x: np.ndarray, off: int, m: int, count: int, stop: int, mat: np.n
     return out
 
 
-def _input_transform(x: np.ndarray, off: int, m: int, count: int, dtype: np.dtype) -> np.ndarray:
+def _input_transform(x: np.ndarray, off: int, m: int, count: int, dtype: np.dtype, reciprocal: bool = False) -> np.ndarray:
     """``V = BT @ tiles`` for ``count`` tiles per item of ``x`` starting at sample ``off``
-    (zeros outside ``x``): (ALPHA, nb * count, G * C)."""
-    return _transform(x, off, m, count, x.shape[3], matrices(ALPHA - 1, 2, dtype)[2], dtype)
+    (zeros outside ``x``): (ALPHA, nb * count, G * C). ``reciprocal``: BT of the reciprocal
+    points (see :func:`matrices`)."""
+    return _transform(x, off, m, count, x.shape[3], matrices(m, ALPHA - m + 1, dtype, reciprocal)[2], dtype)
 
 
 def _grouped(v: np.ndarray, g: int) -> np.ndarray:
@@ -252,33 +295,38 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
          bias: np.ndarray | None = None, keep: dict | None = None) -> np.ndarray:
     """``keep``: a dict that receives the transformed input for :func:`conv_weight`'s ``kept``
     (the same tiles: ``m`` and ``BT`` are the same there), if it is one block of at most
-    ``gemm.KEEP_BYTES``."""
+    ``gemm.KEEP_BYTES``, and the weight transform for :func:`conv_transpose`'s ``kept``."""
     _check(stride, dilation, w.shape[3])
-    return _conv(x, w, False, pad_left, pad_right, bias, keep)
+    return _conv(x, w, False, pad_left, pad_right, bias, keep, None)
 
 
 def _kept_key(x: np.ndarray, m: int, pad_left: int, dtype: np.dtype) -> tuple:
     return ("winograd", x.shape, m, pad_left, dtype)
 
 
-def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+def _weights_key(w: np.ndarray, dtype: np.dtype) -> tuple:
+    return ("winograd weights", w.shape, dtype)
+
+
+def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0,
+                   kept: dict | None = None) -> np.ndarray:
     """Stride 1: a forward conv of ``y`` with the flipped, transposed kernel (see
-    :func:`conv1d.kernels.gemm.as_conv_window`), taken straight from ``w``: the transform of
-    the flipped kernel is ``G`` with its columns reversed, and the transposition is a view
-    in the products. No flipped copy of the weight is made."""
+    :func:`conv1d.kernels.gemm.as_conv_window`), computed from ``w``'s own transform
+    ``G @ w`` by interpolating at the reciprocal points (see :func:`matrices`): no flipped
+    copy of the weight, and ``kept`` may hold the transform a forward :func:`conv` with
+    the same ``w`` left in its ``keep``."""
     _check(stride, dilation, w.shape[3])
     window = as_conv_window(y, w.shape[3], 1, length, offset)
     if window is None:
         return np.zeros(y.shape[:2] + (w.shape[2], length), dtype=np.result_type(y, w))
-    return _conv(window[0], w, True, window[1], window[2], None, None)
+    return _conv(window[0], w, True, window[1], window[2], None, None, kept)
 
 
 def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right: int,
-          bias: np.ndarray | None, keep: dict | None) -> np.ndarray:
+          bias: np.ndarray | None, keep: dict | None, kept: dict | None) -> np.ndarray:
     """conv of ``x`` with ``w`` (G, Co, Ci, K), or, if ``flipped``, with ``w``'s flipped,
     transposed kernel (then ``x`` has Co channels and the result Ci). The result is
     computed channels-last and returned as its (N, G, Co, Lo) view."""
-    threads.apply(numba=True)
     n, g, _, length = x.shape
     _, w_out, w_in, k = w.shape
     ci, co = (w_out, w_in) if flipped else (w_in, w_out)
@@ -289,18 +337,21 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
     count_all = -(-lo // m)
     if y.size == 0:
         return y.transpose(0, 2, 3, 1)
-    at, gt, _ = matrices(m, k, dtype)
-    u = matmul(np.ascontiguousarray(gt[:, ::-1]) if flipped else gt, w.reshape(g * w_out * w_in, k).T)
-    u = u.reshape(ALPHA, g, w_out, w_in)  # the weight transform: G @ each (o, c) kernel
-    if not flipped:
-        u = u.transpose(0, 1, 3, 2)  # (ALPHA, G, Ci, Co): the products' right-hand side
+    at, gt, _ = matrices(m, k, dtype, flipped)
+    u = None if kept is None else kept.get(_weights_key(w, dtype))
+    if u is None:  # the weight transform: G @ each (o, c) kernel
+        u = matmul(gt, w.reshape(g * w_out * w_in, k).T).reshape(ALPHA, g, w_out, w_in)
+        if keep is not None and u.nbytes <= gemm.KEEP_BYTES:
+            keep[_weights_key(w, dtype)] = u
+    # The products' right-hand sides: (ALPHA, G, Ci, Co); the flipped kernel's transposition is u itself.
+    right = u if flipped else u.transpose(0, 1, 3, 2)
     add = np.zeros((g, co), dtype) if bias is None else np.ascontiguousarray(bias.reshape(g, co), dtype)
     for n0, n1, j0, j1 in _blocks(n, count_all, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         count = j1 - j0
-        v = _input_transform(x[n0:n1], j0 * m - pad_left, m, count, dtype)
+        v = _input_transform(x[n0:n1], j0 * m - pad_left, m, count, dtype, flipped)
         if keep is not None and (n1 - n0, count) == (n, count_all) and v.nbytes <= gemm.KEEP_BYTES:
             keep[_kept_key(x, m, pad_left, dtype)] = v
-        products = matmul(_grouped(v, g), u)  # (ALPHA, G, cols, Co)
+        products = matmul(_grouped(v, g), right)  # (ALPHA, G, cols, Co)
         _untile_jit(np.ascontiguousarray(products), at, add, count, y[n0:n1, j0 * m : min(lo, j1 * m)])
     return y.transpose(0, 2, 3, 1)
 
@@ -310,7 +361,6 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     """F(K, m) per tile of ``m`` output-gradient samples, summed over tiles and batch in
     ``ALPHA`` products: ``M[p] = (G @ gy tiles)[p]^T @ (BT @ x tiles)[p]``, then ``AT @ M``.
     ``kept``: where the forward call of the same ``x`` left its transformed input."""
-    threads.apply(numba=True)
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     _check(stride, dilation, k)
@@ -331,5 +381,5 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
         products = part if products is None else np.add(products, part, out=products)
     if products is None:  # no output positions
         return np.zeros((g, co, ci, k), dtype=dtype)
-    # (K, G*Co*Ci) transposed is the (G, Co, Ci, K) result as a strided view: no copy.
-    return matmul(at, products.reshape(ALPHA, -1)).T.reshape(g, co, ci, k)
+    # M^T @ AT^T is (G*Co*Ci, K): the result's own layout, contiguous.
+    return matmul(products.reshape(ALPHA, -1).T, at.T).reshape(g, co, ci, k)
