@@ -18,12 +18,13 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import os
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from .errors import ConvError, closest
-from .kernels import direct, fft, gemm, winograd
+from .kernels import direct, fft, gemm, threads, winograd
 from .spec import ConvSpec
 
 __all__ = ["Algorithm", "Plan", "choose_algorithm", "kernel_for", "plan_for"]
@@ -56,11 +57,16 @@ DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
 FFT_FLOPS = 15e9  # scipy.fft real transforms, 2 workers, counted as 2.5 n log2 n
 MIX_FLOPS = 30e9  # complex matmul per frequency
 BANDWIDTH = 8e9  # bytes per second, one direction (np.copyto of 64 MiB)
-# Bytes per second through the Winograd transforms (small products, strided copies): with
-# NumPy's BLAS, and with an outside provider of the products (conv1d.torch hands in
-# PyTorch's, whose small products run about twice as fast: measured on the FCN's 128->256,
-# K=5 layer inside a training step).
-TRANSFORM_BANDWIDTH = {False: 3e9, True: 8e9}
+CORES = os.cpu_count() or 1  # the rates above are for all of them
+# Bytes per second through the Winograd transforms (channels-last copies, compiled
+# transform loops, the weight transform), keyed by whether an outside provider does the
+# products (conv1d.torch hands in PyTorch's): fitted, with the efficiency constants below,
+# so that the choice between GEMM and Winograd is right on the most shapes of a measured
+# set (FCN, text CNN, ResNet-1D, mid-size and long inputs; 2-core EPYC), not to predict
+# times. Inside torch the GEMM kernel's own passes cost more than with NumPy's BLAS (its
+# short-output transposes and col2im measured 1.3-1.9x slower there), which the higher
+# figure stands for.
+TRANSFORM_BANDWIDTH = {False: 8e9, True: 16e9}
 CALL_SECONDS = {Algorithm.GEMM: 25e-6, Algorithm.DIRECT: 8e-6, Algorithm.FFT: 80e-6, Algorithm.WINOGRAD: 60e-6}
 
 
@@ -120,21 +126,27 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     gathered = itemsize * n * g * ci * k * lo if k > 1 else 0
     seconds[Algorithm.GEMM] = CALL_SECONDS[Algorithm.GEMM] + 2 * macs / (GEMM_FLOPS * efficiency) + (io + 2 * gathered) / BANDWIDTH
     # Winograd: ALPHA products of (Co x Ci) by (Ci x tiles), plus the transforms, which are
-    # passes over memory: the tiles' samples (ALPHA per m outputs, written once per block of
-    # BT's columns), the products, and the weights.
+    # passes over memory.
     if 2 <= k <= winograd.MAX_TAPS:
         m = winograd.tile(k)
-        tiles = winograd.tile_slots(n, lo, k)
+        tiles = winograd.tiles(n, lo, k)
         w_macs = g * co * ci * winograd.ALPHA * tiles
-        w_efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 32.0 / max(ci, 1) + 64.0 / max(tiles, 1))
-        passes = 1 + 2 * math.ceil(winograd.ALPHA / m)
-        moved = g * (tiles * (ci * winograd.ALPHA * passes + co * (2 * winograd.ALPHA + 2 * m)) + co * ci * (k + winograd.ALPHA))
+        w_efficiency = 1.0 / (1.0 + 96.0 / max(co, 1) + 128.0 / max(ci, 1) + 32.0 / max(tiles, 1))
+        # Per tile: the input's m samples copied channels-last (read and write) and their
+        # ALPHA transforms written; ALPHA products written and read back, m outputs written
+        # and moved once more into the caller's layout; and the weights' transform.
+        moved = g * (tiles * (ci * (winograd.ALPHA + 2 * m) + co * (2 * winograd.ALPHA + 2 * m))
+                     + co * ci * (k + winograd.ALPHA))
         seconds[Algorithm.WINOGRAD] = (CALL_SECONDS[Algorithm.WINOGRAD] + 2 * w_macs / (GEMM_FLOPS * w_efficiency)
-                                       + io / BANDWIDTH + itemsize * moved / TRANSFORM_BANDWIDTH[provided])
+                                       + (io + itemsize * moved) / TRANSFORM_BANDWIDTH[provided])
     else:
         seconds[Algorithm.WINOGRAD] = math.inf
-    # Direct: one pass over input and output, vectorised multiply-adds (strided reads are slower).
-    seconds[Algorithm.DIRECT] = CALL_SECONDS[Algorithm.DIRECT] + macs / (DIRECT_MACS / (1 if spec.stride == 1 else 3)) + io / BANDWIDTH
+    # Direct: one pass over input and output, vectorised multiply-adds (strided reads are
+    # slower), on the threads conv1d may use now (DIRECT_MACS is all cores'; inside
+    # conv1d.torch it runs on one, next to PyTorch's pool).
+    share = min(threads.get(), CORES) / CORES
+    direct_macs = DIRECT_MACS * share / (1 if spec.stride == 1 else 3)
+    seconds[Algorithm.DIRECT] = CALL_SECONDS[Algorithm.DIRECT] + macs / direct_macs + io / BANDWIDTH
     # FFT: transforms of input blocks, output blocks and kernels, plus per-frequency mixing.
     span = spec.span
     nfft = fft.fft_length(span, lp)
@@ -184,13 +196,14 @@ def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto", provided: bool | N
 
 def plan_for(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
     """:func:`choose_algorithm`, remembered: a plan is a pure function of the spec (and of
-    who does the products), and a model (or a stream) asks for the same few specs over and
-    over. For the kernels' callers; :func:`conv1d.plan` hands users a fresh one."""
-    return _plan_for(spec, algorithm, gemm.provided())
+    who does the products, and of the thread count), and a model (or a stream) asks for
+    the same few specs over and over. For the kernels' callers; :func:`conv1d.plan` hands
+    users a fresh one."""
+    return _plan_for(spec, algorithm, gemm.provided(), threads.get())
 
 
 @functools.lru_cache(maxsize=1024)
-def _plan_for(spec: ConvSpec, algorithm: Any, provided: bool) -> Plan:
+def _plan_for(spec: ConvSpec, algorithm: Any, provided: bool, thread_count: int) -> Plan:
     return choose_algorithm(spec, algorithm, provided)
 
 

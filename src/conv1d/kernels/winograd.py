@@ -51,16 +51,12 @@ See :mod:`conv1d.kernels` for the shared shape contract.
 from __future__ import annotations
 
 import functools
-import types
-from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
 
 import numba
 import numpy as np
-from numba import prange
 
-from . import gemm, threads
+from . import gemm
 from .gemm import BLOCK_BYTES, as_conv_window, matmul
 
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
@@ -183,7 +179,7 @@ def tiles(n: int, lo: int, k: int) -> int:
 # length); the channels-last copies are NumPy's strided copies.
 def _tile_loops(src, per_item, count, step, mat, out):  # pragma: no cover - compiled
     """``out[p, b*count + t, :] = sum_j mat[p, j] * src[b*per_item + t*step + j, :]``, j < 8."""
-    for col in prange(out.shape[1]):
+    for col in range(out.shape[1]):
         b = col // count
         r = b * per_item + (col - b * count) * step
         s0, s1, s2, s3 = src[r], src[r + 1], src[r + 2], src[r + 3]
@@ -202,7 +198,7 @@ def _untile_loops(prods, mat, bias, count, out):  # pragma: no cover - compiled
     for the rows ``t*m + i`` that ``out`` has (the last tile may be cut short)."""
     rows, groups = out.shape[1], out.shape[2]
     m = mat.shape[0]
-    for job in prange(prods.shape[2] * groups):
+    for job in range(prods.shape[2] * groups):
         col = job // groups
         gi = job - col * groups
         b = col // count
@@ -219,30 +215,13 @@ def _untile_loops(prods, mat, bias, count, out):  # pragma: no cover - compiled
                         + c4 * s4[c] + c5 * s5[c] + c6 * s6[c] + c7 * s7[c]) + add[c]
 
 
-class _Compiled:
-    """A loop function compiled twice (lazily): with ``prange`` over the threads, and
-    serial for one thread, which needs no thread count set in Numba (inside
-    ``conv1d.torch`` that setting, made and undone per call, cost more than these loops).
-    fastmath "contract" only: multiply-adds fused, nothing reordered."""
-
-    def __init__(self, loops: Callable[..., None]) -> None:
-        self._parallel = numba.njit(parallel=True, cache=True, fastmath={"contract"})(loops)
-        # A copy under another name: Numba's disk cache keys on the function's name and
-        # line, not on ``parallel``, so the two would load each other's code.
-        serial = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial")
-        serial.__qualname__ = loops.__qualname__ + "_serial"
-        self._serial = numba.njit(cache=True, fastmath={"contract"})(serial)
-
-    def __call__(self, *args: Any) -> None:
-        if threads.get() > 1:
-            threads.apply(numba=True)
-            self._parallel(*args)
-        else:
-            self._serial(*args)
-
-
-_tile_jit = _Compiled(_tile_loops)
-_untile_jit = _Compiled(_untile_loops)
+# One thread, on purpose: the transforms are a small part of a call next to its products,
+# and a parallel Numba region between BLAS calls is slow on a small machine: NumPy's
+# OpenBLAS threads and Numba's OpenMP workers then wait on each other (measured on 2
+# cores: 16 ms instead of 0.5 ms per call on the FCN's 128->256 layer). fastmath
+# "contract" only: multiply-adds fused, nothing reordered.
+_tile_jit = numba.njit(cache=True, fastmath={"contract"})(_tile_loops)
+_untile_jit = numba.njit(cache=True, fastmath={"contract"})(_untile_loops)
 
 
 def _samples(x: np.ndarray, off: int, rows: int, stop: int, dtype: np.dtype) -> np.ndarray:
@@ -381,5 +360,7 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
         products = part if products is None else np.add(products, part, out=products)
     if products is None:  # no output positions
         return np.zeros((g, co, ci, k), dtype=dtype)
-    # M^T @ AT^T is (G*Co*Ci, K): the result's own layout, contiguous.
-    return matmul(products.reshape(ALPHA, -1).T, at.T).reshape(g, co, ci, k)
+    # (K, G*Co*Ci) transposed is the (G, Co, Ci, K) result as a strided view: no copy. (The
+    # product in the result's own layout, M^T @ AT^T, measured 5-8x slower in PyTorch's
+    # matmul: a tall, skinny output.)
+    return matmul(at, products.reshape(ALPHA, -1)).T.reshape(g, co, ci, k)
