@@ -128,7 +128,8 @@ def run_conv1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: 
     extra = {"kept": kept} if kept and plan.algorithm in KEEP_INPUT else {}
     gw = kernel.conv_weight(xg, split_groups(to_ncl(spec, gy), spec.groups), spec.k, spec.stride, spec.dilation, pad_left,
                             **extra)
-    return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)
+    # C-contiguous like every other result (a strided gradient slows an optimiser step down).
+    return np.ascontiguousarray(gw.reshape(spec.weight_shape), dtype=spec.dtype)
 
 
 def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
@@ -218,4 +219,5 @@ def run_conv_transpose1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, a
         split_groups(to_ncl(spec, gy), spec.groups), split_groups(to_ncl(spec, x), spec.groups),
         spec.k, spec.stride, spec.dilation, spec.pad_left,
     )
-    return gw.reshape(spec.weight_shape).astype(spec.dtype, copy=False)
+    # C-contiguous like every other result (a strided gradient slows an optimiser step down).
+    return np.ascontiguousarray(gw.reshape(spec.weight_shape), dtype=spec.dtype)

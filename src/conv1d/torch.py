@@ -73,10 +73,19 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 KERNEL_THREADS = 1
 
 
+# Products with fewer multiply-adds than this go to NumPy: OpenBLAS runs them
+# on the calling thread (its own threshold for threads is 65536 * 4), while torch.matmul
+# inside a training step costs ~0.1 ms even for the FCN's first layer (1 -> 128 channels,
+# 8 taps: 0.15 M multiply-adds), waking its thread pool.
+SMALL_PRODUCT = 65536 * 4
+
+
 def _torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``np.matmul`` done by ``torch.matmul`` on views of the arrays; NumPy's own for what
-    torch cannot view (read-only or negatively strided arrays) or should not multiply
-    (half precision, mixed dtypes, a strided ``out``)."""
+    """``np.matmul`` done by ``torch.matmul`` on views of the arrays; NumPy's own for small
+    products (SMALL_PRODUCT) and for what torch cannot view (read-only or negatively
+    strided arrays) or should not multiply (half precision, mixed dtypes, a strided ``out``)."""
+    if a.ndim >= 2 and b.ndim >= 2 and a.size * b.shape[-1] < SMALL_PRODUCT and b.size * a.shape[-2] < SMALL_PRODUCT:
+        return np.matmul(a, b, out=out)  # (the multiply-adds, counting either operand's batch)
     if (a.dtype == b.dtype and a.dtype.kind in "fc" and a.dtype.itemsize >= 4 and a.flags.writeable
             and b.flags.writeable and (out is None or (out.dtype == a.dtype and out.flags.c_contiguous))):
         try:

@@ -248,18 +248,22 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     dtype = np.result_type(x, y)
-    gw = np.zeros((g, co, ci * k), dtype=dtype)
     per_column = g * (ci * k + co) * dtype.itemsize
     if lo * per_column <= BLOCK_BYTES:  # whole items side by side
         items = max(1, min(n, BLOCK_BYTES // max(lo * per_column, 1)))
         reuse = None if kept is None or items < n else kept.get(_kept_key(x, k, stride, dilation, pad_left, lo, dtype))
+        total = None  # the first block's product is the sum so far (no zeroed array to add it to)
         for n0 in range(0, n, items):
             n1 = min(n, n0 + items)
             cols = reuse if reuse is not None else _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
             cols = cols.reshape(g, ci * k, -1)
             y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, -1)
-            gw += matmul(y_matrix, cols.transpose(0, 2, 1))
-        return gw.reshape(g, co, ci, k)
+            part = matmul(y_matrix, cols.transpose(0, 2, 1))
+            total = part if total is None else np.add(total, part, out=total)
+        if total is None:  # no batch items
+            return np.zeros((g, co, ci, k), dtype=dtype)
+        return total.reshape(g, co, ci, k)
+    gw = np.zeros((g, co, ci * k), dtype=dtype)
     block = _block(g * (ci * k + co), dtype.itemsize, lo)
     for b in range(n):
         for t0 in range(0, lo, block):
