@@ -67,9 +67,10 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 # (1.9x with OpenBLAS, whose threads then fight torch's; with torch.matmul from a second
 # thread, the torch model's own step went from 20 to 28 ms). Since then: Winograd for the
 # 128->256 and 256->128 layers (the planner picks it when the products go to torch),
-# entering threads.limited for free, remembered specs, the forward's input kept for the
-# weight gradient: 1.12-1.23x per epoch over this session's runs (see BENCHMARKS.md,
-# Training).
+# entering threads.limited for free, remembered specs, the forward's input (and
+# Winograd's weight transform) kept for the backward, contiguous weight gradients, small
+# products on NumPy's: GunPoint 0.87-0.95x, ItalyPowerDemand 1.01-1.08x per epoch in
+# session 5's runs (see BENCHMARKS.md, Training).
 KERNEL_THREADS = 1
 
 
