@@ -45,7 +45,10 @@ def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[
     }
 
 
-def _check_against_reference(name: str, block_bytes: int | None, p: KernelProblem, seed: int) -> None:
+def _check_against_reference(name: str, block_bytes: int | None, p: KernelProblem, seed: int,
+                             large_input_paths: bool = False) -> None:
+    """``large_input_paths``: take the copies meant for large inputs on these small ones too
+    (GEMM's im2col one copy per tap, Winograd's blocked transposition into channels-last)."""
     a = _arrays(p, seed)
     before = {key: v.copy() for key, v in a.items() if v is not None}
     expected = _all_three(reference, p, a)
@@ -54,6 +57,9 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
             patch.setattr(gemm, "BLOCK_BYTES", block_bytes)
             patch.setattr(fft, "BLOCK_BYTES", block_bytes)
             patch.setattr(winograd, "BLOCK_BYTES", block_bytes)
+        if large_input_paths:
+            patch.setattr(gemm, "SMALL_GATHER", -1)
+            patch.setattr(winograd, "SMALL_SAMPLES", -1)
         actual = _all_three(KERNELS[name], p, a)
     shapes = {"conv": p.y_shape, "conv_transpose": p.transposed_shape, "conv_weight": p.w_shape}
     for op, shape in shapes.items():
@@ -69,6 +75,12 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
 @given(problem=kernel_problems(dtypes=COMPUTE_DTYPES), seed=seeds)
 def test_gemm_equals_reference(block_bytes: int | None, problem: KernelProblem, seed: int) -> None:
     _check_against_reference("gemm", block_bytes, problem, seed)
+
+
+@settings(max_examples=100, deadline=None)
+@given(problem=kernel_problems(dtypes=COMPUTE_DTYPES), seed=seeds)
+def test_gemm_equals_reference_on_the_large_input_paths(problem: KernelProblem, seed: int) -> None:
+    _check_against_reference("gemm", None, problem, seed, large_input_paths=True)
 
 
 @settings(max_examples=150, deadline=None)
@@ -94,6 +106,12 @@ def test_winograd_equals_reference(block_bytes: int | None, problem: KernelProbl
     """Stride 1, dilation 1, 2..7 taps, floats (the planner gives it nothing else); 1-byte
     blocks put every tile of every item in a block of its own."""
     _check_against_reference("winograd", block_bytes, problem, seed)
+
+
+@settings(max_examples=100, deadline=None)
+@given(problem=kernel_problems(dtypes=FLOATS, winograd=True), seed=seeds)
+def test_winograd_equals_reference_on_the_large_input_paths(problem: KernelProblem, seed: int) -> None:
+    _check_against_reference("winograd", None, problem, seed, large_input_paths=True)
 
 
 def test_winograd_matrices_interpolate_exactly() -> None:
