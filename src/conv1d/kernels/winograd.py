@@ -67,7 +67,7 @@ from .gemm import BLOCK_BYTES, as_conv_window, matmul
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
 INFINITY = None
 POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2")) + (INFINITY,)
-ONES = 1  # index of the point 1, whose column of AT is all ones (the bias goes there)
+ONES = 1  # index of the point 1, whose column of AT is all ones
 MAX_TAPS = ALPHA - 1  # at least two outputs per tile
 
 
@@ -213,8 +213,8 @@ def _untile_loops(prods, mat, bias, count, out, n0, first, stop):  # pragma: no 
         for gi in range(groups):
             add = bias[gi]
             for t0 in range(0, count, per_buffer):
-                tiles = min(per_buffer, count - t0)
-                for tt in range(tiles):
+                in_buffer = min(per_buffer, count - t0)
+                for tt in range(in_buffer):
                     col = b * count + t0 + tt
                     s0, s1, s2, s3 = prods[0, gi, col], prods[1, gi, col], prods[2, gi, col], prods[3, gi, col]
                     s4, s5, s6, s7 = prods[4, gi, col], prods[5, gi, col], prods[6, gi, col], prods[7, gi, col]
@@ -226,7 +226,7 @@ def _untile_loops(prods, mat, bias, count, out, n0, first, stop):  # pragma: no 
                             o[c] = (c0 * s0[c] + c1 * s1[c] + c2 * s2[c] + c3 * s3[c]
                                     + c4 * s4[c] + c5 * s5[c] + c6 * s6[c] + c7 * s7[c]) + add[c]
                 start = first + t0 * m
-                length = min(tiles * m, stop - start)
+                length = min(in_buffer * m, stop - start)
                 for c in range(co):
                     row = out[n0 + b, gi, c, start : start + length]
                     for pos in range(length):
@@ -330,9 +330,9 @@ def _grouped(v: np.ndarray, g: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _padded(mat_key: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+def _padded(k: int, m: int, dtype: np.dtype) -> np.ndarray:
     """G of F(K, m) (ALPHA x m) with zero columns up to ALPHA: the output-gradient transform."""
-    gt = matrices(*mat_key, dtype)[1]
+    gt = matrices(k, m, dtype)[1]
     out = np.zeros((ALPHA, ALPHA), dtype=dtype)
     out[:, : gt.shape[1]] = gt
     return out
@@ -414,7 +414,7 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     m = tile(k)
     count_all = -(-lo // m)
     at = matrices(k, m, dtype)[0]
-    gt = _padded((k, m), dtype)
+    gt = _padded(k, m, dtype)
     products = None
     for n0, n1, j0, j1 in _blocks(n, count_all, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         count = j1 - j0
