@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from . import threads
+from . import scratch, threads
 
 BLOCK_BYTES = 32 * 2**20
 # A forward call may keep its gathered (or transformed) input for the weight gradient of
@@ -49,10 +49,14 @@ _matmul: contextvars.ContextVar[Matmul] = contextvars.ContextVar("conv1d_matmul"
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` (into ``out`` if given) with the current provider: ``np.matmul`` by default."""
+    """``a @ b`` (into ``out`` if given) with the current provider: ``np.matmul`` by default.
+    Without ``out``, the product goes into working memory from :func:`conv1d.kernels.scratch.empty`."""
     provider = _matmul.get()
     if provider is np.matmul:
         threads.apply(blas=True)
+    if out is None and a.ndim >= 2 and b.ndim >= 2:
+        out = scratch.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
+                            np.result_type(a, b))
     return provider(a, b, out=out)
 
 

@@ -61,7 +61,7 @@ from fractions import Fraction
 import numba
 import numpy as np
 
-from . import gemm
+from . import gemm, scratch
 from .gemm import BLOCK_BYTES, as_conv_window, matmul
 
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
@@ -236,8 +236,11 @@ def _untile_loops(prods, mat, bias, count, out, n0, first, stop):  # pragma: no 
 def _weights_out_loops(prods, mat, out):  # pragma: no cover - compiled
     """``out[r, j] = sum_p mat[j, p] * prods[p, r]``: AT applied to the ALPHA products of every
     (o, c) pair of a weight gradient, written in the weight's own (..., K) layout. Blocks
-    of rows: the sums vectorised along the rows into a small buffer, then moved K at a time."""
+    of rows: the sums vectorised along the rows into a small buffer, then moved tap by tap
+    into the block's run of the flat output (measured on the FCN's 256x128x5 gradient: 170
+    us against 300 with a two-index store per element)."""
     rows, k = out.shape
+    flat = out.reshape(-1)
     block = 512
     buffer = np.empty((k, block), dtype=out.dtype)
     for r0 in range(0, rows, block):
@@ -251,9 +254,11 @@ def _weights_out_loops(prods, mat, out):  # pragma: no cover - compiled
             for i in range(count):
                 b[i] = (c0 * s0[i] + c1 * s1[i] + c2 * s2[i] + c3 * s3[i]
                         + c4 * s4[i] + c5 * s5[i] + c6 * s6[i] + c7 * s7[i])
-        for i in range(count):
-            for j in range(k):
-                out[r0 + i, j] = buffer[j, i]
+        dst = flat[r0 * k : (r0 + count) * k]
+        for j in range(k):
+            b = buffer[j]
+            for i in range(count):
+                dst[i * k + j] = b[i]
 
 
 # One thread, on purpose: the transforms are a small part of a call next to its products,
@@ -294,7 +299,7 @@ def _samples(x: np.ndarray, off: int, rows: int, stop: int, dtype: np.dtype) -> 
     copy walks the destination in order and, with long rows, each source element sits on
     another page (measured 20 ns per sample on a ResNet-1D block, against 3 ns blocked)."""
     nb, g, c, _ = x.shape
-    out = np.empty((nb, rows, g, c), dtype=dtype)
+    out = scratch.empty((nb, rows, g, c), dtype)
     r0 = min(rows, max(0, -off))
     r1 = max(r0, min(rows, stop - off))
     out[:, :r0] = 0
@@ -312,7 +317,7 @@ def _transform(x: np.ndarray, off: int, m: int, count: int, stop: int, mat: np.n
     columns item by item, channels last."""
     per_item = (count - 1) * m + ALPHA
     src = _samples(x, off, per_item, stop, dtype)
-    out = np.empty((ALPHA, x.shape[0] * count, src.shape[1]), dtype=dtype)
+    out = scratch.empty((ALPHA, x.shape[0] * count, src.shape[1]), dtype)
     _tile_jit(src, per_item, count, m, mat, out)
     return out
 
