@@ -76,6 +76,6 @@ def test_results_stay_correct_while_later_calls_reuse_memory() -> None:
     kept = {a: y.copy() for a, y in first.items()}
     for a in ("gemm", "winograd"):  # later calls of the same sizes, other values
         conv1d.conv1d(-x, w, padding=2, algorithm=a)
-    for a in first:
-        np.testing.assert_array_equal(first[a], kept[a])
+    for a, y in first.items():
+        np.testing.assert_array_equal(y, kept[a])
     np.testing.assert_allclose(first["winograd"], first["gemm"], rtol=1e-4, atol=1e-3)
