@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from conv1d.kernels import direct, fft, gemm, reference, winograd
+from conv1d.kernels import direct, fft, gemm, reference, threads, winograd
 from helpers import assert_matches
 from strategies import KernelProblem, kernel_problems, lay_out, random_array, seeds
 
@@ -46,9 +46,11 @@ def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[
 
 
 def _check_against_reference(name: str, block_bytes: int | None, p: KernelProblem, seed: int,
-                             large_input_paths: bool = False) -> None:
+                             large_input_paths: bool = False, one_thread: bool = False) -> None:
     """``large_input_paths``: take the copies meant for large inputs on these small ones too
-    (GEMM's im2col one copy per tap, Winograd's blocked transposition into channels-last)."""
+    (GEMM's im2col one copy per tap, Winograd's blocked transposition into channels-last).
+    ``one_thread``: run inside ``threads.limited(1)``, with the direct kernel's parallel
+    forms made to fail, so that its serial forms compute."""
     a = _arrays(p, seed)
     before = {key: v.copy() for key, v in a.items() if v is not None}
     expected = _all_three(reference, p, a)
@@ -60,7 +62,13 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
         if large_input_paths:
             patch.setattr(gemm, "SMALL_GATHER", -1)
             patch.setattr(winograd, "SMALL_SAMPLES", -1)
-        actual = _all_three(KERNELS[name], p, a)
+        if one_thread:
+            for form in ("_conv_jit", "_conv_transpose_jit", "_conv_weight_jit"):
+                patch.setattr(direct, form, _refuse)
+            with threads.limited(1):
+                actual = _all_three(KERNELS[name], p, a)
+        else:
+            actual = _all_three(KERNELS[name], p, a)
     shapes = {"conv": p.y_shape, "conv_transpose": p.transposed_shape, "conv_weight": p.w_shape}
     for op, shape in shapes.items():
         assert expected[op].shape == shape, f"reference {op} shape {expected[op].shape}, the contract says {shape}"
@@ -87,6 +95,16 @@ def test_gemm_equals_reference_on_the_large_input_paths(problem: KernelProblem, 
 @given(problem=kernel_problems(dtypes=COMPUTE_DTYPES), seed=seeds)
 def test_direct_equals_reference(problem: KernelProblem, seed: int) -> None:
     _check_against_reference("direct", None, problem, seed)
+
+
+def _refuse(*args: object) -> None:
+    raise AssertionError("the parallel form ran on one thread")
+
+
+@settings(max_examples=100, deadline=None)
+@given(problem=kernel_problems(dtypes=COMPUTE_DTYPES), seed=seeds)
+def test_direct_equals_reference_on_one_thread(problem: KernelProblem, seed: int) -> None:
+    _check_against_reference("direct", None, problem, seed, one_thread=True)
 
 
 @pytest.mark.parametrize("block_bytes", [None, 1], ids=["default blocks", "1-byte blocks"])

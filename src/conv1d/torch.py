@@ -28,8 +28,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,10 +47,11 @@ __all__ = ["Conv1d", "ConvTranspose1d", "convert"]
 
 def _array(t: torch.Tensor, op: str) -> np.ndarray:
     """A CPU tensor's values as a NumPy array sharing its memory (copied only for lazy
-    negation/conjugation views, which NumPy cannot represent)."""
-    if t.device.type != "cpu":
+    negation/conjugation views, which NumPy cannot represent): ``numpy(force=True)`` is
+    detach, resolve_conj and resolve_neg in one call."""
+    if not t.is_cpu:
         raise ConvError(f"{op}: conv1d computes on the CPU; got a tensor on {t.device}. Move it with .cpu().")
-    return t.detach().resolve_conj().resolve_neg().numpy()
+    return t.numpy(force=True)
 
 
 # Inside a PyTorch model, torch's OpenMP workers spin for a while after each of its ops,
@@ -100,11 +100,21 @@ def _torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     return np.matmul(a, b, out=out)
 
 
-@contextlib.contextmanager
-def _kernels() -> Iterator[None]:
+class _kernels:  # lower case: used like a function, ``with _kernels(): ...``
     """conv1d's kernels as they should run inside a PyTorch model (see KERNEL_THREADS)."""
-    with _kernel_threads.limited(KERNEL_THREADS), _gemm.products(_torch_matmul):
-        yield
+
+    __slots__ = ("_limit", "_products")
+
+    def __init__(self) -> None:
+        self._limit, self._products = _kernel_threads.limited(KERNEL_THREADS), _gemm.products(_torch_matmul)
+
+    def __enter__(self) -> None:
+        self._limit.__enter__()
+        self._products.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._products.__exit__(*exc)
+        self._limit.__exit__(*exc)
 
 
 def _conj(a: np.ndarray) -> np.ndarray:

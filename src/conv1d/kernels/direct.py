@@ -21,6 +21,8 @@ See :mod:`conv1d.kernels` for the shared shape contract.
 from __future__ import annotations
 
 import time
+import types
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -139,47 +141,70 @@ def _conv_weight_loops(x, y, stride, dilation, pad_left, gw):  # pragma: no cove
             gw[gi, o, c, j] = total
 
 
+def _compiled(loops: Callable[..., None]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The loops compiled twice: parallel, and serial for when conv1d may use one thread
+    (inside conv1d.torch, or after ``set_num_threads(1)``). The serial form launches no
+    parallel region and needs no thread count set and restored around it (measured inside
+    a PyTorch training step, the FCN's first layer for one series: 28 against 50 us). It
+    compiles a renamed copy: Numba's disk cache tells functions apart by qualified name
+    and line, not by ``parallel=``, so the same function compiled both ways would load
+    one form's code for the other."""
+    serial = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial")
+    serial.__qualname__ = loops.__qualname__ + "_serial"
+    return numba.njit(parallel=True, cache=True)(loops), numba.njit(cache=True)(serial)
+
+
 _valid_range_jit = numba.njit(cache=True)(_valid_range)
-_conv_jit = numba.njit(parallel=True, cache=True)(_conv_loops)
-_conv_transpose_jit = numba.njit(parallel=True, cache=True)(_conv_transpose_loops)
-_conv_weight_jit = numba.njit(parallel=True, cache=True)(_conv_weight_loops)
+_conv_jit, _conv_serial = _compiled(_conv_loops)
+_conv_transpose_jit, _conv_transpose_serial = _compiled(_conv_transpose_loops)
+_conv_weight_jit, _conv_weight_serial = _compiled(_conv_weight_loops)
+
+
+def _run(parallel: Callable[..., None], serial: Callable[..., None], *args: object) -> None:
+    """One of the two forms, by the threads conv1d may use now (see :func:`_compiled`)."""
+    if threads.get() == 1:
+        serial(*args)
+    else:
+        threads.apply(numba=True)
+        parallel(*args)
 
 
 def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
          bias: np.ndarray | None = None) -> np.ndarray:
-    threads.apply(numba=True)
     n, g, ci, length = x.shape
     _, co, _, k = w.shape
     dtype = np.result_type(x, w)
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
     y = np.empty((n, g, co, lo), dtype=dtype)
     b = np.zeros((g, co), dtype) if bias is None else np.ascontiguousarray(bias, dtype).reshape(g, co)
-    _conv_jit(np.ascontiguousarray(x, dtype), np.ascontiguousarray(w, dtype), b, stride, dilation, pad_left, y)
+    _run(_conv_jit, _conv_serial, np.ascontiguousarray(x, dtype), np.ascontiguousarray(w, dtype), b, stride, dilation,
+         pad_left, y)
     return y
 
 
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
-    threads.apply(numba=True)
     n, g, co, _ = y.shape
     ci = w.shape[2]
     dtype = np.result_type(y, w)
     x = np.empty((n, g, ci, length), dtype=dtype)
-    _conv_transpose_jit(np.ascontiguousarray(y, dtype), np.ascontiguousarray(w, dtype), stride, dilation, offset, x)
+    _run(_conv_transpose_jit, _conv_transpose_serial, np.ascontiguousarray(y, dtype), np.ascontiguousarray(w, dtype),
+         stride, dilation, offset, x)
     return x
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
-    threads.apply(numba=True)
     _, g, ci, _ = x.shape
     co = y.shape[2]
     dtype = np.result_type(x, y)
     gw = np.zeros((g, co, ci, k), dtype=dtype)
-    _conv_weight_jit(np.ascontiguousarray(x, dtype), np.ascontiguousarray(y, dtype), stride, dilation, pad_left, gw)
+    _run(_conv_weight_jit, _conv_weight_serial, np.ascontiguousarray(x, dtype), np.ascontiguousarray(y, dtype), stride,
+         dilation, pad_left, gw)
     return gw
 
 
 def compile_seconds(dtype: np.dtype = np.dtype(np.float32)) -> float:
-    """Seconds to make the three kernels ready for ``dtype`` in this process (compile or load the cache)."""
+    """Seconds to make the three kernels ready for ``dtype`` in this process (compile or load the cache),
+    in the form for the threads conv1d may use now (see :func:`_compiled`)."""
     start = time.perf_counter()
     x = np.zeros((1, 1, 1, 4), dtype)
     w = np.zeros((1, 1, 1, 2), dtype)

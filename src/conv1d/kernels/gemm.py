@@ -29,9 +29,8 @@ See :mod:`conv1d.kernels` for the shared shape contract.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 
@@ -65,15 +64,21 @@ def provided() -> bool:
     return _matmul.get() is not np.matmul
 
 
-@contextlib.contextmanager
-def products(provider: Matmul) -> Iterator[None]:
+class products:  # lower case: used like the function it was, ``with products(f): ...``
     """Run the block's GEMM products with ``provider`` (same contract as ``np.matmul`` with
-    ``out=``); the setting is per thread and per asyncio task, restored on exit."""
-    token = _matmul.set(provider)
-    try:
-        yield
-    finally:
-        _matmul.reset(token)
+    ``out=``); the setting is per thread and per asyncio task, restored on exit. A plain
+    class, not a generator: conv1d.torch enters it twice per layer and training step."""
+
+    __slots__ = ("_provider", "_token")
+
+    def __init__(self, provider: Matmul) -> None:
+        self._provider = provider
+
+    def __enter__(self) -> None:
+        self._token = _matmul.set(self._provider)
+
+    def __exit__(self, *exc: object) -> None:
+        _matmul.reset(self._token)
 
 
 def _block(per_position: int, itemsize: int, total: int) -> int:

@@ -5,9 +5,7 @@ By default all cores. :func:`conv1d.set_num_threads` caps them all at once.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 _count = os.cpu_count() or 1
 
@@ -43,32 +41,40 @@ def _blas_controllers() -> list:
 _undo: dict | None = None  # inside limited(): how to restore what apply() changed (None outside)
 
 
-@contextlib.contextmanager
-def limited(count: int) -> Iterator[None]:
+class limited:  # lower case: used like the function it was, ``with limited(1): ...``
     """Run the block with at most ``count`` threads in BLAS, Numba and scipy.fft, then restore.
 
     For callers inside another library's thread pool (conv1d.torch inside a PyTorch model).
     Entering costs next to nothing: BLAS and Numba are only set when a kernel that uses
     them calls :func:`apply` (a block whose products all go to PyTorch never touches
-    them), and restored on exit. Numba's count is per calling thread (it masks Numba's own
-    workers; the OpenMP runtime's settings, which the caller may share, are not touched).
-    Measured inside a PyTorch training loop: Numba's OpenMP workers (the system
-    ``libgomp``) spinning next to PyTorch's (its bundled ``libgomp``) slowed every later
-    product by about a third.
+    them), and restored on exit; kernels with a one-thread form (the direct kernel's
+    compiled loops) use that instead of setting Numba at all. Numba's count is per calling
+    thread (it masks Numba's own workers; the OpenMP runtime's settings, which the caller
+    may share, are not touched). Measured inside a PyTorch training loop: Numba's OpenMP
+    workers (the system ``libgomp``) spinning next to PyTorch's (its bundled ``libgomp``)
+    slowed every later product by about a third. A plain class, not a generator: it is
+    entered twice per layer and training step (1 us against 4).
     """
-    global _count, _undo
-    count = max(1, min(int(count), _count))
-    if count == _count:
-        yield
-        return
-    previous, outer = _count, _undo
-    _count, _undo = count, {}
-    try:
-        yield
-    finally:
-        for restore in _undo.values():
-            restore()
-        _count, _undo = previous, outer
+
+    __slots__ = ("_count", "_saved")
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+        self._saved: tuple[int, dict | None] | None = None
+
+    def __enter__(self) -> None:
+        global _count, _undo
+        count = max(1, min(int(self._count), _count))
+        if count != _count:
+            self._saved = (_count, _undo)
+            _count, _undo = count, {}
+
+    def __exit__(self, *exc: object) -> None:
+        global _count, _undo
+        if self._saved is not None:
+            for restore in _undo.values():
+                restore()
+            (_count, _undo), self._saved = self._saved, None
 
 
 def apply(*, blas: bool = False, numba: bool = False) -> None:
