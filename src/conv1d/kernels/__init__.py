@@ -20,5 +20,7 @@ zero padding passed as numbers so a kernel may skip it instead of copying):
 
 Kernels leave to their callers: argument checking (spec.py), padding modes, layouts,
 dtype promotion (float16 and integers are computed in float32/int64) and casting back.
-``threads`` holds the one thread count they all use.
+``threads`` holds the one thread count they all use; ``scratch`` lends the GEMM and
+Winograd kernels their mid-size temporaries from a per-thread pool (memory touched once
+and reused, instead of heap pages given back and faulted in again on every call).
 """
