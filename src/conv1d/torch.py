@@ -136,9 +136,7 @@ def _backward(ctx: Any, grad_output: torch.Tensor, input_grad: Any, weight_grad:
         if ctx.needs_input_grad[1]:
             gw = torch.from_numpy(weight_grad(spec, _conj(_array(x, spec.op)), gy, algorithm, *ctx.kept))
     if ctx.has_bias and ctx.needs_input_grad[2]:
-        # A sum over all but the channels: PyTorch's reduction (half the time of NumPy's on
-        # the FCN's layers), on the tensor it handed in.
-        gb = grad_output.sum(dim=tuple(i for i in range(gy.ndim) if i != spec.channel_axis))
+        gb = torch.from_numpy(_grad.run_conv1d_bias(gy, spec.channel_axis))
     return gx, gw, gb
 
 
