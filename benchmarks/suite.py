@@ -12,7 +12,7 @@ is timed, so nobody wins by computing something else. The machine's SGEMM peak (
 float32 matmul, best of several 2048^3 products) and memory bandwidth (best ``np.copyto``
 of 256 MiB, counting read + write) are measured in the same run. Working memory is the
 ``tracemalloc`` peak of one conv1d call (NumPy reports its allocations there) minus the
-output's size.
+output's size, plus the buffers the call took into ``conv1d.kernels.scratch``'s pool.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import conv1d
+from conv1d.kernels import scratch
 
 THREADS = os.cpu_count() or 1
 
@@ -224,13 +225,16 @@ def _check(name: str, impl: str, got: np.ndarray, ref: np.ndarray) -> None:
 
 
 def _working_memory(fn: Callable[[], np.ndarray]) -> int:
+    """tracemalloc's peak minus the output, plus the kernels' pooled buffers (mapped memory
+    that tracemalloc does not see), counted from an empty pool."""
+    scratch.release()
     tracemalloc.start()
     try:
         y = fn()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    return peak - y.nbytes
+    return peak - y.nbytes + scratch.pooled_bytes()
 
 
 def interleaved(impls: dict[str, Callable[[], object]], reps: int, inner: int = 1) -> dict[str, float]:

@@ -79,3 +79,26 @@ def test_results_stay_correct_while_later_calls_reuse_memory() -> None:
     for a, y in first.items():
         np.testing.assert_array_equal(y, kept[a])
     np.testing.assert_allclose(first["winograd"], first["gemm"], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("algorithm", ["gemm", "winograd", "direct"])
+def test_results_are_not_pool_memory(algorithm: str) -> None:
+    scratch.release()
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 128, 24)).astype(np.float32)
+    w = rng.standard_normal((256, 128, 5)).astype(np.float32)
+    y = conv1d.conv1d(x, w, padding=2, algorithm=algorithm)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    results = [y, conv1d.grad.conv1d_input(x.shape, w, gy, padding=2, algorithm=algorithm),
+               conv1d.grad.conv1d_weight(x, w.shape, gy, padding=2, algorithm=algorithm)]
+    pooled = [buf for buffers in scratch._local.pool.values() for buf in buffers]
+    assert bool(pooled) == (algorithm != "direct")  # GEMM and Winograd borrow working memory
+    for result in results:
+        assert not any(np.shares_memory(result, buf) for buf in pooled)
+
+
+def test_release_empties_the_pool() -> None:
+    scratch.empty(POOLED, np.float32)
+    assert scratch.pooled_bytes() > 0
+    scratch.release()
+    assert scratch.pooled_bytes() == 0

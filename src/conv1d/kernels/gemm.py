@@ -280,7 +280,9 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
             cols = reuse if reuse is not None else _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
             cols = cols.reshape(g, ci * k, -1)
             y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, -1)
-            part = matmul(y_matrix, cols.transpose(0, 2, 1))
+            # The first block's product is the result so far, so it gets memory of its own.
+            fresh = np.empty((g, co, ci * k), dtype=dtype) if total is None else None
+            part = matmul(y_matrix, cols.transpose(0, 2, 1), out=fresh)
             total = part if total is None else np.add(total, part, out=total)
         if total is None:  # no batch items
             return np.zeros((g, co, ci, k), dtype=dtype)

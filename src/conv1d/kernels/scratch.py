@@ -11,9 +11,11 @@ reused.
 
 A buffer is free when nothing but the pool refers to it: every array made from it (a
 view, a reshape, a torch tensor from ``torch.from_numpy``) holds a reference to it, so a
-buffer is never handed out twice while any of those is alive, and results may come from
-here too. Buffers of MIN_BYTES to MAX_BYTES are pooled, at most TOTAL_BYTES per thread;
-anything else, or past the cap, is a plain ``np.empty``.
+buffer is never handed out twice while any of those is alive. Buffers of MIN_BYTES to
+MAX_BYTES are pooled, at most TOTAL_BYTES (32 MiB) per thread, and kept for the thread's
+life (:func:`release` drops them); anything else, or past the cap, is a plain
+``np.empty``. The kernels take only their temporaries from here: what they return is
+memory of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 MIN_BYTES = 2**16
 MAX_BYTES = 2**22
-TOTAL_BYTES = 2**26  # per thread
+TOTAL_BYTES = 2**25  # per thread
 
 _local = threading.local()
 # sys.getrefcount of a free buffer in the loop of empty(): the pool's list, the loop's
@@ -63,3 +65,9 @@ def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 def pooled_bytes() -> int:
     """Bytes the calling thread's pool holds."""
     return getattr(_local, "total", 0)
+
+
+def release() -> None:
+    """Drop the calling thread's pool: its memory goes back to the system once no array
+    made from it is alive (the pool also goes when its thread ends)."""
+    _local.pool, _local.total = {}, 0
