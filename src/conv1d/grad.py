@@ -145,15 +145,22 @@ def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
 
 
 def run_conv1d_bias(gy: np.ndarray, channel_axis: int) -> np.ndarray:
-    """``gy`` (2-D or 3-D, checked) summed over every axis but ``channel_axis``: over the batch
-    first (whole rows added element by element), then along each channel: 15 against 44 us
-    for NumPy's reduction over both axes at once on a (6, 256, 24) float32 gradient (20 us
-    in PyTorch, which conv1d.torch used before; this one stays on the calling thread)."""
+    """``gy`` (2-D or 3-D, checked) summed over every axis but ``channel_axis``. Short rows of
+    positions (channels first, fewer than SHORT_ROWS) are summed over the batch first
+    (whole rows added element by element), then along each channel: 15-21 against 44-52 us
+    for NumPy's reduction over both axes at once on a (6, 256, 24) float32 gradient (20-32
+    us in PyTorch, which conv1d.torch used before; this one stays on the calling thread)."""
     dtype = compute_dtype(gy.dtype)
-    rows = gy if channel_axis == gy.ndim - 2 else np.swapaxes(gy, -1, -2)  # (N,) C, L
-    if rows.ndim == 3:
-        rows = rows.sum(axis=0, dtype=dtype)
-    return rows.sum(axis=-1, dtype=dtype).astype(gy.dtype, copy=False)
+    if gy.ndim == 3 and channel_axis == 1 and gy.shape[2] < SHORT_ROWS:
+        return gy.sum(axis=0, dtype=dtype).sum(axis=1, dtype=dtype).astype(gy.dtype, copy=False)
+    # Long rows, or channels last (NumPy then adds whole rows of channels anyway): one pass
+    # over both axes, without the (C, L) partial sums (7.4 against 9.4 ms on an
+    # (8, 1536, 2048) gradient).
+    axes = tuple(a for a in range(gy.ndim) if a != channel_axis)
+    return gy.sum(axis=axes, dtype=dtype).astype(gy.dtype, copy=False)
+
+
+SHORT_ROWS = 256  # positions: below, run_conv1d_bias sums over the batch first
 
 
 def conv_transpose1d_input(
