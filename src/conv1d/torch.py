@@ -69,8 +69,10 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 # 128->256 and 256->128 layers (the planner picks it when the products go to torch),
 # entering threads.limited for free, remembered specs, the forward's input (and
 # Winograd's weight transform) kept for the backward, contiguous weight gradients, small
-# products on NumPy's: GunPoint 0.87-0.95x, ItalyPowerDemand 1.01-1.08x per epoch in
-# session 5's runs (see BENCHMARKS.md, Training).
+# products on NumPy's (session 5: GunPoint 0.87-0.95x, ItalyPowerDemand 1.01-1.08x per
+# epoch); then the kernels' temporaries from a pool (no page faults), serial direct loops
+# and less Python per call: GunPoint 0.91-0.97x, ItalyPowerDemand 0.95-1.03x in session
+# 6's runs (see BENCHMARKS.md, Training).
 KERNEL_THREADS = 1
 
 
