@@ -10,6 +10,7 @@ their ``BLOCK_BYTES``; tiny values force many blocks (down to one output positio
 
 from __future__ import annotations
 
+import contextlib
 from types import ModuleType
 from typing import Any
 
@@ -65,9 +66,7 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
         if one_thread:
             for form in ("_conv_jit", "_conv_transpose_jit", "_conv_weight_jit"):
                 patch.setattr(direct, form, _refuse)
-            with threads.limited(1):
-                actual = _all_three(KERNELS[name], p, a)
-        else:
+        with threads.limited(1) if one_thread else contextlib.nullcontext():
             actual = _all_three(KERNELS[name], p, a)
     shapes = {"conv": p.y_shape, "conv_transpose": p.transposed_shape, "conv_weight": p.w_shape}
     for op, shape in shapes.items():
