@@ -722,17 +722,19 @@ def test_import_conv1d_does_not_import_torch() -> None:
 
 
 def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inside the modules the GEMM kernel's products run on torch.matmul (PyTorch's thread
+    """Inside the modules the GEMM kernel's products run on torch's matmul, mm or bmm (PyTorch's thread
     pool), the small ones (ct.SMALL_PRODUCT) on NumPy's; the results still equal
     torch.nn's, forward and all three gradients."""
     calls: list[tuple[int, ...]] = []
-    matmul = torch.matmul
 
-    def counting(*args: Any, **kwargs: Any) -> torch.Tensor:
-        calls.append(tuple(args[0].shape))
-        return matmul(*args, **kwargs)
+    def counting(product: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> torch.Tensor:
+            calls.append(tuple(args[0].shape))
+            return product(*args, **kwargs)
+        return counted
 
-    monkeypatch.setattr(torch, "matmul", counting)
+    for name in ("matmul", "mm", "bmm"):  # the provider calls mm or bmm itself where it can
+        monkeypatch.setattr(torch, name, counting(getattr(torch, name)))
     torch.manual_seed(0)
     ours = ct.Conv1d(32, 64, 5, padding=2, algorithm="gemm")
     theirs = torch.nn.Conv1d(32, 64, 5, padding=2)
@@ -755,6 +757,45 @@ def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest
     assert torch.allclose(ours.bias.grad, theirs.bias.grad, atol=1e-3)
     assert np.asarray(conv1d.conv1d(np.ones((1, 6, 9)), np.ones((8, 6, 5)), algorithm="gemm")).shape == (1, 8, 5)
     assert not calls  # outside the modules NumPy's matmul does the products
+
+
+@pytest.mark.parametrize("case", ["2-D", "2-D transposed", "batched", "batched transposed", "4-D transposed",
+                                  "broadcast", "2-D @ batched"])
+@pytest.mark.parametrize("with_out", [False, True])
+def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Products past SMALL_PRODUCT go to torch: mm for matrices, bmm for equal batch axes
+    (folded by views, transposed operands included), matmul for broadcasting; each
+    equals np.matmul, with or without ``out``."""
+    rng = np.random.default_rng(1)
+    shapes = {"2-D": ((70, 90), (90, 80)), "batched": ((8, 40, 64), (8, 64, 96)),
+              "broadcast": ((3, 40, 64), (1, 64, 96)), "2-D @ batched": ((40, 64), (3, 64, 96))}
+    used = {"2-D": "mm", "2-D transposed": "mm", "batched": "bmm", "batched transposed": "bmm",
+            "4-D transposed": "bmm", "broadcast": "matmul", "2-D @ batched": "matmul"}[case]
+    if case == "2-D transposed":
+        a, b = rng.standard_normal((90, 70)).T, rng.standard_normal((80, 90)).T
+    elif case == "batched transposed":
+        a, b = rng.standard_normal((8, 64, 40)).transpose(0, 2, 1), rng.standard_normal((8, 96, 64)).transpose(0, 2, 1)
+    elif case == "4-D transposed":  # as the Winograd kernel hands them over: (ALPHA, G, cols, C) views
+        a = rng.standard_normal((8, 40, 2, 64)).transpose(0, 2, 1, 3)
+        b = rng.standard_normal((8, 2, 96, 64)).transpose(0, 1, 3, 2)
+    else:
+        a, b = (rng.standard_normal(shape) for shape in shapes[case])
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    assert max(a.size * b.shape[-1], b.size * a.shape[-2]) >= ct.SMALL_PRODUCT
+    calls: list[str] = []
+    for name in ("matmul", "mm", "bmm"):
+        def counted(*args: Any, _name: str = name, _product: Any = getattr(torch, name), **kwargs: Any) -> torch.Tensor:
+            calls.append(_name)
+            return _product(*args, **kwargs)
+        monkeypatch.setattr(torch, name, counted)
+    expected = np.matmul(a, b)
+    out = np.full(expected.shape, np.nan, np.float32) if with_out else None
+    got = ct._torch_matmul(a, b, out=out)
+    assert calls == [used]
+    if with_out:
+        assert got is out
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("case", ["float32", "float64", "complex64", "float16", "mixed", "read-only", "reversed",
