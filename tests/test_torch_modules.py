@@ -783,11 +783,15 @@ def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, mon
     a, b = a.astype(np.float32), b.astype(np.float32)
     assert max(a.size * b.shape[-1], b.size * a.shape[-2]) >= ct.SMALL_PRODUCT
     calls: list[str] = []
+
+    def counting(name: str, product: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> torch.Tensor:
+            calls.append(name)
+            return product(*args, **kwargs)
+        return counted
+
     for name in ("matmul", "mm", "bmm"):
-        def counted(*args: Any, _name: str = name, _product: Any = getattr(torch, name), **kwargs: Any) -> torch.Tensor:
-            calls.append(_name)
-            return _product(*args, **kwargs)
-        monkeypatch.setattr(torch, name, counted)
+        monkeypatch.setattr(torch, name, counting(name, getattr(torch, name)))
     expected = np.matmul(a, b)
     out = np.full(expected.shape, np.nan, np.float32) if with_out else None
     got = ct._torch_matmul(a, b, out=out)
