@@ -721,20 +721,27 @@ def test_import_conv1d_does_not_import_torch() -> None:
 # --------------------------------------------------------------------------- products on torch's threads
 
 
+def _count_torch_products(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, ...]]]:
+    """Record (function, first operand's shape) of every torch.matmul, mm and bmm call
+    (the provider calls mm or bmm itself where it can)."""
+    calls: list[tuple[str, tuple[int, ...]]] = []
+
+    def counting(name: str, product: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> torch.Tensor:
+            calls.append((name, tuple(args[0].shape)))
+            return product(*args, **kwargs)
+        return counted
+
+    for name in ("matmul", "mm", "bmm"):
+        monkeypatch.setattr(torch, name, counting(name, getattr(torch, name)))
+    return calls
+
+
 def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside the modules the GEMM kernel's products run on torch's matmul, mm or bmm (PyTorch's thread
     pool), the small ones (ct.SMALL_PRODUCT) on NumPy's; the results still equal
     torch.nn's, forward and all three gradients."""
-    calls: list[tuple[int, ...]] = []
-
-    def counting(product: Any) -> Any:
-        def counted(*args: Any, **kwargs: Any) -> torch.Tensor:
-            calls.append(tuple(args[0].shape))
-            return product(*args, **kwargs)
-        return counted
-
-    for name in ("matmul", "mm", "bmm"):  # the provider calls mm or bmm itself where it can
-        monkeypatch.setattr(torch, name, counting(getattr(torch, name)))
+    calls = _count_torch_products(monkeypatch)
     torch.manual_seed(0)
     ours = ct.Conv1d(32, 64, 5, padding=2, algorithm="gemm")
     theirs = torch.nn.Conv1d(32, 64, 5, padding=2)
@@ -782,20 +789,11 @@ def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, mon
         a, b = (rng.standard_normal(shape) for shape in shapes[case])
     a, b = a.astype(np.float32), b.astype(np.float32)
     assert max(a.size * b.shape[-1], b.size * a.shape[-2]) >= ct.SMALL_PRODUCT
-    calls: list[str] = []
-
-    def counting(name: str, product: Any) -> Any:
-        def counted(*args: Any, **kwargs: Any) -> torch.Tensor:
-            calls.append(name)
-            return product(*args, **kwargs)
-        return counted
-
-    for name in ("matmul", "mm", "bmm"):
-        monkeypatch.setattr(torch, name, counting(name, getattr(torch, name)))
+    calls = _count_torch_products(monkeypatch)
     expected = np.matmul(a, b)
     out = np.full(expected.shape, np.nan, np.float32) if with_out else None
     got = ct._torch_matmul(a, b, out=out)
-    assert calls == [used]
+    assert [name for name, _ in calls] == [used]
     if with_out:
         assert got is out
     assert got.dtype == expected.dtype and got.shape == expected.shape

@@ -110,15 +110,13 @@ def _product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torc
     each a batch of eight. Batch axes fold into one by views; where ``reshape`` would have
     to copy an operand it does (``out``, contiguous, always folds)."""
     if a.dim() == 2 and b.dim() == 2:
-        return torch.mm(a, b, out=out) if out is not None else torch.mm(a, b)
+        return torch.mm(a, b, out=out)
     if a.dim() == b.dim() >= 3 and a.shape[:-2] == b.shape[:-2]:
         batch, m, n = a.shape[:-2].numel(), a.shape[-2], b.shape[-1]
         a3, b3 = a.reshape(batch, m, a.shape[-1]), b.reshape(batch, b.shape[-2], n)
-        if out is None:
-            return torch.bmm(a3, b3).reshape(*a.shape[:-1], n)
-        torch.bmm(a3, b3, out=out.view(batch, m, n))
-        return out
-    return torch.matmul(a, b, out=out) if out is not None else torch.matmul(a, b)
+        product = torch.bmm(a3, b3, out=None if out is None else out.view(batch, m, n))
+        return product.reshape(*a.shape[:-1], n) if out is None else out
+    return torch.matmul(a, b, out=out)
 
 
 class _kernels:  # lower case: used like a function, ``with _kernels(): ...``
