@@ -37,7 +37,8 @@ import torch
 from . import grad as _grad
 from .dispatch import parse_algorithm
 from .errors import ConvError
-from .functional import SpectrumCache, run_conv1d, run_conv_transpose1d
+from .calls import Calls
+from .functional import SpectrumCache
 from .kernels import gemm as _gemm
 from .kernels import threads as _kernel_threads
 from .spec import ConvSpec, conv1d_spec, conv_transpose1d_spec, layer_arguments
@@ -142,20 +143,21 @@ def _conj(a: np.ndarray) -> np.ndarray:
     return np.conj(a) if a.dtype.kind == "c" else a
 
 
-def _backward(ctx: Any, grad_output: torch.Tensor, input_grad: Any, weight_grad: Any) -> tuple[torch.Tensor | None, ...]:
-    """(grad_input, grad_weight, grad_bias) of either Function, each only if needed:
-    ``input_grad``/``weight_grad`` are the direction's ``conv1d.grad.run_*`` functions."""
+def _backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """(grad_input, grad_weight, grad_bias) of either Function, each only if needed, by the
+    forward's :class:`conv1d.calls.Calls`."""
     x, weight = ctx.saved_tensors
-    spec, algorithm = ctx.spec, ctx.algorithm
-    gy = _array(grad_output, spec.op)
+    calls = ctx.calls
+    op = calls.spec.op
+    gy = _array(grad_output, op)
     gx = gw = gb = None
     with _kernels():
         if ctx.needs_input_grad[0]:
-            gx = torch.from_numpy(input_grad(spec, _conj(_array(weight, spec.op)), gy, algorithm, *ctx.kept))
+            gx = torch.from_numpy(calls.input_grad(_conj(_array(weight, op)), gy, *ctx.kept))
         if ctx.needs_input_grad[1]:
-            gw = torch.from_numpy(weight_grad(spec, _conj(_array(x, spec.op)), gy, algorithm, *ctx.kept))
+            gw = torch.from_numpy(calls.weight_grad(_conj(_array(x, op)), gy, *ctx.kept))
     if ctx.has_bias and ctx.needs_input_grad[2]:
-        gb = torch.from_numpy(_grad.run_conv1d_bias(gy, spec.channel_axis))
+        gb = torch.from_numpy(_grad.run_conv1d_bias(gy, calls.spec.channel_axis))
     return gx, gw, gb
 
 
@@ -166,9 +168,8 @@ class _Conv1dFunction(torch.autograd.Function):
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, module: Conv1d) -> torch.Tensor:
         xa, wa = _array(x, module._op), _array(weight, module._op)
         ba = None if bias is None else _array(bias, module._op)
-        spec = module._spec(xa, wa, ba)
         ctx.save_for_backward(x, weight)
-        ctx.spec, ctx.algorithm, ctx.has_bias = spec, module.algorithm, bias is not None
+        ctx.has_bias = bias is not None
         # The forward's gathered (GEMM) or transformed (Winograd) input, small ones only
         # (gemm.KEEP_BYTES), for the weight gradient, and Winograd's weight transform for
         # the input gradient: x and the weight are saved, and autograd refuses a backward
@@ -178,12 +179,13 @@ class _Conv1dFunction(torch.autograd.Function):
         keep = {} if (ctx.needs_input_grad[0] or ctx.needs_input_grad[1]) and xa.dtype.kind != "c" else None
         ctx.kept = () if keep is None else (keep,)
         with _kernels():
-            return torch.from_numpy(run_conv1d(spec, xa, wa, ba, module.algorithm, module._spectra, keep))
+            ctx.calls = module._calls(xa, wa, ba)
+            return torch.from_numpy(ctx.calls.forward(xa, wa, ba, module._spectra, keep))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        return (*_backward(ctx, grad_output, _grad.run_conv1d_input, _grad.run_conv1d_weight), None)
+        return (*_backward(ctx, grad_output), None)
 
 
 class _ConvTranspose1dFunction(torch.autograd.Function):
@@ -192,17 +194,16 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
                 output_size: Any) -> torch.Tensor:
         xa, wa = _array(x, module._op), _array(weight, module._op)
         ba = None if bias is None else _array(bias, module._op)
-        spec = module._spec(xa, wa, ba, output_size)
         ctx.save_for_backward(x, weight)
-        ctx.spec, ctx.algorithm, ctx.has_bias, ctx.kept = spec, module.algorithm, bias is not None, ()
+        ctx.has_bias, ctx.kept = bias is not None, ()
         with _kernels():
-            return torch.from_numpy(run_conv_transpose1d(spec, xa, wa, ba, module.algorithm))
+            ctx.calls = module._calls(xa, wa, ba, output_size)
+            return torch.from_numpy(ctx.calls.forward(xa, wa, ba))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        grads = _backward(ctx, grad_output, _grad.run_conv_transpose1d_input, _grad.run_conv_transpose1d_weight)
-        return (*grads, None, None)
+        return (*_backward(ctx, grad_output), None, None)
 
 
 def _torch_padding(padding: Any, stride: int) -> Any:
@@ -250,7 +251,7 @@ class Conv1d(torch.nn.Conv1d):
         self.algorithm = algorithm
         self._spectra = SpectrumCache()
 
-    def _spec(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> ConvSpec:
+    def _calls(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> Calls:
         return _remembered(self, (x, w, b), lambda: conv1d_spec(
             x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
             dilation=self.dilation, groups=self.groups, padding_mode=self.padding_mode, layout=self.layout,
@@ -285,7 +286,7 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm
 
-    def _spec(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> ConvSpec:
+    def _calls(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> Calls:
         return _remembered(self, (x, w, b), lambda: conv_transpose1d_spec(
             x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
             output_padding=0 if output_size is not None else self.output_padding, groups=self.groups,
@@ -311,24 +312,27 @@ def _extras_repr(module: Conv1d | ConvTranspose1d, text: str) -> str:
     return text
 
 
-SPECS_KEPT = 64  # specs a module remembers (one per input shape and dtype it has seen)
+SPECS_KEPT = 64  # plans a module remembers (one per input shape and dtype it has seen)
 
 
 def _remembered(module: Conv1d | ConvTranspose1d, arrays: tuple[np.ndarray | None, ...],
-                build: Callable[[], ConvSpec], *extra: Any) -> ConvSpec:
-    """The module's spec for these arrays' shapes and dtypes and its current options: built
-    (and checked) once, then looked up; a training step asks for the same few over and
-    over, and building one costs about as much as a small layer's arithmetic."""
-    options = (module.stride, module.padding, module.dilation, module.groups, module.padding_mode, module.layout)
+                build: Callable[[], ConvSpec], *extra: Any) -> Calls:
+    """The module's :class:`conv1d.calls.Calls` for these arrays' shapes and dtypes and its
+    current options and algorithm: its spec built (and checked) and planned once, then
+    looked up; a training step asks for the same few over and over, and building a spec
+    costs about as much as a small layer's arithmetic. Called inside ``_kernels()``, so
+    the plan is the one made with torch's products."""
+    options = (module.stride, module.padding, module.dilation, module.groups, module.padding_mode, module.layout,
+               module.algorithm)
     key = (*((None, None) if a is None else (a.shape, a.dtype) for a in arrays), options, repr(extra))
-    specs = module.__dict__.setdefault("_specs", {})
-    spec = specs.get(key)
-    if spec is None:
-        spec = build()
-        if len(specs) >= SPECS_KEPT:
-            specs.clear()
-        specs[key] = spec
-    return spec
+    plans = module.__dict__.setdefault("_plans", {})
+    calls = plans.get(key)
+    if calls is None:
+        calls = Calls(build(), module.algorithm)
+        if len(plans) >= SPECS_KEPT:
+            plans.clear()
+        plans[key] = calls
+    return calls
 
 
 def _check_device(op: str, device: Any) -> None:
