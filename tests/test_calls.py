@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import conv_cases, lay_out, make_arrays, transposed_cases
 
 from conv1d import grad as cgrad
 from conv1d.calls import Calls
 from conv1d.functional import run_conv1d, run_conv_transpose1d
 from conv1d.spec import conv1d_spec, conv_transpose1d_spec
-from strategies import conv_cases, lay_out, make_arrays, transposed_cases
 
 ALGORITHMS = ("auto", "gemm", "direct", "fft", "winograd")
 

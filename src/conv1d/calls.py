@@ -25,7 +25,10 @@ import numpy as np
 from .dispatch import KEEP_INPUT, KEEP_WEIGHTS, Algorithm, kernel_for, plan_for
 from .functional import SpectrumCache, compute_dtype, run_conv1d, run_conv_transpose1d
 from .grad import (
-    run_conv1d_input, run_conv1d_weight, run_conv_transpose1d_input, run_conv_transpose1d_weight,
+    run_conv1d_input,
+    run_conv1d_weight,
+    run_conv_transpose1d_input,
+    run_conv_transpose1d_weight,
 )
 from .spec import ConvSpec
 
@@ -36,8 +39,21 @@ class Calls:
     """``spec``'s three calls with ``algorithm``, planned once (with the products' provider
     and thread count in force when it is made, as :func:`conv1d.dispatch.plan_for` plans)."""
 
-    __slots__ = ("spec", "algorithm", "kernel", "plain", "_keeps_input", "_keeps_weights",
-                 "_x", "_w", "_b", "_y", "_x3", "_y3", "_w3")
+    __slots__ = (
+        "_b",
+        "_keeps_input",
+        "_keeps_weights",
+        "_w",
+        "_w3",
+        "_x",
+        "_x3",
+        "_y",
+        "_y3",
+        "algorithm",
+        "kernel",
+        "plain",
+        "spec",
+    )
 
     def __init__(self, spec: ConvSpec, algorithm: Any = "auto") -> None:
         plan = plan_for(spec, algorithm)

@@ -35,9 +35,9 @@ import numpy as np
 import torch
 
 from . import grad as _grad
+from .calls import Calls
 from .dispatch import parse_algorithm
 from .errors import ConvError
-from .calls import Calls
 from .functional import SpectrumCache
 from .kernels import gemm as _gemm
 from .kernels import threads as _kernel_threads
