@@ -26,17 +26,31 @@ from typing import Any
 import numpy as np
 
 from . import _padding
-from .errors import ConvError
 from .dispatch import KEEP_INPUT, KEEP_WEIGHTS, kernel_for, plan_for
-from .functional import compute_dtype, conv_input, conv_weight_groups, from_ncl, merge_groups, split_groups, to_ncl
+from .errors import ConvError
+from .functional import (
+    compute_dtype,
+    conv_input,
+    conv_weight_groups,
+    from_ncl,
+    merge_groups,
+    split_groups,
+    to_ncl,
+)
 from .spec import (
-    ConvSpec, as_arrays, as_shape, check_grad_output, check_layout, conv1d_spec, conv_transpose1d_spec,
+    ConvSpec,
+    as_arrays,
+    as_shape,
+    check_grad_output,
+    check_layout,
+    conv1d_spec,
+    conv_transpose1d_spec,
 )
 
 __all__ = [
+    "conv1d_bias",
     "conv1d_input",
     "conv1d_weight",
-    "conv1d_bias",
     "conv_transpose1d_input",
     "conv_transpose1d_weight",
 ]
