@@ -52,9 +52,22 @@ def test_conv1d_calls_equal_the_general_functions(case, dtype, algorithm, seed):
         gx = calls.input_grad(w, gy, *kept)
         np.testing.assert_array_equal(gx, cgrad.run_conv1d_input(spec, w, gy, algorithm, *kept_general))
         assert gx.shape == spec.input_shape and gx.flags.c_contiguous
-        gw = calls.weight_grad(x, gy, *kept)
+        gb = np.full(spec.c_out, np.nan, gy.dtype)
+        gw = calls.weight_grad(x, gy, *kept, bias=gb)
         np.testing.assert_array_equal(gw, cgrad.run_conv1d_weight(spec, x, gy, algorithm, *kept_general))
         assert gw.shape == spec.weight_shape and gw.flags.c_contiguous
+        _assert_bias_sum(gb, gy, spec.channel_axis)
+
+
+def _assert_bias_sum(gb: np.ndarray, gy: np.ndarray, channel_axis: int) -> None:
+    """``gb`` is the bias gradient: ``gy`` summed over all but the channel axis (in float64
+    here; the kernels sum in their compute dtype, in their own order)."""
+    axes = tuple(a for a in range(gy.ndim) if a != channel_axis)
+    exact = gy.astype(np.float64).sum(axis=axes)
+    scale = np.abs(gy.astype(np.float64)).sum(axis=axes) + 1
+    eps = np.finfo(np.float32 if gy.dtype == np.float16 else gy.dtype).eps
+    assert gb.dtype == gy.dtype
+    assert np.all(np.abs(gb.astype(np.float64) - exact) <= 8 * eps * scale + (1e-3 * scale if gy.dtype == np.float16 else 0))
 
 
 @settings(max_examples=30, deadline=None)
@@ -69,8 +82,10 @@ def test_transposed_calls_take_the_general_functions(case, seed):
                                   run_conv_transpose1d(spec, a.input, a.weight, a.bias))
     np.testing.assert_array_equal(calls.input_grad(a.weight, a.grad_output),
                                   cgrad.run_conv_transpose1d_input(spec, a.weight, a.grad_output))
-    np.testing.assert_array_equal(calls.weight_grad(a.input, a.grad_output),
+    gb = np.full(spec.c_out, np.nan)
+    np.testing.assert_array_equal(calls.weight_grad(a.input, a.grad_output, bias=gb),
                                   cgrad.run_conv_transpose1d_weight(spec, a.input, a.grad_output))
+    _assert_bias_sum(gb, a.grad_output, spec.channel_axis)
 
 
 @pytest.mark.parametrize("algorithm", ["gemm", "winograd"])

@@ -38,12 +38,26 @@ def _arrays(p: KernelProblem, seed: int) -> dict[str, Any]:
     }
 
 
+SUMS_BIAS = (gemm, winograd)  # kernels whose conv_weight also fills ``bias=`` with the bias gradient
+
+
 def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {
+    """The three functions' results, and for the SUMS_BIAS kernels their ``bias=`` output
+    (the reference's is ``y`` summed over batch and positions)."""
+    result = {
         "conv": kernel.conv(a["x"], a["w"], p.stride, p.dilation, p.pad_left, p.pad_right, a["bias"]),
         "conv_transpose": kernel.conv_transpose(a["y"], a["w"], p.stride, p.dilation, p.t_length, p.offset),
-        "conv_weight": kernel.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left),
     }
+    if kernel is reference:
+        result["conv_weight"] = kernel.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left)
+        result["bias gradient"] = a["y"].sum(axis=(0, 3))
+    elif kernel in SUMS_BIAS:
+        result["bias gradient"] = np.full((p.groups, p.co), 7, p.dtype)
+        result["conv_weight"] = kernel.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left,
+                                                   bias=result["bias gradient"])
+    else:
+        result["conv_weight"] = kernel.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left)
+    return result
 
 
 def _check_against_reference(name: str, block_bytes: int | None, p: KernelProblem, seed: int,
@@ -69,6 +83,8 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
         with threads.limited(1) if one_thread else contextlib.nullcontext():
             actual = _all_three(KERNELS[name], p, a)
     shapes = {"conv": p.y_shape, "conv_transpose": p.transposed_shape, "conv_weight": p.w_shape}
+    if KERNELS[name] in SUMS_BIAS:
+        shapes["bias gradient"] = (p.groups, p.co)
     for op, shape in shapes.items():
         assert expected[op].shape == shape, f"reference {op} shape {expected[op].shape}, the contract says {shape}"
         assert_matches(actual[op], expected[op], p.dtype, f"{name}.{op} {p} block_bytes={block_bytes}",

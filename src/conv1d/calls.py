@@ -25,6 +25,7 @@ import numpy as np
 from .dispatch import KEEP_INPUT, KEEP_WEIGHTS, Algorithm, kernel_for, plan_for
 from .functional import SpectrumCache, compute_dtype, run_conv1d, run_conv_transpose1d
 from .grad import (
+    run_conv1d_bias,
     run_conv1d_input,
     run_conv1d_weight,
     run_conv_transpose1d_input,
@@ -33,6 +34,9 @@ from .grad import (
 from .spec import ConvSpec
 
 __all__ = ["Calls"]
+
+# The kernels whose conv_weight takes ``bias=`` (an array for the bias gradient).
+SUMS_BIAS = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
 
 
 class Calls:
@@ -43,6 +47,7 @@ class Calls:
         "_b",
         "_keeps_input",
         "_keeps_weights",
+        "_sums_bias",
         "_w",
         "_w3",
         "_x",
@@ -59,6 +64,7 @@ class Calls:
         plan = plan_for(spec, algorithm)
         self.spec, self.algorithm, self.kernel = spec, algorithm, kernel_for(plan)
         self._keeps_input, self._keeps_weights = plan.algorithm in KEEP_INPUT, plan.algorithm in KEEP_WEIGHTS
+        self._sums_bias = plan.algorithm in SUMS_BIAS
         self.plain = (not spec.transposed and spec.padding_mode == "zeros" and spec.layout == "NCL" and spec.batched
                       and compute_dtype(spec.dtype) == spec.dtype and plan.algorithm is not Algorithm.FFT)
         g, ci, co = spec.groups, spec.c_in_per_group, spec.c_out_per_group
@@ -92,15 +98,25 @@ class Calls:
                                         s.pad_left, **extra)
         return np.ascontiguousarray(gx.reshape(self._x3))
 
-    def weight_grad(self, x: np.ndarray, gy: np.ndarray, kept: dict | None = None) -> np.ndarray:
+    def weight_grad(self, x: np.ndarray, gy: np.ndarray, kept: dict | None = None,
+                    bias: np.ndarray | None = None) -> np.ndarray:
         """:func:`conv1d.grad.run_conv1d_weight` (or ``run_conv_transpose1d_weight``) of ``spec``;
-        ``kept``: what :meth:`forward`'s ``keep`` collected from the same ``x``."""
+        ``kept``: what :meth:`forward`'s ``keep`` collected from the same ``x``. ``bias``: a
+        (C_out,) array that receives the bias gradient (:func:`conv1d.grad.run_conv1d_bias`
+        of ``gy``), which the GEMM and Winograd kernels sum from what they read anyway."""
         s = self.spec
         if not self.plain:
+            if bias is not None:
+                bias[...] = run_conv1d_bias(gy, s.channel_axis)
             if s.transposed:
                 return run_conv_transpose1d_weight(s, x, gy, self.algorithm)
             return run_conv1d_weight(s, x, gy, self.algorithm, kept)
         extra = {"kept": kept} if kept and self._keeps_input else {}
+        if bias is not None:
+            if self._sums_bias:
+                extra["bias"] = bias.reshape(self._b)
+            else:
+                bias[...] = run_conv1d_bias(gy, 1)
         gw = self.kernel.conv_weight(x.reshape(self._x), gy.reshape(self._y), s.k, s.stride, s.dilation, s.pad_left,
                                      **extra)
         # C-contiguous, as run_conv1d_weight returns it (a strided gradient slows an optimiser step down).

@@ -149,20 +149,22 @@ def _conj(a: np.ndarray) -> np.ndarray:
 
 def _backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     """(grad_input, grad_weight, grad_bias) of either Function, each only if needed, by the
-    forward's :class:`conv1d.calls.Calls`."""
+    forward's :class:`conv1d.calls.Calls` (the bias gradient along with the weight's when
+    both are needed: the kernels that can sum it from what they read anyway do)."""
     x, weight = ctx.saved_tensors
     calls = ctx.calls
     op = calls.spec.op
     gy = _array(grad_output, op)
-    gx = gw = gb = None
+    gx = gw = None
+    gb = np.empty(calls.spec.c_out, gy.dtype) if ctx.has_bias and ctx.needs_input_grad[2] else None
     with _kernels():
         if ctx.needs_input_grad[0]:
             gx = torch.from_numpy(calls.input_grad(_conj(_array(weight, op)), gy, *ctx.kept))
         if ctx.needs_input_grad[1]:
-            gw = torch.from_numpy(calls.weight_grad(_conj(_array(x, op)), gy, *ctx.kept))
-    if ctx.has_bias and ctx.needs_input_grad[2]:
-        gb = torch.from_numpy(_grad.run_conv1d_bias(gy, calls.spec.channel_axis))
-    return gx, gw, gb
+            gw = torch.from_numpy(calls.weight_grad(_conj(_array(x, op)), gy, *ctx.kept or (None,), bias=gb))
+        elif gb is not None:
+            gb[...] = _grad.run_conv1d_bias(gy, calls.spec.channel_axis)
+    return gx, gw, None if gb is None else torch.from_numpy(gb)
 
 
 class _Conv1dFunction(torch.autograd.Function):

@@ -17,6 +17,8 @@ zero padding passed as numbers so a kernel may skip it instead of copying):
 * ``conv_weight(x, y, k, stride, dilation, pad_left=0)``: the gradient of ``conv`` with
   respect to ``w``: ``x (N, G, Ci, L)``, ``y (N, G, Co, Lo)`` -> ``(G, Co, Ci, K)``, with
   ``gw[g,o,c,j] = sum_{n,t} y[n,g,o,t] * xp[n,g,c,t*stride + j*dilation]`` (zeros outside ``x``).
+  The GEMM and Winograd kernels also take ``bias=``, a (G, Co) array that receives ``y``
+  summed over batch and positions (the bias gradient), from data they read anyway.
 
 Kernels leave to their callers: argument checking (spec.py), padding modes, layouts,
 dtype promotion (float16 and integers are computed in float32/int64) and casting back.

@@ -263,10 +263,11 @@ def _kept_key(x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, 
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0,
-                kept: dict | None = None) -> np.ndarray:
+                kept: dict | None = None, bias: np.ndarray | None = None) -> np.ndarray:
     """One product per block: ``gw (Co, Ci*K) = y (Co, N*tb) @ cols (Ci*K, N*tb)^T``, with the
     forward kernel's im2col columns (so padding is implicit here too), or the ones the
-    forward call of the same ``x`` put in ``kept``."""
+    forward call of the same ``x`` put in ``kept``. ``bias``: a (G, Co) array that receives
+    ``y`` summed over batch and positions (the bias gradient), from each block's ``y`` matrix."""
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     dtype = np.result_type(x, y)
@@ -280,13 +281,20 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
             cols = reuse if reuse is not None else _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
             cols = cols.reshape(g, ci * k, -1)
             y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, -1)
+            if bias is not None:
+                sums = y_matrix.sum(axis=2)
+                bias[...] = sums if total is None else bias + sums
             # The first block's product is the result so far, so it gets memory of its own.
             fresh = np.empty((g, co, ci * k), dtype=dtype) if total is None else None
             part = matmul(y_matrix, cols.transpose(0, 2, 1), out=fresh)
             total = part if total is None else np.add(total, part, out=total)
         if total is None:  # no batch items
+            if bias is not None:
+                bias[...] = 0
             return np.zeros((g, co, ci, k), dtype=dtype)
         return total.reshape(g, co, ci, k)
+    if bias is not None:
+        bias[...] = y.sum(axis=(0, 3))
     gw = np.zeros((g, co, ci * k), dtype=dtype)
     block = _block(g * (ci * k + co), dtype.itemsize, lo)
     for b in range(n):

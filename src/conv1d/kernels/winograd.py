@@ -67,7 +67,7 @@ from .gemm import BLOCK_BYTES, as_conv_window, matmul
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
 INFINITY = None
 POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2")) + (INFINITY,)
-ONES = 1  # index of the point 1, whose column of AT is all ones
+ONES = 1  # index of the point 1: its column of AT and its row of G are all ones
 MAX_TAPS = ALPHA - 1  # at least two outputs per tile
 
 
@@ -408,10 +408,13 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
 
 
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0,
-                kept: dict | None = None) -> np.ndarray:
+                kept: dict | None = None, bias: np.ndarray | None = None) -> np.ndarray:
     """F(K, m) per tile of ``m`` output-gradient samples, summed over tiles and batch in
     ``ALPHA`` products: ``M[p] = (G @ gy tiles)[p]^T @ (BT @ x tiles)[p]``, then ``AT @ M``.
-    ``kept``: where the forward call of the same ``x`` left its transformed input."""
+    ``kept``: where the forward call of the same ``x`` left its transformed input.
+    ``bias``: a (G, Co) array that receives ``y`` summed over batch and positions (the bias
+    gradient), read off the transformed output gradient: at the point 1, G's row is all
+    ones, so that row holds each tile's sum of its ``m`` samples (the tiles do not overlap)."""
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     _check(stride, dilation, k)
@@ -428,9 +431,14 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
             v = _input_transform(x[n0:n1], j0 * m - pad_left, m, count, dtype)
         # The output gradient's tiles of m samples (zero past the block's last tile).
         d = _transform(y[n0:n1], j0 * m, m, count, min(lo, j1 * m), gt, dtype)
+        if bias is not None:
+            sums = d[ONES].sum(axis=0).reshape(g, co)
+            bias[...] = sums if products is None else bias + sums
         part = matmul(_grouped(d, g).transpose(0, 1, 3, 2), _grouped(v, g))  # (ALPHA, G, Co, Ci)
         products = part if products is None else np.add(products, part, out=products)
     if products is None:  # no output positions
+        if bias is not None:
+            bias[...] = 0
         return np.zeros((g, co, ci, k), dtype=dtype)
     # AT @ M, written straight into the (G, Co, Ci, K) layout: a contiguous gradient (as a
     # strided view of a (K, G*Co*Ci) product it made torch's Adam step 2.5x slower on the
