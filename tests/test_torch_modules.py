@@ -385,6 +385,21 @@ def test_output_is_a_new_tensor_not_a_view_of_the_input() -> None:
         assert x.flatten().tolist() == [0, 1, 2, 3, 4, 5], f"{layout}: editing the output changed the input"
 
 
+@pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
+@pytest.mark.parametrize("edited", ["input", "weight"])
+def test_backward_refuses_inputs_changed_in_place_after_the_forward(cls: type, edited: str) -> None:
+    """The backward computes with the forward's NumPy views of x and the weight; autograd's
+    saved-tensor check must still stop it when either changed in place in between (as
+    torch.nn's layers do), instead of silently using the new values."""
+    layer = cls(2, 3, 3, dtype=torch.float64)
+    x = (torch.randn(2, 2, 9, dtype=torch.float64, requires_grad=True) * 1.0)
+    y = layer(x)
+    with torch.no_grad():
+        (x if edited == "input" else layer.weight).add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
 @pytest.mark.parametrize("ours_cls, torch_cls", [(ct.Conv1d, torch.nn.Conv1d),
                                                   (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)],
                          ids=["Conv1d", "ConvTranspose1d"])

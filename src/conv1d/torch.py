@@ -151,17 +151,17 @@ def _backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None,
     """(grad_input, grad_weight, grad_bias) of either Function, each only if needed, by the
     forward's :class:`conv1d.calls.Calls` (the bias gradient along with the weight's when
     both are needed: the kernels that can sum it from what they read anyway do)."""
-    x, weight = ctx.saved_tensors
+    ctx.saved_tensors  # noqa: B018 - autograd's check that x and the weight were not changed in place since
+    x, weight = ctx.arrays  # the forward's views of them (so this reads them as they are now)
     calls = ctx.calls
-    op = calls.spec.op
-    gy = _array(grad_output, op)
+    gy = _array(grad_output, calls.spec.op)
     gx = gw = None
     gb = np.empty(calls.spec.c_out, gy.dtype) if ctx.has_bias and ctx.needs_input_grad[2] else None
     with _kernels():
         if ctx.needs_input_grad[0]:
-            gx = torch.from_numpy(calls.input_grad(_conj(_array(weight, op)), gy, *ctx.kept))
+            gx = torch.from_numpy(calls.input_grad(_conj(weight), gy, *ctx.kept))
         if ctx.needs_input_grad[1]:
-            gw = torch.from_numpy(calls.weight_grad(_conj(_array(x, op)), gy, *ctx.kept or (None,), bias=gb))
+            gw = torch.from_numpy(calls.weight_grad(_conj(x), gy, *ctx.kept or (None,), bias=gb))
         elif gb is not None:
             gb[...] = _grad.run_conv1d_bias(gy, calls.spec.channel_axis)
     return gx, gw, None if gb is None else torch.from_numpy(gb)
@@ -175,7 +175,7 @@ class _Conv1dFunction(torch.autograd.Function):
         xa, wa = _array(x, module._op), _array(weight, module._op)
         ba = None if bias is None else _array(bias, module._op)
         ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
+        ctx.arrays, ctx.has_bias = (xa, wa), bias is not None
         # The forward's gathered (GEMM) or transformed (Winograd) input, small ones only
         # (gemm.KEEP_BYTES), for the weight gradient, and Winograd's weight transform for
         # the input gradient: x and the weight are saved, and autograd refuses a backward
@@ -201,7 +201,7 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
         xa, wa = _array(x, module._op), _array(weight, module._op)
         ba = None if bias is None else _array(bias, module._op)
         ctx.save_for_backward(x, weight)
-        ctx.has_bias, ctx.kept = bias is not None, ()
+        ctx.arrays, ctx.has_bias, ctx.kept = (xa, wa), bias is not None, ()
         with _kernels():
             ctx.calls = module._calls(xa, wa, ba, output_size)
             return torch.from_numpy(ctx.calls.forward(xa, wa, ba))
@@ -328,9 +328,10 @@ def _remembered(module: Conv1d | ConvTranspose1d, arrays: tuple[np.ndarray | Non
     looked up; a training step asks for the same few over and over, and building a spec
     costs about as much as a small layer's arithmetic. Called inside ``_kernels()``, so
     the plan is the one made with torch's products."""
-    options = (module.stride, module.padding, module.dilation, module.groups, module.padding_mode, module.layout,
-               module.algorithm)
-    key = (*((None, None) if a is None else (a.shape, a.dtype) for a in arrays), options, repr(extra))
+    x, w, b = arrays
+    key = (x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype), module.stride,
+           module.padding, module.dilation, module.groups, module.padding_mode, module.layout, module.algorithm,
+           repr(extra) if extra else None)
     plans = module.__dict__.setdefault("_plans", {})
     calls = plans.get(key)
     if calls is None:
