@@ -77,7 +77,12 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 # products on NumPy's (session 5: GunPoint 0.87-0.95x, ItalyPowerDemand 1.01-1.08x per
 # epoch); then the kernels' temporaries from a pool (no page faults), serial direct loops
 # and less Python per call: GunPoint 0.91-0.97x, ItalyPowerDemand 0.95-1.03x in session
-# 6's runs (see BENCHMARKS.md, Training).
+# 6's runs; then plans kept per input shape as conv1d.calls.Calls (plain arrays go
+# straight to the kernel), the bias gradient summed inside the weight gradient's kernel,
+# the forward's arrays reused by the backward: 0.977x per ItalyPowerDemand epoch against
+# the code before (paired, interval 0.971-0.986), which put it at 0.974-1.015x of torch's
+# (median 0.978x) and GunPoint at 0.905-0.946x in session 8's runs (see BENCHMARKS.md,
+# Training).
 KERNEL_THREADS = 1
 
 
