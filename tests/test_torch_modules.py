@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import io
+import pickle
 import subprocess
 import sys
 from collections.abc import Callable
@@ -843,3 +845,23 @@ def test_torch_matmul_provider_equals_numpy(case: str) -> None:
         assert got is out
     assert got.dtype == expected.dtype and got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=2e-3 if case == "float16" else 1e-5)
+
+
+def test_trained_models_pickle_deepcopy_and_torch_save() -> None:
+    """A model that has run forward and backward (so its layers remember plans, whose
+    kernels are Python modules) still deep-copies, pickles and goes through torch.save /
+    torch.load whole; the copies compute what the original does."""
+    model = torch.nn.Sequential(ct.Conv1d(2, 4, 3, padding="same", dtype=torch.float64), torch.nn.ReLU(),
+                                ct.ConvTranspose1d(4, 2, 3, stride=2, dtype=torch.float64))
+    x = torch.randn(3, 2, 10, dtype=torch.float64)
+    model(x).square().sum().backward()
+    expected = model(x).detach()
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    copies = {"deepcopy": copy.deepcopy(model), "pickle": pickle.loads(pickle.dumps(model)),
+              "torch.save": torch.load(buffer, weights_only=False)}
+    for how, other in copies.items():
+        assert torch.equal(other(x), expected), how
+        other(x).sum().backward()  # and it trains: plans are made anew
+        assert other[0].weight.grad is not None, how

@@ -275,6 +275,9 @@ class Conv1d(torch.nn.Conv1d):
     def extra_repr(self) -> str:
         return _extras_repr(self, super().extra_repr())
 
+    def __getstate__(self) -> dict:
+        return _state(self)
+
 
 class ConvTranspose1d(torch.nn.ConvTranspose1d):
     """``torch.nn.ConvTranspose1d`` computed by conv1d; extras ``layout`` and ``algorithm``.
@@ -313,6 +316,9 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
     def extra_repr(self) -> str:
         return _extras_repr(self, super().extra_repr())
 
+    def __getstate__(self) -> dict:
+        return _state(self)
+
 
 def _extras_repr(module: Conv1d | ConvTranspose1d, text: str) -> str:
     """torch's ``extra_repr`` text plus conv1d's extras where they are not the defaults."""
@@ -321,6 +327,13 @@ def _extras_repr(module: Conv1d | ConvTranspose1d, text: str) -> str:
     if module.algorithm != "auto":
         text += f", algorithm={module.algorithm!r}"
     return text
+
+
+def _state(module: Conv1d | ConvTranspose1d) -> dict:
+    """What pickling, ``torch.save(model)`` and ``copy.deepcopy`` keep of a module: all but
+    its remembered plans, a cache (rebuilt on the next call, under whatever provider and
+    thread count then hold) whose kernels are Python modules, which do not pickle."""
+    return {key: value for key, value in torch.nn.Module.__getstate__(module).items() if key != "_plans"}
 
 
 SPECS_KEPT = 64  # plans a module remembers (one per input shape and dtype it has seen)
