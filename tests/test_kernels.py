@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from conv1d import dispatch
 from conv1d.kernels import direct, fft, gemm, reference, threads, winograd
 from helpers import assert_matches
 from strategies import KernelProblem, kernel_problems, lay_out, random_array, seeds
@@ -38,7 +39,7 @@ def _arrays(p: KernelProblem, seed: int) -> dict[str, Any]:
     }
 
 
-SUMS_BIAS = (gemm, winograd)  # kernels whose conv_weight also fills ``bias=`` with the bias gradient
+SUMS_BIAS = tuple(dispatch.KERNELS[a] for a in dispatch.SUMS_BIAS)  # conv_weight also fills ``bias=``
 
 
 def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .dispatch import KEEP_INPUT, KEEP_WEIGHTS, Algorithm, kernel_for, plan_for
+from .dispatch import KEEP_INPUT, KEEP_WEIGHTS, SUMS_BIAS, Algorithm, kernel_for, plan_for
 from .functional import SpectrumCache, compute_dtype, run_conv1d, run_conv_transpose1d
 from .grad import (
     run_conv1d_bias,
@@ -36,9 +36,6 @@ from .grad import (
 from .spec import ConvSpec
 
 __all__ = ["Calls"]
-
-# The kernels whose conv_weight takes ``bias=`` (an array for the bias gradient).
-SUMS_BIAS = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
 
 
 class Calls:

@@ -50,6 +50,9 @@ KEEP_INPUT = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
 # The kernels whose conv also keeps its weight transform, and whose conv_transpose takes it
 # back with ``kept=`` (the input gradient of the same step).
 KEEP_WEIGHTS = frozenset({Algorithm.WINOGRAD})
+# The kernels whose conv_weight also takes ``bias=`` (an array it fills with the bias
+# gradient, summed from the output gradient it reads anyway).
+SUMS_BIAS = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
 
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices

@@ -49,8 +49,9 @@ __all__ = ["Conv1d", "ConvTranspose1d", "convert"]
 def _array(t: torch.Tensor, op: str) -> np.ndarray:
     """A CPU tensor's values as a NumPy array sharing its memory (copied only for lazy
     negation/conjugation views, which NumPy cannot represent). ``detach().numpy()`` first,
-    which refuses those views and other devices: in a training step it measured faster
-    than checking the device and calling ``numpy(force=True)`` (see KERNEL_THREADS)."""
+    which refuses those views and other devices; only then is the device checked and
+    ``numpy(force=True)`` called. In a training step this measured the same as checking
+    the device and calling ``numpy(force=True)`` every time (BENCHMARKS.md, Training)."""
     try:
         return t.detach().numpy()
     except (RuntimeError, TypeError):
