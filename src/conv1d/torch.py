@@ -165,9 +165,9 @@ def _backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None,
     gb = np.empty(calls.spec.c_out, gy.dtype) if ctx.has_bias and ctx.needs_input_grad[2] else None
     with _kernels():
         if ctx.needs_input_grad[0]:
-            gx = torch.from_numpy(calls.input_grad(_conj(weight), gy, *ctx.kept))
+            gx = torch.from_numpy(calls.input_grad(_conj(weight), gy, ctx.kept))
         if ctx.needs_input_grad[1]:
-            gw = torch.from_numpy(calls.weight_grad(_conj(x), gy, *ctx.kept or (None,), bias=gb))
+            gw = torch.from_numpy(calls.weight_grad(_conj(x), gy, ctx.kept, bias=gb))
         elif gb is not None:
             gb[...] = _grad.run_conv1d_bias(gy, calls.spec.channel_axis)
     return gx, gw, None if gb is None else torch.from_numpy(gb)
@@ -188,8 +188,7 @@ class _Conv1dFunction(torch.autograd.Function):
         # after either changed in place, so they still match (under no_grad the ctx, and
         # this, are dropped at once). Complex inputs differ (the gradients take conj(x) and
         # conj(w)), so nothing is kept for them.
-        keep = {} if (ctx.needs_input_grad[0] or ctx.needs_input_grad[1]) and xa.dtype.kind != "c" else None
-        ctx.kept = () if keep is None else (keep,)
+        keep = ctx.kept = {} if (ctx.needs_input_grad[0] or ctx.needs_input_grad[1]) and xa.dtype.kind != "c" else None
         with _kernels():
             ctx.calls = module._calls(xa, wa, ba)
             return torch.from_numpy(ctx.calls.forward(xa, wa, ba, module._spectra, keep))
@@ -207,7 +206,7 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
         xa, wa = _array(x, module._op), _array(weight, module._op)
         ba = None if bias is None else _array(bias, module._op)
         ctx.save_for_backward(x, weight)
-        ctx.arrays, ctx.has_bias, ctx.kept = (xa, wa), bias is not None, ()
+        ctx.arrays, ctx.has_bias, ctx.kept = (xa, wa), bias is not None, None
         with _kernels():
             ctx.calls = module._calls(xa, wa, ba, output_size)
             return torch.from_numpy(ctx.calls.forward(xa, wa, ba))
@@ -264,7 +263,7 @@ class Conv1d(torch.nn.Conv1d):
         self._spectra = SpectrumCache()
 
     def _calls(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> Calls:
-        return _remembered(self, (x, w, b), lambda: conv1d_spec(
+        return _remembered(self, x, w, b, lambda: conv1d_spec(
             x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
             dilation=self.dilation, groups=self.groups, padding_mode=self.padding_mode, layout=self.layout,
             dtype=_same_dtype(self._op, x, w, b), op=self._op,
@@ -302,7 +301,7 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
         self.algorithm = algorithm
 
     def _calls(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> Calls:
-        return _remembered(self, (x, w, b), lambda: conv_transpose1d_spec(
+        return _remembered(self, x, w, b, lambda: conv_transpose1d_spec(
             x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
             output_padding=0 if output_size is not None else self.output_padding, groups=self.groups,
             dilation=self.dilation, layout=self.layout, dtype=_same_dtype(self._op, x, w, b), op=self._op,
@@ -337,17 +336,16 @@ def _state(module: Conv1d | ConvTranspose1d) -> dict:
     return {key: value for key, value in torch.nn.Module.__getstate__(module).items() if key != "_plans"}
 
 
-SPECS_KEPT = 64  # plans a module remembers (one per input shape and dtype it has seen)
+PLANS_KEPT = 64  # plans a module remembers (one per input shape and dtype it has seen)
 
 
-def _remembered(module: Conv1d | ConvTranspose1d, arrays: tuple[np.ndarray | None, ...],
+def _remembered(module: Conv1d | ConvTranspose1d, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                 build: Callable[[], ConvSpec], *extra: Any) -> Calls:
     """The module's :class:`conv1d.calls.Calls` for these arrays' shapes and dtypes and its
     current options and algorithm: its spec built (and checked) and planned once, then
     looked up; a training step asks for the same few over and over, and building a spec
     costs about as much as a small layer's arithmetic. Called inside ``_kernels()``, so
     the plan is the one made with torch's products."""
-    x, w, b = arrays
     key = (x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype), module.stride,
            module.padding, module.dilation, module.groups, module.padding_mode, module.layout, module.algorithm,
            repr(extra) if extra else None)
@@ -355,7 +353,7 @@ def _remembered(module: Conv1d | ConvTranspose1d, arrays: tuple[np.ndarray | Non
     calls = plans.get(key)
     if calls is None:
         calls = Calls(build(), module.algorithm)
-        if len(plans) >= SPECS_KEPT:
+        if len(plans) >= PLANS_KEPT:
             plans.clear()
         plans[key] = calls
     return calls

@@ -267,7 +267,8 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     """One product per block: ``gw (Co, Ci*K) = y (Co, N*tb) @ cols (Ci*K, N*tb)^T``, with the
     forward kernel's im2col columns (so padding is implicit here too), or the ones the
     forward call of the same ``x`` put in ``kept``. ``bias``: a (G, Co) array that receives
-    ``y`` summed over batch and positions (the bias gradient), from each block's ``y`` matrix."""
+    ``y`` summed over batch and positions (the bias gradient): from each block's ``y`` matrix
+    for short outputs, in one sum over ``y`` for long ones."""
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     dtype = np.result_type(x, y)
