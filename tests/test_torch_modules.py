@@ -402,6 +402,25 @@ def test_backward_refuses_inputs_changed_in_place_after_the_forward(cls: type, e
         y.sum().backward()
 
 
+@pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
+def test_functorch_transforms_get_torchs_own_refusal(cls: type) -> None:
+    """The modules skip ``Function.apply``'s Python wrapper only while no functorch
+    transform is active; under one (here ``torch.func.grad``) they go through it, and so
+    give torch's explanation (the Function has no ``setup_context``), not an internal
+    assertion from the C++ apply."""
+    layer = cls(2, 3, 3, dtype=torch.float64)
+    x = torch.randn(1, 2, 8, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="setup_context"):
+        torch.func.grad(lambda x: layer(x).sum())(x)
+    # A tensor that escaped a finished transform (a "dead" wrapper, which the skipped
+    # wrapper would have unwrapped) still computes what torch's layer computes from it.
+    leaked: list[torch.Tensor] = []
+    torch.func.grad(lambda x: leaked.append(x) or x.sum())(x)
+    theirs = (torch.nn.Conv1d if cls is ct.Conv1d else torch.nn.ConvTranspose1d)(2, 3, 3, dtype=torch.float64)
+    theirs.load_state_dict(layer.state_dict())
+    assert torch.allclose(layer(leaked[0]), theirs(leaked[0]), atol=1e-12)
+
+
 @pytest.mark.parametrize("ours_cls, torch_cls", [(ct.Conv1d, torch.nn.Conv1d),
                                                   (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)],
                          ids=["Conv1d", "ConvTranspose1d"])

@@ -66,8 +66,8 @@ def provided() -> bool:
 
 class products:  # lower case: used like the function it was, ``with products(f): ...``
     """Run the block's GEMM products with ``provider`` (same contract as ``np.matmul`` with
-    ``out=``); the setting is per thread and per asyncio task, restored on exit. A plain
-    class, not a generator: conv1d.torch enters it twice per layer and training step."""
+    ``out=``); the setting is per thread and per asyncio task, restored on exit.
+    :func:`use` and :func:`restore` are the same without the object."""
 
     __slots__ = ("_provider", "_token")
 
@@ -75,10 +75,20 @@ class products:  # lower case: used like the function it was, ``with products(f)
         self._provider = provider
 
     def __enter__(self) -> None:
-        self._token = _matmul.set(self._provider)
+        self._token = use(self._provider)
 
     def __exit__(self, *exc: object) -> None:
-        _matmul.reset(self._token)
+        restore(self._token)
+
+
+def use(provider: Matmul) -> contextvars.Token:
+    """Start a :class:`products` block with ``provider``; returns what :func:`restore` takes."""
+    return _matmul.set(provider)
+
+
+def restore(token: contextvars.Token) -> None:
+    """End the block that :func:`use` started."""
+    _matmul.reset(token)
 
 
 def _block(per_position: int, itemsize: int, total: int) -> int:

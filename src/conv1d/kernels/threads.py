@@ -52,8 +52,8 @@ class limited:  # lower case: used like the function it was, ``with limited(1): 
     thread (it masks Numba's own workers; the OpenMP runtime's settings, which the caller
     may share, are not touched). Measured inside a PyTorch training loop: Numba's OpenMP
     workers (the system ``libgomp``) spinning next to PyTorch's (its bundled ``libgomp``)
-    slowed every later product by about a third. A plain class, not a generator: it is
-    entered twice per layer and training step (1 us against 4).
+    slowed every later product by about a third. :func:`enter` and :func:`leave` are the
+    same without the object, for a caller that enters on every call (conv1d.torch).
     """
 
     __slots__ = ("_count", "_saved")
@@ -63,18 +63,31 @@ class limited:  # lower case: used like the function it was, ``with limited(1): 
         self._saved: tuple[int, dict | None] | None = None
 
     def __enter__(self) -> None:
-        global _count, _undo
-        count = max(1, min(int(self._count), _count))
-        if count != _count:
-            self._saved = (_count, _undo)
-            _count, _undo = count, {}
+        self._saved = enter(self._count)
 
     def __exit__(self, *exc: object) -> None:
-        global _count, _undo
-        if self._saved is not None:
-            for restore in _undo.values():
-                restore()
-            (_count, _undo), self._saved = self._saved, None
+        leave(self._saved)
+        self._saved = None
+
+
+def enter(count: int) -> tuple[int, dict | None] | None:
+    """Start a :class:`limited` block of ``count`` threads; returns what :func:`leave` takes."""
+    global _count, _undo
+    count = max(1, min(int(count), _count))
+    if count == _count:
+        return None
+    saved = (_count, _undo)
+    _count, _undo = count, {}
+    return saved
+
+
+def leave(saved: tuple[int, dict | None] | None) -> None:
+    """End the block that :func:`enter` started (restoring what :func:`apply` changed in it)."""
+    global _count, _undo
+    if saved is not None:
+        for restore in _undo.values():
+            restore()
+        _count, _undo = saved
 
 
 def apply(*, blas: bool = False, numba: bool = False) -> None:
