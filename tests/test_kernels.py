@@ -63,8 +63,9 @@ def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[
 
 def _check_against_reference(name: str, block_bytes: int | None, p: KernelProblem, seed: int,
                              large_input_paths: bool = False, one_thread: bool = False) -> None:
-    """``large_input_paths``: take the copies meant for large inputs on these small ones too
-    (GEMM's im2col one copy per tap, Winograd's blocked transposition into channels-last).
+    """``large_input_paths``: take the paths meant for large inputs on these small ones too
+    (GEMM's im2col one copy per tap and its forward's batch items side by side in one
+    product, Winograd's blocked transposition into channels-last).
     ``one_thread``: run inside ``threads.limited(1)``, with the direct kernel's parallel
     forms made to fail, so that its serial forms compute."""
     a = _arrays(p, seed)
@@ -77,6 +78,7 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
             patch.setattr(winograd, "BLOCK_BYTES", block_bytes)
         if large_input_paths:
             patch.setattr(gemm, "SMALL_GATHER", -1)
+            patch.setattr(gemm, "SMALL_PRODUCT", -1)
             patch.setattr(winograd, "SMALL_SAMPLES", -1)
         if one_thread:
             for form in ("_conv_jit", "_conv_transpose_jit", "_conv_weight_jit"):
