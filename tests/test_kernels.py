@@ -162,6 +162,12 @@ def test_winograd_matrices_interpolate_exactly() -> None:
         d, w = rng.integers(-9, 10, winograd.ALPHA), rng.integers(-9, 10, k)
         expected = [int(np.dot(d[i : i + k], w)) for i in range(m)]
         np.testing.assert_allclose(at @ ((g @ w) * (bt @ d)), expected, rtol=0, atol=1e-9)
+        # The weight gradient's output transform (AT of F(K, m)) folds each pair of points
+        # +-q first: their columns must differ by the sign (-1)^j, tap by tap.
+        at_weights = winograd.matrices(k, m, np.dtype(np.float64))[0]
+        signs = (-1.0) ** np.arange(k)
+        for plus, minus in winograd.PAIRED:
+            assert np.array_equal(at_weights[:, minus], at_weights[:, plus] * signs), (k, plus, minus)
 
 
 def test_winograd_refuses_what_it_cannot_compute() -> None:

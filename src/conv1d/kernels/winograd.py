@@ -235,30 +235,44 @@ def _untile_loops(prods, mat, bias, count, out, n0, first, stop):  # pragma: no 
 
 def _weights_out_loops(prods, mat, out):  # pragma: no cover - compiled
     """``out[r, j] = sum_p mat[j, p] * prods[p, r]``: AT applied to the ALPHA products of every
-    (o, c) pair of a weight gradient, written in the weight's own (..., K) layout. Blocks
-    of rows: the sums vectorised along the rows into a small buffer, then moved tap by tap
-    into the block's run of the flat output (measured on the FCN's 256x128x5 gradient: 170
-    us against 300 with a two-index store per element)."""
+    (o, c) pair of a weight gradient, written in the weight's own (..., K) layout. The
+    points come in pairs +-q (POINTS[1:7]: 1, -1, 2, -2, 1/2, -1/2), whose columns of AT
+    differ by the sign (-1)^j (see PAIRED), so each pair's two products are first folded
+    into their sum (for the even taps) and difference (for the odd ones): five
+    multiply-adds per output instead of eight. Blocks of rows: the sums vectorised along
+    the rows into a small buffer, then moved tap by tap into the block's run of the flat
+    output (measured on the FCN's 256x128x5 gradient: 170 us against 300 with a two-index
+    store per element; the folding then 108 against 138 us, and 77 against 79 on 128x256x3)."""
     rows, k = out.shape
     flat = out.reshape(-1)
     block = 512
     buffer = np.empty((k, block), dtype=out.dtype)
+    folds = np.empty((6, block), dtype=out.dtype)  # the pairs' sums, then their differences
     for r0 in range(0, rows, block):
         count = min(block, rows - r0)
-        s0, s1, s2, s3 = prods[0, r0 : r0 + count], prods[1, r0 : r0 + count], prods[2, r0 : r0 + count], prods[3, r0 : r0 + count]
-        s4, s5, s6, s7 = prods[4, r0 : r0 + count], prods[5, r0 : r0 + count], prods[6, r0 : r0 + count], prods[7, r0 : r0 + count]
+        s0, s7 = prods[0, r0 : r0 + count], prods[7, r0 : r0 + count]
+        for q in range(3):
+            plus, minus = prods[2 * q + 1, r0 : r0 + count], prods[2 * q + 2, r0 : r0 + count]
+            total, difference = folds[q], folds[3 + q]
+            for i in range(count):
+                total[i] = plus[i] + minus[i]
+                difference[i] = plus[i] - minus[i]
         for j in range(k):
-            c0, c1, c2, c3 = mat[j, 0], mat[j, 1], mat[j, 2], mat[j, 3]
-            c4, c5, c6, c7 = mat[j, 4], mat[j, 5], mat[j, 6], mat[j, 7]
+            first = 0 if j % 2 == 0 else 3
+            f0, f1, f2 = folds[first], folds[first + 1], folds[first + 2]
+            c0, c1, c3, c5, c7 = mat[j, 0], mat[j, 1], mat[j, 3], mat[j, 5], mat[j, 7]
             b = buffer[j]
             for i in range(count):
-                b[i] = (c0 * s0[i] + c1 * s1[i] + c2 * s2[i] + c3 * s3[i]
-                        + c4 * s4[i] + c5 * s5[i] + c6 * s6[i] + c7 * s7[i])
+                b[i] = c0 * s0[i] + c1 * f0[i] + c3 * f1[i] + c5 * f2[i] + c7 * s7[i]
         dst = flat[r0 * k : (r0 + count) * k]
         for j in range(k):
             b = buffer[j]
             for i in range(count):
                 dst[i * k + j] = b[i]
+
+
+# The index pairs (+q, -q) of POINTS that _weights_out_loops folds.
+PAIRED = ((1, 2), (3, 4), (5, 6))
 
 
 # One thread, on purpose: the transforms are a small part of a call next to its products,
