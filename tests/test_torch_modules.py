@@ -403,6 +403,22 @@ def test_backward_refuses_inputs_changed_in_place_after_the_forward(cls: type, e
 
 
 @pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
+def test_a_second_differentiation_is_refused(cls: type) -> None:
+    """conv1d's gradients are computed once, in NumPy: with ``create_graph=True`` the first
+    ones still equal torch.nn's, and differentiating them again raises (as
+    ``once_differentiable`` does) instead of silently giving zeros."""
+    layer = cls(2, 3, 3, dtype=torch.float64)
+    theirs = (torch.nn.Conv1d if cls is ct.Conv1d else torch.nn.ConvTranspose1d)(2, 3, 3, dtype=torch.float64)
+    theirs.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 2, 9, dtype=torch.float64, requires_grad=True)
+    (ours,) = torch.autograd.grad(layer(x).square().sum(), x, create_graph=True)
+    (expected,) = torch.autograd.grad(theirs(x).square().sum(), x)
+    assert torch.allclose(ours, expected, atol=1e-12)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        ours.sum().backward()
+
+
+@pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
 def test_functorch_transforms_get_torchs_own_refusal(cls: type) -> None:
     """The modules skip ``Function.apply``'s Python wrapper only while no functorch
     transform is active; under one (here ``torch.func.grad``) they go through it, and so
