@@ -59,8 +59,11 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if provider is np.matmul:
         threads.apply(blas=True)
     if out is None and a.ndim >= 2 and b.ndim >= 2:
-        out = scratch.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
-                            np.result_type(a, b))
+        batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+        # (np.broadcast_shapes costs 3-4 us a call; the kernels' batch axes mostly agree)
+        batch = batch_a if batch_a == batch_b or not batch_b else batch_b if not batch_a else np.broadcast_shapes(
+            batch_a, batch_b)
+        out = scratch.empty(batch + (a.shape[-2], b.shape[-1]), a.dtype if a.dtype == b.dtype else np.result_type(a, b))
     return provider(a, b, out=out)
 
 

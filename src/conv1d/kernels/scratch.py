@@ -39,7 +39,8 @@ _FREE = 3
 
 def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, from the calling thread's pool when the size is pooled."""
-    dtype = np.dtype(dtype)
+    if not isinstance(dtype, np.dtype):  # (dtype instances pass as they are: np.dtype() of one costs a call)
+        dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
     if not MIN_BYTES <= nbytes <= MAX_BYTES:
         return np.empty(shape, dtype)

@@ -143,16 +143,21 @@ def tile_bytes(ci: int, co: int, m: int, itemsize: int) -> int:
     return itemsize * (ci + co) * (m + ALPHA)
 
 
-def _blocks(n: int, tiles: int, per_tile: int, slack: int) -> list[tuple[int, int, int, int]]:
+def _blocks(n: int, tiles: int, per_tile: int, slack: int) -> tuple[tuple[int, int, int, int], ...]:
     """(n0, n1, j0, j1) blocks of batch items and tiles, each under BLOCK_BYTES counting
     ``slack`` more tile slots per item: whole items side by side when they fit, else one
-    item at a time in ranges of tiles."""
-    most = max(1, BLOCK_BYTES // max(per_tile, 1))
+    item at a time in ranges of tiles. Remembered (a training step asks for the same few)."""
+    return _blocks_within(n, tiles, per_tile, slack, BLOCK_BYTES)
+
+
+@functools.lru_cache(maxsize=256)
+def _blocks_within(n: int, tiles: int, per_tile: int, slack: int, budget: int) -> tuple[tuple[int, int, int, int], ...]:
+    most = max(1, budget // max(per_tile, 1))
     if tiles + slack <= most:
         items = max(1, most // (tiles + slack))
-        return [(n0, min(n, n0 + items), 0, tiles) for n0 in range(0, n, items)]
+        return tuple((n0, min(n, n0 + items), 0, tiles) for n0 in range(0, n, items))
     step = max(1, most - slack)
-    return [(b, b + 1, j0, min(tiles, j0 + step)) for b in range(n) for j0 in range(0, tiles, step)]
+    return tuple((b, b + 1, j0, min(tiles, j0 + step)) for b in range(n) for j0 in range(0, tiles, step))
 
 
 def _slots(m: int) -> int:
@@ -316,8 +321,10 @@ def _samples(x: np.ndarray, off: int, rows: int, stop: int, dtype: np.dtype) -> 
     out = scratch.empty((nb, rows, g, c), dtype)
     r0 = min(rows, max(0, -off))
     r1 = max(r0, min(rows, stop - off))
-    out[:, :r0] = 0
-    out[:, r1:] = 0
+    if r0:
+        out[:, :r0] = 0
+    if r1 < rows:
+        out[:, r1:] = 0
     if out.nbytes <= SMALL_SAMPLES or x.dtype != dtype:
         out[:, r0:r1] = x[..., off + r0 : off + r1].transpose(0, 3, 1, 2)
     else:
