@@ -819,7 +819,7 @@ def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest
 
 
 @pytest.mark.parametrize("case", ["2-D", "2-D transposed", "batched", "batched transposed", "4-D transposed",
-                                  "broadcast", "2-D @ batched"])
+                                  "4-D, batch axes swapped", "broadcast", "2-D @ batched"])
 @pytest.mark.parametrize("with_out", [False, True])
 def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Products past SMALL_PRODUCT go to torch: mm for matrices, bmm for equal batch axes
@@ -829,7 +829,8 @@ def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, mon
     shapes = {"2-D": ((70, 90), (90, 80)), "batched": ((8, 40, 64), (8, 64, 96)),
               "broadcast": ((3, 40, 64), (1, 64, 96)), "2-D @ batched": ((40, 64), (3, 64, 96))}
     used = {"2-D": "mm", "2-D transposed": "mm", "batched": "bmm", "batched transposed": "bmm",
-            "4-D transposed": "bmm", "broadcast": "matmul", "2-D @ batched": "matmul"}[case]
+            "4-D transposed": "bmm", "4-D, batch axes swapped": "bmm", "broadcast": "matmul",
+            "2-D @ batched": "matmul"}[case]
     if case == "2-D transposed":
         a, b = rng.standard_normal((90, 70)).T, rng.standard_normal((80, 90)).T
     elif case == "batched transposed":
@@ -837,6 +838,9 @@ def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, mon
     elif case == "4-D transposed":  # as the Winograd kernel hands them over: (ALPHA, G, cols, C) views
         a = rng.standard_normal((8, 40, 2, 64)).transpose(0, 2, 1, 3)
         b = rng.standard_normal((8, 2, 96, 64)).transpose(0, 1, 3, 2)
+    elif case == "4-D, batch axes swapped":  # batch axes that fold only by a copy
+        a = rng.standard_normal((3, 2, 40, 64)).transpose(1, 0, 2, 3)
+        b = rng.standard_normal((3, 2, 64, 96)).transpose(1, 0, 2, 3)
     else:
         a, b = (rng.standard_normal(shape) for shape in shapes[case])
     a, b = a.astype(np.float32), b.astype(np.float32)
