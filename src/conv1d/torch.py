@@ -83,10 +83,10 @@ def _array(t: torch.Tensor, op: str) -> np.ndarray:
 # the forward's arrays reused by the backward: 0.977x per ItalyPowerDemand epoch against
 # the code before (paired, interval 0.971-0.986), which put it at 0.974-1.015x of torch's
 # (median 0.978x) and GunPoint at 0.905-0.946x in session 8's runs; then autograd's C++
-# apply called directly, once_differentiable only under create_graph, and less fixed
-# cost in the kernels' calls: 0.951x against that (interval 0.939-0.960), 0.922-0.987x of
-# torch's on ItalyPowerDemand (median 0.950x) and 0.897-0.924x on GunPoint in session 9's
-# runs (see BENCHMARKS.md, Training).
+# apply called directly, once_differentiable only under create_graph, less fixed cost in
+# the kernels' calls, the batched products folded in NumPy: 0.924x against that (interval
+# 0.916-0.933), 0.907-0.956x of torch's on ItalyPowerDemand (median 0.918x) and
+# 0.860-0.898x on GunPoint in session 9's runs (see BENCHMARKS.md, Training).
 KERNEL_THREADS = 1
 
 
