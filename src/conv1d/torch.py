@@ -98,52 +98,38 @@ SMALL_PRODUCT = 65536 * 4
 
 
 def _torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``np.matmul`` done by ``torch.matmul`` on views of the arrays; NumPy's own for small
-    products (SMALL_PRODUCT) and for what torch cannot view (read-only or negatively
-    strided arrays) or should not multiply (half precision, mixed dtypes, a strided ``out``)."""
+    """``np.matmul`` done by torch on views of the arrays; NumPy's own for small products
+    (SMALL_PRODUCT) and for what torch cannot view (read-only or negatively strided arrays)
+    or should not multiply (half precision, mixed dtypes, a strided ``out``).
+
+    Matrices go to ``torch.mm``; stacks with the same batch axes (the Winograd kernels'
+    batches of eight, four per layer and step) to ``torch.bmm``, their batch axes folded
+    into one by NumPy's reshape (a view wherever one can be, as torch's would be); only
+    broadcasting goes to ``torch.matmul``, which expands and folds the batch axes itself
+    (10 of the 20 us a tiny batched product takes, measured alone). Folding by torch's
+    reshape instead measured 1.05-1.06x per Winograd layer's forward and gradients
+    (interleaved, the FCN's layers alone) and 1.03x per training epoch."""
     if a.ndim >= 2 and b.ndim >= 2 and a.size * b.shape[-1] < SMALL_PRODUCT and b.size * a.shape[-2] < SMALL_PRODUCT:
         return np.matmul(a, b, out=out)  # (the multiply-adds, counting either operand's batch)
-    if (a.dtype == b.dtype and a.dtype.kind in "fc" and a.dtype.itemsize >= 4 and a.flags.writeable
+    if not (a.dtype == b.dtype and a.dtype.kind in "fc" and a.dtype.itemsize >= 4 and a.flags.writeable
             and b.flags.writeable and (out is None or (out.dtype == a.dtype and out.flags.c_contiguous))):
-        if out is not None and a.ndim == b.ndim >= 3 and a.shape[:-2] == b.shape[:-2]:
-            # No broadcasting (the Winograd kernels' batches of eight, four per layer and
-            # step): the batch axes folded into one by NumPy's reshape (a view wherever one
-            # can be, as torch's would be; nothing here is empty, small products went to
-            # NumPy above) and torch.bmm called on them. Folding by torch's reshape in
-            # _product instead measured 1.05-1.06x per Winograd layer's forward and gradients
-            # (interleaved, the FCN's layers alone) and 1.03x per training epoch.
-            folded = (-1,)
-            try:
-                ta, tb = torch.from_numpy(a.reshape(folded + a.shape[-2:])), torch.from_numpy(b.reshape(folded + b.shape[-2:]))
-            except ValueError:  # negative strides
-                return np.matmul(a, b, out=out)
-            torch.bmm(ta, tb, out=torch.from_numpy(out.reshape(folded + out.shape[-2:])))
-            return out
-        try:
-            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        except ValueError:  # negative strides
-            return np.matmul(a, b, out=out)
-        if out is None:
-            return _product(ta, tb, None).numpy()
-        _product(ta, tb, torch.from_numpy(out))
-        return out
-    return np.matmul(a, b, out=out)
-
-
-def _product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
-    """``torch.matmul(a, b, out=out)``, calling ``torch.mm`` or ``torch.bmm`` itself when no
-    broadcasting is needed: ``matmul`` expands and folds the batch axes first, which cost
-    10 of the 20 us a tiny batched product takes (measured alone). Batch axes fold into
-    one by views; where ``reshape`` would have to copy an operand it does (``out``,
-    contiguous, always folds). (_torch_matmul folds the common case itself, in NumPy.)"""
-    if a.dim() == 2 and b.dim() == 2:
-        return torch.mm(a, b, out=out)
-    if a.dim() == b.dim() >= 3 and a.shape[:-2] == b.shape[:-2]:
-        batch, m, n = a.shape[:-2].numel(), a.shape[-2], b.shape[-1]
-        a3, b3 = a.reshape(batch, m, a.shape[-1]), b.reshape(batch, b.shape[-2], n)
-        product = torch.bmm(a3, b3, out=None if out is None else out.view(batch, m, n))
-        return product.reshape(*a.shape[:-1], n) if out is None else out
-    return torch.matmul(a, b, out=out)
+        return np.matmul(a, b, out=out)
+    product, shape = torch.matmul, None
+    if a.ndim == b.ndim == 2:
+        product = torch.mm
+    elif a.ndim == b.ndim >= 3 and a.shape[:-2] == b.shape[:-2]:
+        # (nothing here is empty: small products went to NumPy above)
+        product, shape = torch.bmm, a.shape[:-1] + b.shape[-1:]
+    try:
+        ta = torch.from_numpy(a if shape is None else a.reshape((-1,) + a.shape[-2:]))
+        tb = torch.from_numpy(b if shape is None else b.reshape((-1,) + b.shape[-2:]))
+    except ValueError:  # negative strides
+        return np.matmul(a, b, out=out)
+    if out is None:
+        result = product(ta, tb).numpy()
+        return result if shape is None else result.reshape(shape)
+    product(ta, tb, out=torch.from_numpy(out if shape is None else out.reshape((-1,) + out.shape[-2:])))
+    return out
 
 
 class _kernels:  # lower case: used like a function, ``with _kernels(): ...``
