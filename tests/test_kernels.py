@@ -78,7 +78,7 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
             patch.setattr(winograd, "BLOCK_BYTES", block_bytes)
         if large_input_paths:
             patch.setattr(gemm, "SMALL_GATHER", -1)
-            patch.setattr(gemm, "SMALL_PRODUCT", -1)
+            patch.setattr(gemm, "PER_ITEM_PRODUCT", -1)
             patch.setattr(winograd, "SMALL_SAMPLES", -1)
         if one_thread:
             for form in ("_conv_jit", "_conv_transpose_jit", "_conv_weight_jit"):

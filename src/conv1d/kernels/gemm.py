@@ -46,7 +46,7 @@ SMALL_GATHER = 2**16  # inputs up to this many bytes are gathered in two copies,
 # into the output instead of side by side (see conv): at this size the transposing pass
 # that the side-by-side product needs costs more than the extra BLAS calls. (Measured on
 # the FCN's first layer, 6 x 24 samples, 1 -> 128 channels, 8 taps: 46 against 28 us.)
-SMALL_PRODUCT = 2**18
+PER_ITEM_PRODUCT = 2**18
 
 Matmul = Callable[..., np.ndarray]  # (a, b, out=None) -> a @ b, NumPy's broadcasting rules
 _matmul: contextvars.ContextVar[Matmul] = contextvars.ContextVar("conv1d_matmul", default=np.matmul)
@@ -59,10 +59,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if provider is np.matmul:
         threads.apply(blas=True)
     if out is None and a.ndim >= 2 and b.ndim >= 2:
-        batch_a, batch_b = a.shape[:-2], b.shape[:-2]
-        # (np.broadcast_shapes costs 3-4 us a call; the kernels' batch axes mostly agree)
-        batch = batch_a if batch_a == batch_b or not batch_b else batch_b if not batch_a else np.broadcast_shapes(
-            batch_a, batch_b)
+        batch = a.shape[:-2]
+        if batch != b.shape[:-2]:  # (np.broadcast_shapes costs 3-4 us a call; the kernels' batch axes mostly agree)
+            batch = np.broadcast_shapes(batch, b.shape[:-2])
         out = scratch.empty(batch + (a.shape[-2], b.shape[-1]), a.dtype if a.dtype == b.dtype else np.result_type(a, b))
     return provider(a, b, out=out)
 
@@ -130,7 +129,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
             cols = _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
             if keep is not None and n1 - n0 == n and cols.nbytes <= KEEP_BYTES:
                 keep[_kept_key(x, k, stride, dilation, pad_left, lo, dtype)] = cols
-            if n1 - n0 == 1 or co * rows * (n1 - n0) * lo <= SMALL_PRODUCT:
+            if n1 - n0 == 1 or co * rows * (n1 - n0) * lo <= PER_ITEM_PRODUCT:
                 # One item, or a small product: item by item straight into y, whose bias is
                 # then added in place (no transposing pass over the output).
                 if n1 - n0 == 1:
