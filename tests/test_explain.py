@@ -23,7 +23,7 @@ from strategies import ConvCase, TransposedCase, conv_cases, seeds, transposed_c
 import conv1d
 import conv1d.cli
 from conv1d import Conv1d, ConvError, ConvTranspose1d, explain, explain_stack
-from conv1d.explain import Explanation, Formula, Reading, StackExplanation, Term, Trace
+from conv1d.explanation import Explanation, Formula, Reading, StackExplanation, Term, Trace
 
 WIDTH = 80
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

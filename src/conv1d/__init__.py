@@ -6,7 +6,7 @@ Importing conv1d imports NumPy only (never torch).
 from . import grad
 from .errors import ConvError, ConvTypeError
 from .dispatch import Algorithm, Plan
-from .explain import Explanation, StackExplanation, explain, explain_stack
+from .explanation import Explanation, StackExplanation, explain, explain_stack
 from .functional import conv1d, conv_transpose1d, plan
 from .layers import Conv1d, ConvTranspose1d
 from .spec import ConvSpec, output_length, transposed_output_length

@@ -110,7 +110,7 @@ def _layer_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .explain import explain, explain_stack
+    from .explanation import explain, explain_stack
     from .layers import Conv1d, ConvTranspose1d
 
     arguments = _layer_arguments(args)

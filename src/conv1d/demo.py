@@ -82,7 +82,7 @@ def interactive() -> list[str]:
 
 def picture(path: str) -> list[str]:
     """Session 2's y[0,0,0] as a picture of the sliding window (needs matplotlib)."""
-    from .explain import explain
+    from .explanation import explain
 
     conv = Conv1d(2, 3, 5, rng=0)
     x = np.random.default_rng(2).standard_normal((4, 2, 6)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""The picture of an :class:`~conv1d.explain.Explanation`: the sliding window, drawn.
+"""The picture of an :class:`~conv1d.explanation.Explanation`: the sliding window, drawn.
 
 Three bands share one horizontal axis, the (padded) input positions:
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _padding
 from .errors import ConvError
-from .explain import Explanation
+from .explanation import Explanation
 
 __all__ = ["draw"]
 
