@@ -28,9 +28,8 @@ same terms, summed per block); integer dtypes are exact. Each task holds its own
 segment, at most one chunk plus the halo, and its output block: memory per worker is a
 few chunks, whatever the length of the signal.
 
-:func:`from_npy` and :func:`to_npy` read and write one ``.npy`` file chunk by chunk (each
-task opens the file itself, so they work with worker processes too and never send the
-data through the scheduler).
+:func:`from_npy` and :func:`to_npy` (in :mod:`conv1d.dask.npy`, importable from here too)
+read and write one ``.npy`` file chunk by chunk.
 
 Example:
     >>> import numpy as np, dask.array as da, conv1d
@@ -45,42 +44,34 @@ Example:
 
 from __future__ import annotations
 
+# Absolute imports throughout: this package is conv1d.dask, and "dask" is always the
+# third-party library (Python 3 resolves `import dask.array` absolutely).
 import bisect
 import itertools
 import math
-import os
 from typing import Any
 
 import numpy as np
 
-from . import _padding
-from .dispatch import parse_algorithm
-from .errors import ConvError, ConvTypeError
-from .functional import _is_dask_array as is_dask_array
-from .functional import compute_dtype
-from .functional import conv1d as _conv1d
-from .functional import conv_transpose1d as _conv_transpose1d
-from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
+from conv1d import _padding
+from conv1d.dask._common import load_dask, unique_name
+from conv1d.dask.npy import from_npy, to_npy
+from conv1d.dispatch import parse_algorithm
+from conv1d.errors import ConvError, ConvTypeError
+from conv1d.functional import _is_dask_array as is_dask_array
+from conv1d.functional import compute_dtype
+from conv1d.functional import conv1d as _conv1d
+from conv1d.functional import conv_transpose1d as _conv_transpose1d
+from conv1d.spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
 
 __all__ = ["conv1d", "conv_transpose1d", "from_npy", "is_dask_array", "to_npy"]
-
-_tokens = itertools.count()
-
-
-def _dask() -> Any:
-    try:
-        import dask.array
-        from dask.highlevelgraph import HighLevelGraph
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("conv1d.dask needs Dask: pip install 'conv1d[dask]'") from e
-    return dask.array, HighLevelGraph
 
 
 # --------------------------------------------------------------------------- checks
 
 
 def _checked_input(op: str, x: Any) -> Any:
-    da, _ = _dask()
+    da, _ = load_dask()
     if not isinstance(x, da.Array):
         raise ConvTypeError(f"{op}: expected a dask.array.Array input, got {type(x).__name__}; "
                             f"use conv1d.{op.split('.')[-1]} for in-memory arrays.")
@@ -177,7 +168,7 @@ class _Graph:
     """Builds one output array's tasks: pieces of input chunks, and the blocks using them."""
 
     def __init__(self, spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> None:
-        self.spec, self.x, self.name = spec, x, _name(spec.op.replace(".", "-"))
+        self.spec, self.x, self.name = spec, x, unique_name(spec.op.replace(".", "-"))
         self.n_axis, self.c_axis, self.l_axis = _axes(spec)
         self.starts = [0, *itertools.accumulate(x.chunks[self.l_axis])]  # chunk boundaries along L
         self._pieces = itertools.count()
@@ -259,7 +250,7 @@ class _Graph:
         return (self.name, *index)
 
     def array(self, blocks: list[int]) -> Any:
-        da, graph = _dask()
+        da, graph = load_dask()
         chunks: list[tuple[int, ...]] = [()] * self.x.ndim
         if self.n_axis is not None:
             chunks[self.n_axis] = self.x.chunks[self.n_axis]
@@ -276,10 +267,6 @@ def _boundaries(starts: list[int], position_of: Any, total: int) -> list[int]:
     for s in starts[1:-1]:
         cuts.add(min(max(position_of(s), 0), total))
     return sorted(cuts)
-
-
-def _name(what: str) -> str:
-    return f"conv1d-{what}-{os.getpid()}-{next(_tokens)}"
 
 
 def _graph_conv1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> Any:
@@ -387,104 +374,3 @@ def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtyp
         bias_shape[c_axis] = -1
         out += b.astype(work, copy=False).reshape(bias_shape)
     return out.astype(dtype, copy=False)
-
-
-# --------------------------------------------------------------------------- .npy files
-
-
-def _npy_header(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """(shape, dtype, byte offset of the data) of a C-order ``.npy`` file of rank >= 1."""
-    with open(path, "rb") as f:
-        major, _ = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read(f)
-        offset = f.tell()
-    if fortran and len(shape) > 1:
-        raise ConvError(f"from_npy: {path} is stored in Fortran order; rewrite it in C order "
-                        f"(np.save(path, np.ascontiguousarray(a))).")
-    if dtype.hasobject:
-        raise ConvTypeError(f"from_npy: {path} holds Python objects ({dtype}); conv1d reads numeric arrays only.")
-    if not shape:
-        raise ConvError(f"from_npy: {path} holds a 0-d array, which has no chunks; read it with np.load.")
-    return tuple(shape), dtype, offset
-
-
-def from_npy(path: str | os.PathLike, chunks: Any = "auto") -> Any:
-    """A ``.npy`` file as a lazy Dask array whose tasks each read their own chunk from the
-    file (with ``os.pread``: no memory map, so a task's memory is its chunk), and only
-    the path travels to worker processes. ``chunks`` as for Dask arrays."""
-    da, graph = _dask()
-    path = os.fspath(path)
-    shape, dtype, offset = _npy_header(path)
-    normalized = da.core.normalize_chunks(chunks, shape, dtype=dtype)
-    name = _name("from-npy")
-    tasks = {}
-    edges = [[0, *itertools.accumulate(c)] for c in normalized]
-    for index in itertools.product(*(range(len(c)) for c in normalized)):
-        where = tuple(slice(e[i], e[i + 1]) for e, i in zip(edges, index))
-        tasks[(name, *index)] = (_read_npy, path, shape, dtype, offset, where)
-    return da.Array(graph.from_collections(name, tasks, dependencies=[]), name, chunks=normalized, dtype=dtype)
-
-
-def _read_npy(path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int, where: tuple[slice, ...]) -> np.ndarray:
-    block = np.empty(tuple(s.stop - s.start for s in where), dtype)
-    _transfer(path, shape, offset, where, block, write=False)
-    return block
-
-
-def _transfer(path: str, shape: tuple[int, ...], offset: int, where: tuple[slice, ...], block: np.ndarray,
-              write: bool) -> None:
-    """Read the region ``where`` of the C-order array stored at byte ``offset`` of ``path``
-    into the C-contiguous ``block``, or write ``block`` there: one ``preadv``/``pwritev``
-    per contiguous run along the last axis (the calls may move fewer bytes; looped)."""
-    if block.size == 0:
-        return
-    call = os.pwritev if write else os.preadv
-    strides = np.cumprod((1, *shape[:0:-1]))[::-1]  # elements per step of each axis
-    rows = block.reshape(-1, block.shape[-1])
-    starts = itertools.product(*(range(s.start, s.stop) for s in where[:-1]))  # leading indices, in C order
-    fd = os.open(path, os.O_WRONLY if write else os.O_RDONLY)
-    try:
-        for row, lead in zip(rows, starts):
-            buffer = memoryview(row).cast("B")
-            position = offset + (sum(i * st for i, st in zip(lead, strides)) + where[-1].start) * block.itemsize
-            done = 0
-            while done < len(buffer):
-                moved = call(fd, [buffer[done:]], position + done)
-                if moved <= 0:
-                    raise OSError(f"conv1d.dask: short {call.__name__} of {path} at byte {position + done}")
-                done += moved
-    finally:
-        os.close(fd)
-
-
-class _NpyTarget:
-    """A ``.npy`` file as a ``dask.array.store`` target: each block is written in place
-    with ``os.pwrite`` (one call per contiguous run), from any worker on the same disk."""
-
-    def __init__(self, path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int) -> None:
-        self.path, self.shape, self.dtype, self.offset = path, shape, dtype, offset
-
-    def __setitem__(self, where: Any, block: np.ndarray) -> None:
-        where = tuple(slice(*s.indices(n)) for s, n in zip(where, self.shape))
-        _transfer(self.path, self.shape, self.offset, where, np.ascontiguousarray(block, dtype=self.dtype), write=True)
-
-
-def to_npy(array: Any, path: str | os.PathLike, compute: bool = True, **compute_kwargs: Any) -> Any:
-    """Write a Dask array to one ``.npy`` file block by block, never holding all of it.
-
-    Creates the file first (sparse where the filesystem allows); with ``compute=False``
-    returns the delayed write instead of running it. ``compute_kwargs`` go to
-    ``dask.array.store`` (``scheduler=...``, ...). The file then opens with
-    ``np.load(path, mmap_mode='r')``.
-    """
-    da, _ = _dask()
-    if not isinstance(array, da.Array):
-        raise ConvTypeError(f"to_npy: expected a dask.array.Array, got {type(array).__name__}.")
-    if array.ndim == 0:
-        raise ConvError("to_npy: a 0-d array has no blocks to write; use np.save.")
-    path = os.fspath(path)
-    created = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
-    target = _NpyTarget(path, array.shape, created.dtype, created.offset)  # the data's place, from the header written
-    del created
-    return da.store(array, target, lock=False, compute=compute, **compute_kwargs)
