@@ -91,7 +91,7 @@ def main() -> int:
     table = render(rows, memory, args.compare)
     print(table)
     if args.write:
-        write_section("dask", table, "## Dask (issue 7)\n\n`python benchmarks/long_signal.py --write` regenerates this.")
+        write_section("dask", table, "## Dask\n\n`python benchmarks/long_signal.py --write` regenerates this.")
     return 0
 
 

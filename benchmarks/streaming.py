@@ -162,7 +162,7 @@ def main() -> None:
     table = render(layer_step(args.rounds), generator_step(max(5, args.rounds // 3)), chunked_throughput(5))
     print(table)
     if args.write:
-        write_section("streaming", table, "## Streaming (issue 4)\n\n`python benchmarks/streaming.py --write` regenerates this.")
+        write_section("streaming", table, "## Streaming\n\n`python benchmarks/streaming.py --write` regenerates this.")
 
 
 if __name__ == "__main__":

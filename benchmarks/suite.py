@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         table += "\n" + solo_table(workloads, args.reps)
     print(table)
     if args.write:
-        write_section("suite", table)
+        write_section("suite", table, "## Forward and backward\n\n`python benchmarks/suite.py --solo --write` "
+                                      "regenerates this.")
     return 0
 
 

@@ -88,7 +88,7 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        write_section("training", table, "## Training (issue 6)\n\n`python benchmarks/training.py --write` "
+        write_section("training", table, "## Training\n\n`python benchmarks/training.py --write` "
                                          "regenerates this.")
     return 0
 
