@@ -14,7 +14,7 @@ import conv1d
 import conv1d.cli
 
 
-def test_demo_replays_both_sessions(capsys, tmp_path, monkeypatch):
+def test_demo_replays_both_tutorials(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the demo writes its picture into the current directory
     assert conv1d.cli.main(["demo"]) == 0
     out = capsys.readouterr().out

@@ -125,18 +125,17 @@ def test_chunks_shorter_than_the_halo(chunk: int, padding_mode: str) -> None:
 
 
 def test_long_kernels_run_the_fft_in_each_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each block goes through the normal planner: a K=1025 FIR bank plans the FFT."""
-    from conv1d import functional
+    """Each block goes through its executor and the normal planner: a K=1025 FIR bank plans the FFT."""
+    from conv1d.executor import Executor
 
     plans = []
-    plan_for = functional.plan_for
+    forward = Executor.forward
 
-    def recording(spec: Any, algorithm: Any = "auto") -> Any:
-        plan = plan_for(spec, algorithm)
-        plans.append(plan.algorithm.value)
-        return plan
+    def recording(self: Executor, *args: Any, **kwargs: Any) -> Any:
+        plans.append(self.plan.algorithm.value)
+        return forward(self, *args, **kwargs)
 
-    monkeypatch.setattr(functional, "plan_for", recording)
+    monkeypatch.setattr(Executor, "forward", recording)
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((1, 1, 40_000)).astype(np.float32), rng.standard_normal((8, 1, 1025)).astype(np.float32)
     lazy = conv1d.conv1d(da.from_array(x, chunks=(1, 1, 10_000)), w, padding="same")

@@ -122,31 +122,31 @@ def test_the_plan_follows_who_does_the_products():
     kernel's own passes cost more; the FCN's 128->256, K=5 layer on ItalyPowerDemand
     batches (6 x 24 samples) is then cheaper by Winograd, with NumPy's BLAS by GEMM
     (measured both ways; see dispatch.TRANSFORM_BANDWIDTH)."""
-    from conv1d.dispatch import plan_for
+    from conv1d.executor import executor
     from conv1d.spec import conv1d_spec
 
     spec = conv1d_spec((6, 128, 24), (256, 128, 5), padding="same", dtype=np.float32)
-    assert plan_for(spec).algorithm is Algorithm.GEMM
+    assert executor(spec).plan.algorithm is Algorithm.GEMM
     with gemm.products(lambda a, b, out=None: np.matmul(a, b, out=out)):
-        assert plan_for(spec).algorithm is Algorithm.WINOGRAD
-    assert plan_for(spec).algorithm is Algorithm.GEMM
+        assert executor(spec).plan.algorithm is Algorithm.WINOGRAD
+    assert executor(spec).plan.algorithm is Algorithm.GEMM
 
 
 def test_the_plan_follows_the_thread_count():
     """The direct kernel's loops run on the threads conv1d may use: on all of them the FCN's
     first layer (1 -> 128 channels, K=8, GunPoint's 5 x 150 samples) is cheapest direct, on
     one of two (as inside conv1d.torch) by GEMM, whose products go to BLAS."""
-    from conv1d.dispatch import plan_for
+    from conv1d.executor import executor
     from conv1d.kernels import threads
     from conv1d.spec import conv1d_spec
 
     if threads.get() < 2:
         pytest.skip("needs two or more cores")  # the comparison is between thread counts
     spec = conv1d_spec((5, 1, 150), (128, 1, 8), padding="same", dtype=np.float32)
-    assert plan_for(spec).algorithm is Algorithm.DIRECT
+    assert executor(spec).plan.algorithm is Algorithm.DIRECT
     with threads.limited(1):
-        assert plan_for(spec).algorithm is Algorithm.GEMM
-    assert plan_for(spec).algorithm is Algorithm.DIRECT
+        assert executor(spec).plan.algorithm is Algorithm.GEMM
+    assert executor(spec).plan.algorithm is Algorithm.DIRECT
 
 
 def test_thread_count_is_one_setting():

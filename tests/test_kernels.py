@@ -39,7 +39,7 @@ def _arrays(p: KernelProblem, seed: int) -> dict[str, Any]:
     }
 
 
-SUMS_BIAS = tuple(dispatch.KERNELS[a] for a in dispatch.SUMS_BIAS)  # conv_weight also fills ``bias=``
+SUMS_BIAS = tuple(k for k in dispatch.KERNELS.values() if k.CAPABILITIES.sums_bias)  # conv_weight also fills ``bias=``
 
 
 def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[str, np.ndarray]:

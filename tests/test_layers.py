@@ -1,4 +1,4 @@
-"""Layers: the tutorial sessions, PyTorch's initialisation, training, state dicts, repr, torch conversion."""
+"""Layers: the tutorials, PyTorch's initialisation, training, state dicts, repr, torch conversion."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import conv1d
 from conv1d import ConvError
 
 
-# --------------------------------------------------------------------------- the tutorial sessions
+# --------------------------------------------------------------------------- the tutorials
 
 
 def test_tutorial_text_cnn():
@@ -33,7 +33,7 @@ def test_tutorial_text_cnn():
     np.testing.assert_allclose(channels_last(x), y.transpose(0, 2, 1), rtol=1e-5, atol=1e-5)
 
 
-def test_tutorial_interactive_session():
+def test_tutorial_interactive_walkthrough():
     """Conv1d(2, 3, 5): weight (3, 2, 5), bias (3,), (4, 2, 6) -> (4, 3, 2), y[0,0,t] by hand."""
     conv = conv1d.Conv1d(2, 3, 5)
     w, b = conv.weight, conv.bias

@@ -42,6 +42,7 @@ from torch.autograd.gradcheck import GradcheckError
 
 import conv1d
 import conv1d.torch as ct
+import conv1d.torch._runtime as rt
 
 # torch warns (at construction and in forward) that 'same' with an even span copies the input.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
@@ -791,7 +792,7 @@ def _count_torch_products(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tu
 
 def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside the modules the GEMM kernel's products run on torch's matmul, mm or bmm (PyTorch's thread
-    pool), the small ones (ct.SMALL_PRODUCT) on NumPy's; the results still equal
+    pool), the small ones (rt.SMALL_PRODUCT) on NumPy's; the results still equal
     torch.nn's, forward and all three gradients."""
     calls = _count_torch_products(monkeypatch)
     torch.manual_seed(0)
@@ -801,7 +802,7 @@ def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest
     x1 = torch.randn(4, 32, 200, requires_grad=True)
     x2 = x1.detach().clone().requires_grad_()
     g = torch.randn(4, 64, 200)
-    assert 64 * 32 * 5 * 4 * 200 > ct.SMALL_PRODUCT
+    assert 64 * 32 * 5 * 4 * 200 > rt.SMALL_PRODUCT
     ours(x1).backward(g)
     assert len(calls) == 3, calls  # forward, input gradient, weight gradient
     calls.clear()
@@ -844,11 +845,11 @@ def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, mon
     else:
         a, b = (rng.standard_normal(shape) for shape in shapes[case])
     a, b = a.astype(np.float32), b.astype(np.float32)
-    assert max(a.size * b.shape[-1], b.size * a.shape[-2]) >= ct.SMALL_PRODUCT
+    assert max(a.size * b.shape[-1], b.size * a.shape[-2]) >= rt.SMALL_PRODUCT
     calls = _count_torch_products(monkeypatch)
     expected = np.matmul(a, b)
     out = np.full(expected.shape, np.nan, np.float32) if with_out else None
-    got = ct._torch_matmul(a, b, out=out)
+    got = rt.torch_matmul(a, b, out=out)
     assert [name for name, _ in calls] == [used]
     if with_out:
         assert got is out
@@ -879,7 +880,7 @@ def test_torch_matmul_provider_equals_numpy(case: str) -> None:
     if case == "batched":
         a, b, out = rng.standard_normal((3, 4, 6)), rng.standard_normal((1, 6, 5)), np.empty((3, 4, 5))
     expected = np.matmul(a, b)
-    got = ct._torch_matmul(a, b, out=out)
+    got = rt.torch_matmul(a, b, out=out)
     if out is not None:
         assert got is out
     assert got.dtype == expected.dtype and got.shape == expected.shape

@@ -136,13 +136,15 @@ def test_fcn_layer_in_float32_inside_torch() -> None:
     y1, y2 = ours(x1), theirs(x2)
     y1.backward(gy)
     y2.backward(gy)
-    from conv1d.dispatch import Algorithm, plan_for
+    from conv1d.dispatch import Algorithm
+    from conv1d.executor import executor
     from conv1d.kernels import gemm
     from conv1d.spec import conv1d_spec
+    from conv1d.torch._runtime import torch_matmul
 
-    with gemm.products(ct._torch_matmul):
+    with gemm.products(torch_matmul):
         spec = conv1d_spec((5, 128, 150), (256, 128, 5), (256,), padding="same", dtype=np.float32)
-        assert plan_for(spec).algorithm is Algorithm.WINOGRAD
+        assert executor(spec).plan.algorithm is Algorithm.WINOGRAD
     for what, a, b in (("output", y1, y2), ("grad input", x1.grad, x2.grad), ("grad weight", ours.weight.grad,
                        theirs.weight.grad), ("grad bias", ours.bias.grad, theirs.bias.grad)):
         a, b = a.detach().double().numpy(), b.detach().double().numpy()

@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"conv1d {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser("demo", help="replay the two classic Conv1d tutorial sessions")
+    demo = commands.add_parser("demo", help="replay the two classic Conv1d tutorials")
     demo.add_argument("--plot", metavar="PATH", default="conv1d-demo.png",
                       help="where to write the picture (default conv1d-demo.png; 'none' to skip)")
     ex = commands.add_parser(

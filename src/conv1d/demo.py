@@ -1,4 +1,4 @@
-"""The two classic tutorial sessions, replayed with conv1d (``conv1d demo``)."""
+"""The two classic tutorials, replayed with conv1d (``conv1d demo``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def _fmt(v: float) -> str:
 
 
 def text_cnn() -> list[str]:
-    """Session 1: Conv1d(256, 100, 2) over a (32, 35, 256) batch of word embeddings."""
-    out = ["== Session 1: a text CNN ==", ""]
+    """Tutorial 1: Conv1d(256, 100, 2) over a (32, 35, 256) batch of word embeddings."""
+    out = ["== Tutorial 1: a text CNN ==", ""]
     conv = Conv1d(in_channels=256, out_channels=100, kernel_size=2, rng=0)
     x = np.random.default_rng(1).standard_normal((32, 35, 256)).astype(np.float32)
     out += [
@@ -49,13 +49,13 @@ def text_cnn() -> list[str]:
 
 
 def interactive() -> list[str]:
-    """Session 2: Conv1d(2, 3, 5) on (4, 2, 6), one output element by hand."""
+    """Tutorial 2: Conv1d(2, 3, 5) on (4, 2, 6), one output element by hand."""
     conv = Conv1d(2, 3, 5, rng=0)
     x = np.random.default_rng(2).standard_normal((4, 2, 6)).astype(np.float32)
     y = conv(x)
     w, b = conv.weight, conv.bias
     out = [
-        "== Session 2: what does Conv1d(2, 3, 5) compute? ==",
+        "== Tutorial 2: what does Conv1d(2, 3, 5) compute? ==",
         "",
         ">>> conv = conv1d.Conv1d(2, 3, 5)",
         ">>> conv.weight.shape, conv.bias.shape",
@@ -81,7 +81,7 @@ def interactive() -> list[str]:
 
 
 def picture(path: str) -> list[str]:
-    """Session 2's y[0,0,0] as a picture of the sliding window (needs matplotlib)."""
+    """Tutorial 2's y[0,0,0] as a picture of the sliding window (needs matplotlib)."""
     from .explanation import explain
 
     conv = Conv1d(2, 3, 5, rng=0)
@@ -102,7 +102,7 @@ def picture(path: str) -> list[str]:
 
 
 def run(plot: str | None = None) -> str:
-    """Both sessions as text; with ``plot``, also write the picture there and say where."""
+    """Both tutorials as text; with ``plot``, also write the picture there and say where."""
     lines = text_cnn() + [""] + interactive()
     if plot:
         lines += picture(plot)

@@ -16,7 +16,6 @@ transforms).
 from __future__ import annotations
 
 import enum
-import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from .errors import ConvError, closest
 from .kernels import direct, fft, gemm, threads, winograd
 from .spec import ConvSpec
 
-__all__ = ["Algorithm", "Plan", "choose_algorithm", "kernel_for", "plan_for"]
+__all__ = ["KERNELS", "Algorithm", "Plan", "choose_algorithm"]
 
 
 class Algorithm(str, enum.Enum):
@@ -44,16 +43,6 @@ class Algorithm(str, enum.Enum):
 
 KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: direct, Algorithm.FFT: fft,
                                         Algorithm.WINOGRAD: winograd}
-# The kernels whose conv takes ``keep=`` and conv_weight ``kept=`` (a forward's gathered or
-# transformed input, reused by the weight gradient).
-KEEP_INPUT = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
-# The kernels whose conv also keeps its weight transform, and whose conv_transpose takes it
-# back with ``kept=`` (the input gradient of the same step).
-KEEP_WEIGHTS = frozenset({Algorithm.WINOGRAD})
-# The kernels whose conv_weight also takes ``bias=`` (an array it fills with the bias
-# gradient, summed from the output gradient it reads anyway).
-SUMS_BIAS = frozenset({Algorithm.GEMM, Algorithm.WINOGRAD})
-
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
 DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
@@ -197,19 +186,6 @@ def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto", provided: bool | N
     return Plan(best, _reason(spec, best), seconds, _memory(spec, best))
 
 
-def plan_for(spec: ConvSpec, algorithm: Any = "auto") -> Plan:
-    """:func:`choose_algorithm`, remembered: a plan is a pure function of the spec (and of
-    who does the products, and of the thread count), and a model (or a stream) asks for
-    the same few specs over and over. For the kernels' callers; :func:`conv1d.plan` hands
-    users a fresh one."""
-    return _plan_for(spec, algorithm, gemm.provided(), threads.get())
-
-
-@functools.lru_cache(maxsize=1024)
-def _plan_for(spec: ConvSpec, algorithm: Any, provided: bool, thread_count: int) -> Plan:
-    return choose_algorithm(spec, algorithm, provided)
-
-
 def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:
     n, g, ci, co, lp, lo, k = _problem(spec)
     if algorithm is Algorithm.FFT:
@@ -238,7 +214,3 @@ def _memory(spec: ConvSpec, algorithm: Algorithm) -> int:
         nfft = fft.fft_length(spec.span, lp)
         return min(fft.BLOCK_BYTES, 16 * n * g * max(ci, co) * nfft) + 8 * g * co * ci * nfft + itemsize * n * g * ci * lp
     return 0
-
-
-def kernel_for(plan: Plan) -> ModuleType:
-    return KERNELS[plan.algorithm]

@@ -1,19 +1,18 @@
-"""``conv1d`` and ``conv_transpose1d``: build the spec, normalise the arrays, run a kernel.
+"""``conv1d`` and ``conv_transpose1d``: check the arguments into a spec, run its executor.
 
-The helpers here (layout, dtype, groups, padding) are shared with :mod:`conv1d.grad`.
+Arguments -> :class:`~conv1d.spec.ConvSpec` (every check, once) -> the spec's
+:class:`~conv1d.executor.Executor` (plan, array conversions, kernel) -> result.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
 
-from . import _padding
-from .dispatch import KEEP_INPUT, Algorithm, Plan, choose_algorithm, kernel_for, plan_for
-from .kernels import fft as _fft
-from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
+from .dispatch import Plan, choose_algorithm
+from .executor import executor
+from .spec import as_arrays, conv1d_spec, conv_transpose1d_spec, is_dask_array
 
 __all__ = ["conv1d", "conv_transpose1d", "plan"]
 
@@ -38,87 +37,13 @@ _CONVOLUTION_NOTES = """
 """
 
 
-def _is_dask_array(a: Any) -> bool:
-    """A Dask array? Checked without importing Dask: none exists unless it is imported."""
-    module = sys.modules.get("dask.array")
-    return module is not None and isinstance(a, module.Array)
+def lazy(op: str, transposed: bool, input: Any, weight: Any, bias: Any, **options: Any) -> Any:
+    """The one hand-off to :mod:`conv1d.dask` (for the functions here and the layers): a lazy
+    Dask array, computed block by block."""
+    from . import dask as _dask
 
-
-def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype kernels compute in: float16 -> float32, integers -> int64."""
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    if dtype.kind in "iu":
-        return np.dtype(np.int64)
-    return dtype
-
-
-def to_ncl(spec: ConvSpec, a: np.ndarray) -> np.ndarray:
-    """An input-layout array as a batched (N, C, L) array in the compute dtype (a view when it can)."""
-    a = a.astype(compute_dtype(spec.dtype), copy=False)
-    if not spec.batched:
-        a = a[None]
-    return a if spec.layout == "NCL" else a.transpose(0, 2, 1)
-
-
-def from_ncl(spec: ConvSpec, y: np.ndarray) -> np.ndarray:
-    """A batched (N, C, L) compute array back in the caller's layout and dtype, C-contiguous."""
-    if spec.layout == "NLC":
-        y = y.transpose(0, 2, 1)
-    if not spec.batched:
-        y = y[0]
-    return np.ascontiguousarray(y, dtype=spec.dtype)
-
-
-def split_groups(a: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, L) -> (N, G, C/G, L)."""
-    n, c, length = a.shape
-    return a.reshape(n, groups, c // groups, length)
-
-
-def merge_groups(a: np.ndarray) -> np.ndarray:
-    """(N, G, C/G, L) -> (N, C, L)."""
-    n, g, c, length = a.shape
-    return a.reshape(n, g * c, length)
-
-
-def conv_weight_groups(spec: ConvSpec, weight: np.ndarray) -> np.ndarray:
-    """The weight as the kernels' (G, Co, Ci, K), in the compute dtype.
-
-    For conv1d Co/Ci are C_out/G and C_in/G. For a transposed convolution the weight
-    (C_in, C_out/G, K) is the weight of the *forward* convolution it is the adjoint of,
-    which maps C_out channels to C_in: so Co = C_in/G and Ci = C_out/G, a pure reshape.
-    """
-    w = weight.astype(compute_dtype(spec.dtype), copy=False)
-    rows = spec.c_in if spec.transposed else spec.c_out
-    return w.reshape(spec.groups, rows // spec.groups, w.shape[1], spec.k)
-
-
-def conv_input(spec: ConvSpec, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """The conv1d input as the kernels' (N, G, Ci, L) and the zero padding left to them.
-
-    Zero padding is passed on as numbers (a kernel may skip it rather than copy); other
-    padding modes are applied here, by composition, and leave no padding to the kernel.
-    """
-    xn = to_ncl(spec, x)
-    if spec.padding_mode == "zeros":
-        return split_groups(xn, spec.groups), spec.pad_left, spec.pad_right
-    xp = _padding.pad(xn, spec.pad_left, spec.pad_right, spec.padding_mode)
-    return split_groups(xp, spec.groups), 0, 0
-
-
-def kernel_bias(spec: ConvSpec, bias: np.ndarray | None) -> np.ndarray | None:
-    """The bias as the kernels' (G, C_out/G), in the compute dtype."""
-    if bias is None:
-        return None
-    return bias.astype(compute_dtype(spec.dtype), copy=False).reshape(spec.groups, spec.c_out_per_group)
-
-
-def add_bias(y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """(N, C, L) += bias[:, None], in place on a kernel's fresh result."""
-    if bias is not None:
-        y += bias.astype(y.dtype, copy=False)[:, None]
-    return y
+    run = _dask.conv_transpose1d if transposed else _dask.conv1d
+    return run(input, weight, bias, op=op, **options)
 
 
 def conv1d(
@@ -178,57 +103,15 @@ def conv1d(
     dtypes are supported in both directions. Errors are ``ConvError`` (a ``ValueError``)
     or ``ConvTypeError`` (also a ``TypeError``), where PyTorch raises ``RuntimeError``.
     """
-    if _is_dask_array(input):
-        from . import dask as _dask
-
-        return _dask.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode=padding_mode,
-                            layout=layout, algorithm=algorithm)
+    if is_dask_array(input):
+        return lazy("conv1d", False, input, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                    groups=groups, padding_mode=padding_mode, layout=layout, algorithm=algorithm)
     x, w, b = as_arrays("conv1d", input=input, weight=weight, bias=bias)
     spec = conv1d_spec(
         x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
         dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout, dtype=x.dtype,
     )
-    return run_conv1d(spec, x, w, b, algorithm)
-
-
-class SpectrumCache:
-    """The FFT kernel's weight spectra, kept between calls (a layer owns one).
-
-    Valid while the weight, the dilation and the transform size are unchanged; the weight
-    is compared by value on every call (cheap next to an FFT), so in-place updates such
-    as ``layer.weight -= lr * grad`` invalidate it.
-    """
-
-    def __init__(self) -> None:
-        self._key: tuple[int, int, np.dtype] | None = None
-        self._weight: np.ndarray | None = None
-        self._spectrum: np.ndarray | None = None
-
-    def get(self, w: np.ndarray, dilation: int, nfft: int) -> np.ndarray:
-        key = (dilation, nfft, w.dtype)
-        if self._key != key or self._weight is None or not np.array_equal(self._weight, w):
-            self._key, self._weight = key, w.copy()
-            self._spectrum = _fft.kernel_spectrum(w, dilation, nfft)
-        return self._spectrum
-
-
-def run_conv1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, algorithm: Any = "auto",
-               spectra: SpectrumCache | None = None, keep: dict | None = None) -> np.ndarray:
-    """conv1d on arrays already checked against ``spec``; ``spectra`` caches FFT weight spectra;
-    ``keep``: a dict in which the GEMM and Winograd kernels leave their gathered or
-    transformed input for :func:`conv1d.grad.run_conv1d_weight`'s ``kept``."""
-    plan = plan_for(spec, algorithm)
-    kernel = kernel_for(plan)
-    xg, pad_left, pad_right = conv_input(spec, x)
-    wg = conv_weight_groups(spec, w)
-    extra = {}
-    if spectra is not None and plan.algorithm is Algorithm.FFT:
-        nfft = _fft.conv_length(spec.k, spec.dilation, xg.shape[-1] + pad_left + pad_right)
-        extra["spectrum"] = spectra.get(wg, spec.dilation, nfft)
-    if keep is not None and plan.algorithm in KEEP_INPUT:
-        extra["keep"] = keep
-    y = kernel.conv(xg, wg, spec.stride, spec.dilation, pad_left, pad_right, kernel_bias(spec, b), **extra)
-    return from_ncl(spec, merge_groups(y))
+    return executor(spec, algorithm).forward(x, w, b)
 
 
 def conv_transpose1d(
@@ -273,29 +156,17 @@ def conv_transpose1d(
     NOTE, unlike PyTorch: ``layout='NLC'`` is accepted, and all integer dtypes (PyTorch:
     int64 only). Padding strings and padding modes are refused, as in PyTorch.
     """
-    if _is_dask_array(input):
-        from . import dask as _dask
-
-        return _dask.conv_transpose1d(input, weight, bias, stride, padding, output_padding, groups, dilation,
-                                      layout=layout, algorithm=algorithm)
+    if is_dask_array(input):
+        return lazy("conv_transpose1d", True, input, weight, bias, stride=stride, padding=padding,
+                    output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
+                    algorithm=algorithm)
     x, w, b = as_arrays("conv_transpose1d", input=input, weight=weight, bias=bias)
     spec = conv_transpose1d_spec(
         x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
         output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
         dtype=x.dtype,
     )
-    return run_conv_transpose1d(spec, x, w, b, algorithm)
-
-
-def run_conv_transpose1d(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
-                         algorithm: Any = "auto") -> np.ndarray:
-    """conv_transpose1d on arrays already checked against ``spec``."""
-    kernel = kernel_for(plan_for(spec, algorithm))
-    y = kernel.conv_transpose(
-        split_groups(to_ncl(spec, x), spec.groups), conv_weight_groups(spec, w),
-        spec.stride, spec.dilation, spec.l_out, spec.pad_left,
-    )
-    return from_ncl(spec, add_bias(merge_groups(y), b))  # the kernel's own fresh array
+    return executor(spec, algorithm).forward(x, w, b)
 
 
 def plan(

@@ -25,20 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _padding
-from .dispatch import KEEP_INPUT, KEEP_WEIGHTS, kernel_for, plan_for
+from ._layout import channel_axis
 from .errors import ConvError
-from .functional import (
-    compute_dtype,
-    conv_input,
-    conv_weight_groups,
-    from_ncl,
-    merge_groups,
-    split_groups,
-    to_ncl,
-)
+from .executor import executor, sum_channels
 from .spec import (
-    ConvSpec,
     as_arrays,
     as_shape,
     check_grad_output,
@@ -83,23 +73,7 @@ def conv1d_input(
         dtype=gy.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv1d_input(spec, w, gy, algorithm)
-
-
-def run_conv1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto",
-                     kept: dict | None = None) -> np.ndarray:
-    """``kept``: what :func:`conv1d.functional.run_conv1d`'s ``keep`` collected in the forward
-    call with the same ``w`` (the Winograd kernel's weight transform, if it left one)."""
-    plan = plan_for(spec, algorithm)
-    kernel = kernel_for(plan)
-    gyg, wg = split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w)
-    extra = {"kept": kept} if kept and plan.algorithm in KEEP_WEIGHTS else {}
-    if spec.padding_mode == "zeros":  # the kernel computes just the unpadded window
-        grad = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_in, spec.pad_left, **extra)
-        return from_ncl(spec, merge_groups(grad))
-    grad_padded = kernel.conv_transpose(gyg, wg, spec.stride, spec.dilation, spec.l_pad, 0, **extra)
-    grad = _padding.pad_adjoint(merge_groups(grad_padded), spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode)
-    return from_ncl(spec, grad)
+    return executor(spec, algorithm).input_grad(w, gy)
 
 
 def conv1d_weight(
@@ -129,21 +103,7 @@ def conv1d_weight(
         dtype=x.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv1d_weight(spec, x, gy, algorithm)
-
-
-def run_conv1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: Any = "auto",
-                      kept: dict | None = None) -> np.ndarray:
-    """``kept``: what :func:`conv1d.functional.run_conv1d`'s ``keep`` collected in the forward
-    call on the same ``x`` (the gathered or transformed input, if the kernel left it)."""
-    plan = plan_for(spec, algorithm)
-    kernel = kernel_for(plan)
-    xg, pad_left, _ = conv_input(spec, x)
-    extra = {"kept": kept} if kept and plan.algorithm in KEEP_INPUT else {}
-    gw = kernel.conv_weight(xg, split_groups(to_ncl(spec, gy), spec.groups), spec.k, spec.stride, spec.dilation, pad_left,
-                            **extra)
-    # C-contiguous like every other result (a strided gradient slows an optimiser step down).
-    return np.ascontiguousarray(gw.reshape(spec.weight_shape), dtype=spec.dtype)
+    return executor(spec, algorithm).weight_grad(x, gy)
 
 
 def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
@@ -155,29 +115,7 @@ def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
     layout = check_layout(op, layout)
     if gy.ndim not in (2, 3):
         raise ConvError(f"{op}: grad_output must be 2-D (unbatched) or 3-D (batched), got shape {gy.shape}.")
-    return run_conv1d_bias(gy, (1 if layout == "NCL" else 2) - (3 - gy.ndim))
-
-
-def run_conv1d_bias(gy: np.ndarray, channel_axis: int) -> np.ndarray:
-    """``gy`` (2-D or 3-D, checked) summed over every axis but ``channel_axis``. Short rows of
-    positions (channels first, fewer than SHORT_ROWS) are summed over the batch first
-    (whole rows added element by element), then along each channel: 15-21 against 44-52 us
-    for NumPy's reduction over both axes at once on a (6, 256, 24) float32 gradient (20-32
-    us in PyTorch, which conv1d.torch used before; this one stays on the calling thread).
-    Gradients already in their compute dtype are summed without a dtype argument."""
-    dtype = compute_dtype(gy.dtype)
-    if gy.ndim == 3 and channel_axis == 1 and gy.shape[2] < SHORT_ROWS:
-        if dtype == gy.dtype:
-            return gy.sum(axis=0).sum(axis=1)
-        return gy.sum(axis=0, dtype=dtype).sum(axis=1, dtype=dtype).astype(gy.dtype, copy=False)
-    # Long rows, or channels last (NumPy then adds whole rows of channels anyway): one pass
-    # over both axes, without the (C, L) partial sums (7.4 against 9.4 ms on an
-    # (8, 1536, 2048) gradient).
-    axes = tuple(a for a in range(gy.ndim) if a != channel_axis)
-    return gy.sum(axis=axes, dtype=dtype).astype(gy.dtype, copy=False)
-
-
-SHORT_ROWS = 256  # positions: below, run_conv1d_bias sums over the batch first
+    return sum_channels(gy, channel_axis(layout, gy.ndim == 3))
 
 
 def conv_transpose1d_input(
@@ -204,20 +142,7 @@ def conv_transpose1d_input(
         dtype=gy.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv_transpose1d_input(spec, w, gy, algorithm)
-
-
-def run_conv_transpose1d_input(spec: ConvSpec, w: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
-    kernel = kernel_for(plan_for(spec, algorithm))
-    # The output gradient, with the cropped `padding` restored as zeros, is the uncropped
-    # output's gradient; a conv of it gives floor((L_pad - span)/stride) + 1 >= L_in
-    # positions (output_padding >= stride, allowed when dilation > stride, adds positions
-    # no input sample reached).
-    grad = kernel.conv(
-        split_groups(to_ncl(spec, gy), spec.groups), conv_weight_groups(spec, w), spec.stride, spec.dilation,
-        spec.pad_left, spec.pad_right,
-    )
-    return from_ncl(spec, merge_groups(grad)[..., : spec.l_in])
+    return executor(spec, algorithm).input_grad(w, gy)
 
 
 def conv_transpose1d_weight(
@@ -244,14 +169,4 @@ def conv_transpose1d_weight(
         dtype=x.dtype, op=op,
     )
     check_grad_output(op, spec, gy.shape)
-    return run_conv_transpose1d_weight(spec, x, gy, algorithm)
-
-
-def run_conv_transpose1d_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray, algorithm: Any = "auto") -> np.ndarray:
-    kernel = kernel_for(plan_for(spec, algorithm))
-    gw = kernel.conv_weight(
-        split_groups(to_ncl(spec, gy), spec.groups), split_groups(to_ncl(spec, x), spec.groups),
-        spec.k, spec.stride, spec.dilation, spec.pad_left,
-    )
-    # C-contiguous like every other result (a strided gradient slows an optimiser step down).
-    return np.ascontiguousarray(gw.reshape(spec.weight_shape), dtype=spec.dtype)
+    return executor(spec, algorithm).weight_grad(x, gy)

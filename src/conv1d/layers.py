@@ -19,16 +19,23 @@ into ``.grad``), so call ``zero_grad()`` between steps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import grad as _grad
-from .errors import ConvError, ConvTypeError
-from .functional import SpectrumCache, _is_dask_array, run_conv1d, run_conv_transpose1d
 from .dispatch import Plan, choose_algorithm, parse_algorithm
+from .errors import ConvError, ConvTypeError
+from .executor import Executor, executor_for
+from .functional import lazy
 from .spec import (
-    ConvSpec, as_arrays, check_grad_output, conv1d_spec, conv_transpose1d_spec, layer_arguments,
+    ConvSpec,
+    as_arrays,
+    check_grad_output,
+    conv1d_spec,
+    conv_transpose1d_spec,
+    is_dask_array,
+    layer_arguments,
 )
 
 __all__ = ["Conv1d", "ConvTranspose1d"]
@@ -55,6 +62,18 @@ def _device(op: str, device: Any) -> None:
         raise ConvError(f"{op}: conv1d runs on the CPU with NumPy; device must be None or 'cpu', got {device!r}.")
 
 
+def layer_executor(layer: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, build: Callable[[], ConvSpec],
+                   output_size: Any = None) -> Executor:
+    """The executor for a layer's call on these arrays (a conv1d layer or a conv1d.torch
+    module: the same option attributes): looked up by the arrays' shapes and dtypes and the
+    layer's options as they are now, so a spec is built and checked (``build``) only for a
+    combination not seen before."""
+    key = (layer._op, x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype), layer.stride,
+           layer.padding, layer.dilation, layer.groups, layer.padding_mode, layer.layout,
+           getattr(layer, "output_padding", None), None if output_size is None else repr(output_size))
+    return executor_for(key, build, layer.algorithm)
+
+
 class _ConvLayer:
     """What Conv1d and ConvTranspose1d share: parameters, gradients, state dicts, repr."""
 
@@ -77,7 +96,6 @@ class _ConvLayer:
         self.output_padding: tuple[int] = (args.get("output_padding", 0),)
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm  # 'auto' or a forced kernel, for forward and backward
-        self._spectra = SpectrumCache()  # FFT weight spectra, reused while the weight is unchanged
         dtype = _parameter_dtype(self._op, dtype)
         k, g = args["kernel_size"], self.groups
         if self.transposed:
@@ -88,8 +106,9 @@ class _ConvLayer:
         self.bias: np.ndarray | None = np.zeros(self.out_channels, dtype) if bias else None
         self.weight_grad = np.zeros_like(self.weight)
         self.bias_grad = None if self.bias is None else np.zeros_like(self.bias)
-        self.training = True
-        self._saved: tuple[ConvSpec, np.ndarray] | None = None
+        self.training = True  # forward keeps what backward can reuse (see train/eval)
+        # The last forward's executor, input and what its kernel kept for the weight gradient.
+        self._saved: tuple[Executor, np.ndarray, dict | None] | None = None
         self.reset_parameters(rng)
 
     # -- parameters ---------------------------------------------------------------
@@ -131,7 +150,7 @@ class _ConvLayer:
         for g in self.gradients():
             g[...] = 0
 
-    def to(self, dtype: Any) -> "_ConvLayer":
+    def to(self, dtype: Any) -> _ConvLayer:
         """Convert parameters and gradients to ``dtype`` in place (like ``module.to(dtype)``); returns self."""
         dtype = _parameter_dtype(self._op, dtype)
         self.weight, self.weight_grad = self.weight.astype(dtype), self.weight_grad.astype(dtype)
@@ -178,18 +197,24 @@ class _ConvLayer:
 
     def to_torch(self) -> Any:
         """An equivalent ``torch.nn.Conv1d``/``ConvTranspose1d`` with copied weights (needs torch)."""
-        from .interop.torch import to_torch
+        from .torch._convert import to_torch
 
         return to_torch(self)
 
     @classmethod
-    def from_torch(cls, module: Any) -> "_ConvLayer":
-        """A layer with the options and (copied) weights of a ``torch.nn`` module."""
-        from .interop.torch import from_torch
+    def from_torch(cls, module: Any) -> _ConvLayer:
+        """A layer with the options and (copied) weights of a ``torch.nn.Conv1d`` or
+        ``ConvTranspose1d`` (conv1d.torch's modules included, with their extras)."""
+        from .torch._convert import layer_arguments
 
-        layer = from_torch(module)
-        if not isinstance(layer, cls):
-            raise ConvTypeError(f"{cls.__name__}.from_torch: got a {type(module).__name__}; use {type(layer).__name__}.from_torch.")
+        transposed, arguments, state = layer_arguments(module)
+        target = ConvTranspose1d if transposed else Conv1d
+        if not issubclass(target, cls):
+            raise ConvTypeError(
+                f"{cls.__name__}.from_torch: got a {type(module).__name__}; use {target.__name__}.from_torch."
+            )
+        layer = target(**arguments)
+        layer.load_state_dict(state)  # copies the values in
         return layer
 
     # -- forward and backward -------------------------------------------------------
@@ -200,6 +225,31 @@ class _ConvLayer:
 
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         return self.forward(*args, **kwargs)
+
+    def train(self, mode: bool = True) -> _ConvLayer:
+        """Training mode (the default): forward keeps, for backward, what its kernel can
+        reuse (at most a few MiB). ``train(False)`` or :meth:`eval` keeps nothing; returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> _ConvLayer:
+        """``train(False)``: for inference, forward keeps nothing for backward."""
+        return self.train(False)
+
+    def _executor(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> Executor:
+        return layer_executor(self, x, w, b, lambda: self._spec(x, output_size), output_size)
+
+    def _forward(self, input: Any, output_size: Any = None) -> Any:
+        if is_dask_array(input):  # lazy, chunk by chunk; nothing kept for backward
+            self._saved = None
+            return lazy(self._op, self.transposed, input, self.weight, self.bias, **self._options(output_size))
+        x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
+        run = self._executor(x, w, b, output_size)
+        # What the kernel gathers from x, for the weight gradient (complex gradients take conj(x)).
+        keep = {} if self.training and x.dtype.kind != "c" else None
+        y = run.forward(x, w, b, keep)
+        self._saved = (run, x, keep)
+        return y
 
     def backward(self, grad_output: Any, input: Any = None) -> np.ndarray:
         """Gradients for ``grad_output`` = dL/d(output of the last forward call).
@@ -217,35 +267,34 @@ class _ConvLayer:
             if self._saved is None:
                 raise ConvError(f"{self._op}.backward: call forward first (or pass input=); a forward of a "
                                f"Dask array is lazy and keeps nothing for backward.")
-            spec, x = self._saved
+            run, x, kept = self._saved
         else:
             (x,) = as_arrays(self._op, input=input)
-            spec = self._spec(x)
+            run, kept = self._executor(x, self.weight, self.bias), None
         (gy,) = as_arrays(f"{self._op}.backward", grad_output=grad_output)
         if gy.dtype != self.weight.dtype:
             raise ConvTypeError(
                 f"{self._op}.backward: grad_output is {gy.dtype} but the layer is {self.weight.dtype}; "
                 f"use grad_output.astype(np.{self.weight.dtype})."
             )
-        check_grad_output(f"{self._op}.backward", spec, gy.shape)
+        check_grad_output(f"{self._op}.backward", run.spec, gy.shape)
         if gy.dtype.kind == "c":  # PyTorch's convention (see above)
             w, x = np.conj(self.weight), np.conj(x)
         else:
             w = self.weight
-        grad_input, grad_weight = self._gradients(spec, w, x, gy)
+        grad_input = run.input_grad(w, gy)  # (the weight may have changed since forward: nothing kept)
+        grad_bias = None if self.bias_grad is None else np.empty_like(self.bias_grad)
+        grad_weight = run.weight_grad(x, gy, kept, bias=grad_bias)
         self.weight_grad += grad_weight
-        if self.bias_grad is not None:
-            self.bias_grad += _grad.conv1d_bias(gy, layout=spec.layout)
+        if grad_bias is not None:
+            self.bias_grad += grad_bias
         return grad_input
-
     # -- repr ---------------------------------------------------------------------
 
     def extra_repr(self) -> str:
         """PyTorch's wording: non-default options only, 1-tuples as PyTorch prints them."""
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if isinstance(self.padding, str):
-            s += f", padding={self.padding}"
-        elif any(self.padding):
+        if isinstance(self.padding, str) or any(self.padding):
             s += f", padding={self.padding}"
         if self.dilation != (1,):
             s += f", dilation={self.dilation}"
@@ -323,31 +372,19 @@ class Conv1d(_ConvLayer):
         )
         super().__init__(args, bias, dtype, rng, algorithm)
 
-    def _spec(self, x: np.ndarray) -> ConvSpec:
+    def _spec(self, x: np.ndarray, output_size: Any = None) -> ConvSpec:
         return conv1d_spec(
             x.shape, self.weight.shape, None if self.bias is None else self.bias.shape,
             stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
             padding_mode=self.padding_mode, layout=self.layout, dtype=x.dtype, op=self._op,
         )
 
+    def _options(self, output_size: Any = None) -> dict[str, Any]:
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
+                    padding_mode=self.padding_mode, layout=self.layout, algorithm=self.algorithm)
+
     def forward(self, input: Any) -> np.ndarray:
-        if _is_dask_array(input):  # lazy, chunk by chunk; nothing kept for backward
-            from . import dask as _dask
-
-            self._saved = None
-            return _dask.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                                self.groups, padding_mode=self.padding_mode, layout=self.layout,
-                                algorithm=self.algorithm, op=self._op)
-        x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
-        spec = self._spec(x)
-        self._saved = (spec, x)
-        return run_conv1d(spec, x, w, b, self.algorithm, self._spectra)
-
-    def _gradients(self, spec: ConvSpec, w: np.ndarray, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            _grad.run_conv1d_input(spec, w, gy, self.algorithm),
-            _grad.run_conv1d_weight(spec, x, gy, self.algorithm),
-        )
+        return self._forward(input)
 
 
 class ConvTranspose1d(_ConvLayer):
@@ -415,21 +452,10 @@ class ConvTranspose1d(_ConvLayer):
             output_size=output_size,
         )
 
+    def _options(self, output_size: Any = None) -> dict[str, Any]:
+        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
+                    groups=self.groups, dilation=self.dilation, layout=self.layout, algorithm=self.algorithm,
+                    output_size=output_size)
+
     def forward(self, input: Any, output_size: Any = None) -> np.ndarray:
-        if _is_dask_array(input):  # lazy, chunk by chunk; nothing kept for backward
-            from . import dask as _dask
-
-            self._saved = None
-            return _dask.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                          self.output_padding, self.groups, self.dilation, layout=self.layout,
-                                          algorithm=self.algorithm, output_size=output_size, op=self._op)
-        x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
-        spec = self._spec(x, output_size)
-        self._saved = (spec, x)
-        return run_conv_transpose1d(spec, x, w, b, self.algorithm)
-
-    def _gradients(self, spec: ConvSpec, w: np.ndarray, x: np.ndarray, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            _grad.run_conv_transpose1d_input(spec, w, gy, self.algorithm),
-            _grad.run_conv_transpose1d_weight(spec, x, gy, self.algorithm),
-        )
+        return self._forward(input, output_size)

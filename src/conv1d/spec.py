@@ -21,23 +21,25 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ._layout import channel_axis, length_axis
 from .errors import ConvError, ConvTypeError, closest, shape_str
 
 __all__ = [
+    "SUPPORTED_DTYPES",
     "ConvSpec",
+    "as_arrays",
+    "as_shape",
+    "check_grad_output",
     "conv1d_spec",
     "conv_transpose1d_spec",
     "output_length",
     "transposed_output_length",
-    "as_arrays",
-    "as_shape",
-    "check_grad_output",
-    "SUPPORTED_DTYPES",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -59,6 +61,11 @@ class ConvSpec:
     Sizes use the project's vocabulary: ``n`` batch, ``c_in``/``c_out`` channels,
     ``l_in``/``l_out`` lengths, ``k`` kernel taps, ``groups``. For a transposed
     convolution ``pad_left == pad_right == padding`` is what is cropped from the output.
+
+    A stream's spec has an open length, ``l_in = None`` (built with ``open_length=True``):
+    every check that does not need the signal's length is done, and :meth:`window` gives
+    the spec of what a stream computes per chunk. ``l_pad``, ``l_out`` and the array
+    shapes are then undefined.
     """
 
     op: str  # the entry point, for messages: "conv1d", "conv1d_input", "Conv1d", ...
@@ -66,7 +73,7 @@ class ConvSpec:
     n: int
     c_in: int
     c_out: int
-    l_in: int
+    l_in: int | None
     k: int
     stride: int
     dilation: int
@@ -130,11 +137,19 @@ class ConvSpec:
     @property
     def channel_axis(self) -> int:
         """Axis of the channels in the input and output arrays."""
-        return (1 if self.layout == "NCL" else 2) - (0 if self.batched else 1)
+        return channel_axis(self.layout, self.batched)
 
     @property
     def length_axis(self) -> int:
-        return (2 if self.layout == "NCL" else 1) - (0 if self.batched else 1)
+        return length_axis(self.layout, self.batched)
+
+    def window(self, n: int, l_in: int, dtype: np.dtype) -> ConvSpec:
+        """The spec of the plain computation a stream runs on one block: a batch of ``n``
+        channels-first signals of ``l_in`` samples already padded (conv1d: ``l_in`` at least
+        the span), in ``dtype``, without bias; the rest of the arguments are this spec's."""
+        return dataclasses.replace(self, n=n, l_in=l_in, pad_left=0, pad_right=0, padding=0,
+                                   padding_mode="zeros", output_padding=0, layout="NCL", batched=True,
+                                   dtype=np.dtype(dtype), has_bias=False)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -302,6 +317,12 @@ def _check_output_padding(op: str, output_padding: int, stride: int, dilation: i
 # --------------------------------------------------------------------------- arrays and dtypes
 
 
+def is_dask_array(a: Any) -> bool:
+    """A Dask array? Checked without importing Dask: none exists unless it is imported."""
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(a, module.Array)
+
+
 def as_arrays(op: str, **named: Any) -> tuple[np.ndarray | None, ...]:
     """The named arguments as ndarrays of one supported dtype, in the order given.
 
@@ -369,8 +390,7 @@ def check_grad_output(op: str, spec: ConvSpec, shape: tuple[int, ...]) -> None:
 def _channel_mismatch(op: str, input_shape: tuple[int, ...], weight_shape: tuple[int, ...], expected: int,
                       groups: int, layout: str, transposed: bool) -> ConvError:
     batched = len(input_shape) == 3
-    c_axis = (1 if layout == "NCL" else 2) - (0 if batched else 1)
-    l_axis = (2 if layout == "NCL" else 1) - (0 if batched else 1)
+    c_axis, l_axis = channel_axis(layout, batched), length_axis(layout, batched)
     per_group = weight_shape[1]
     if transposed:
         source = f"weight {shape_str(weight_shape)} (a transposed weight is (C_in, C_out/groups, K))"
@@ -452,8 +472,11 @@ def conv1d_spec(
     layout: Any = "NCL",
     dtype: Any = np.float32,
     op: str = "conv1d",
+    open_length: bool = False,
 ) -> ConvSpec:
-    """Check a ``conv1d`` call and return its :class:`ConvSpec`."""
+    """Check a ``conv1d`` call and return its :class:`ConvSpec`. ``open_length``: the input's
+    length is that of a signal still arriving (a stream): the checks that need the whole
+    length are left out and the spec's ``l_in`` is None."""
     stride = _int_param(op, "stride", stride, 1)
     dilation = _int_param(op, "dilation", dilation, 1)
     groups = _int_param(op, "groups", groups, 1)
@@ -472,18 +495,26 @@ def conv1d_spec(
     if c_out % groups:
         _check_groups(op, groups, c_in_per_group * groups, c_out, f"weight {shape_str(weight_shape)}")
     batched = len(input_shape) == 3
-    c_axis = (1 if layout == "NCL" else 2) - (0 if batched else 1)
-    l_axis = (2 if layout == "NCL" else 1) - (0 if batched else 1)
+    c_axis, l_axis = channel_axis(layout, batched), length_axis(layout, batched)
     c_in = c_in_per_group * groups
     if input_shape[c_axis] != c_in:
         raise _channel_mismatch(op, input_shape, weight_shape, c_in, groups, layout, transposed=False)
     _check_bias(op, bias_shape, c_out, weight_shape)
-    l_in = input_shape[l_axis]
-    _check_length(op, l_in, input_shape, l_axis)
-
-    pad_left, pad_right = _resolve_padding(padding, l_in, k, stride, dilation)
-    _check_padding_mode_limits(op, padding_mode, pad_left, pad_right, l_in)
-    _check_span(op, l_in, pad_left, pad_right, k, dilation)
+    if open_length:
+        if padding == "same" and stride > 1:
+            raise ConvError(
+                f"{op}: padding='same' with stride={stride} splits its padding according to the "
+                f"signal's total length (L_in mod stride), which a stream does not know in advance. "
+                f"Give the padding explicitly, padding=(left, right), or use padding='causal'."
+            )
+        l_in = None
+        pad_left, pad_right = _resolve_padding(padding, 0, k, 1, dilation)
+    else:
+        l_in = input_shape[l_axis]
+        _check_length(op, l_in, input_shape, l_axis)
+        pad_left, pad_right = _resolve_padding(padding, l_in, k, stride, dilation)
+        _check_padding_mode_limits(op, padding_mode, pad_left, pad_right, l_in)
+        _check_span(op, l_in, pad_left, pad_right, k, dilation)
     return ConvSpec(
         op=op, transposed=False, n=input_shape[0] if batched else 1, c_in=c_in, c_out=c_out,
         l_in=l_in, k=k, stride=stride, dilation=dilation, groups=groups, pad_left=pad_left, pad_right=pad_right,
@@ -534,9 +565,11 @@ def conv_transpose1d_spec(
     dtype: Any = np.float32,
     op: str = "conv_transpose1d",
     output_size: Any = None,
+    open_length: bool = False,
 ) -> ConvSpec:
     """Check a ``conv_transpose1d`` call and return its :class:`ConvSpec`; ``output_size``
-    (as ``ConvTranspose1d.forward``'s) picks the output padding instead of ``output_padding``."""
+    (as ``ConvTranspose1d.forward``'s) picks the output padding instead of ``output_padding``;
+    ``open_length`` as in :func:`conv1d_spec`."""
     stride = _int_param(op, "stride", stride, 1)
     dilation = _int_param(op, "dilation", dilation, 1)
     groups = _int_param(op, "groups", groups, 1)
@@ -562,13 +595,13 @@ def conv_transpose1d_spec(
         )
     c_out = c_out_per_group * groups
     batched = len(input_shape) == 3
-    c_axis = (1 if layout == "NCL" else 2) - (0 if batched else 1)
-    l_axis = (2 if layout == "NCL" else 1) - (0 if batched else 1)
+    c_axis, l_axis = channel_axis(layout, batched), length_axis(layout, batched)
     if input_shape[c_axis] != c_in:
         raise _channel_mismatch(op, input_shape, weight_shape, c_in, groups, layout, transposed=True)
     _check_bias(op, bias_shape, c_out, weight_shape)
-    l_in = input_shape[l_axis]
-    _check_length(op, l_in, input_shape, l_axis)
+    l_in = None if open_length else input_shape[l_axis]
+    if l_in is not None:
+        _check_length(op, l_in, input_shape, l_axis)
 
     spec = ConvSpec(
         op=op, transposed=True, n=input_shape[0] if batched else 1, c_in=c_in, c_out=c_out,
@@ -576,6 +609,8 @@ def conv_transpose1d_spec(
         padding_mode="zeros", output_padding=output_padding, layout=layout, batched=batched,
         dtype=np.dtype(dtype), has_bias=bias_shape is not None, padding=padding,
     )
+    if open_length:
+        return spec
     if output_size is not None:
         spec = with_output_size(spec, output_size)
     l_out, output_padding = spec.l_out, spec.output_padding

@@ -54,15 +54,13 @@ from typing import Any
 import numpy as np
 
 from conv1d import _padding
+from conv1d._layout import compute_dtype
 from conv1d.dask._common import load_dask, unique_name
 from conv1d.dask.npy import from_npy, to_npy
 from conv1d.dispatch import parse_algorithm
 from conv1d.errors import ConvError, ConvTypeError
-from conv1d.functional import _is_dask_array as is_dask_array
-from conv1d.functional import compute_dtype
-from conv1d.functional import conv1d as _conv1d
-from conv1d.functional import conv_transpose1d as _conv_transpose1d
-from conv1d.spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
+from conv1d.executor import Executor, executor_for
+from conv1d.spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec, is_dask_array
 
 __all__ = ["conv1d", "conv_transpose1d", "from_npy", "is_dask_array", "to_npy"]
 
@@ -342,11 +340,23 @@ def _segment(parts: list[Any], empty_shape: tuple[int, ...], l_axis: int, dtype:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=l_axis)
 
 
+def _executor(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, dilation: int, groups: int,
+              layout: str, algorithm: Any, transposed: bool) -> Executor:
+    """A block's executor: the convolution (or transposed one) of a segment already padded
+    (for conv1d: with every sample its outputs read), in the graph's layout."""
+    key = ("dask block", transposed, x.shape, x.dtype, w.shape, None if b is None else b.shape, stride, dilation,
+           groups, layout)
+    build = conv_transpose1d_spec if transposed else conv1d_spec
+    return executor_for(key, lambda: build(x.shape, w.shape, None if b is None else b.shape, stride=stride,
+                                           dilation=dilation, groups=groups, layout=layout, dtype=x.dtype,
+                                           op="conv1d.dask block"), algorithm)
+
+
 def _conv1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtype: np.dtype, w: np.ndarray,
                   b: np.ndarray | None, options: tuple) -> np.ndarray:
     stride, dilation, groups, layout, algorithm, l_axis, _ = options
     x = _segment(parts, empty_shape, l_axis, dtype)
-    return _conv1d(x, w, b, stride, 0, dilation, groups, layout=layout, algorithm=algorithm)
+    return _executor(x, w, b, stride, dilation, groups, layout, algorithm, False).forward(x, w, b)
 
 
 def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtype: np.dtype, w: np.ndarray,
@@ -361,8 +371,8 @@ def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtyp
     out = np.zeros(shape, work)
     if parts:
         x = _segment(parts, empty_shape, l_axis, dtype).astype(work, copy=False)
-        full = _conv_transpose1d(x, w.astype(work, copy=False), None, stride, 0, 0, groups, dilation,
-                                 layout=layout, algorithm=algorithm)
+        w = w.astype(work, copy=False)
+        full = _executor(x, w, None, stride, dilation, groups, layout, algorithm, True).forward(x, w, None)
         lo, hi = max(first, 0), min(first + length, full.shape[l_axis])
         if hi > lo:
             target = [slice(None)] * out.ndim

@@ -17,8 +17,10 @@ zero padding passed as numbers so a kernel may skip it instead of copying):
 * ``conv_weight(x, y, k, stride, dilation, pad_left=0)``: the gradient of ``conv`` with
   respect to ``w``: ``x (N, G, Ci, L)``, ``y (N, G, Co, Lo)`` -> ``(G, Co, Ci, K)``, with
   ``gw[g,o,c,j] = sum_{n,t} y[n,g,o,t] * xp[n,g,c,t*stride + j*dilation]`` (zeros outside ``x``).
-  The GEMM and Winograd kernels also take ``bias=``, a (G, Co) array that receives ``y``
-  summed over batch and positions (the bias gradient), from data they read anyway.
+
+What a kernel can do beyond those three calls it declares once, in its module's
+``CAPABILITIES`` record (:class:`Capabilities`); :mod:`conv1d.executor`, the only caller
+of kernels, reads it there and passes the extra arguments only to kernels that take them.
 
 Kernels leave to their callers: argument checking (spec.py), padding modes, layouts,
 dtype promotion (float16 and integers are computed in float32/int64) and casting back.
@@ -26,3 +28,27 @@ dtype promotion (float16 and integers are computed in float32/int64) and casting
 Winograd kernels their mid-size temporaries from a per-thread pool (memory touched once
 and reused, instead of heap pages given back and faulted in again on every call).
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a kernel module does beyond the three shared calls (all False: nothing more).
+
+    * ``keeps_input``: ``conv(..., keep=dict)`` leaves its gathered or transformed input in
+      the dict, and ``conv_weight(..., kept=dict)`` reuses it (same input, same step);
+    * ``keeps_weights``: ``conv(..., keep=dict)`` also leaves its weight transform, and
+      ``conv_transpose(..., kept=dict)`` reuses it (same weight, same step);
+    * ``sums_bias``: ``conv_weight(..., bias=out)`` fills ``out`` (G, Co) with the output
+      gradient summed over batch and positions, from data it reads anyway;
+    * ``takes_spectrum``: ``conv(..., spectrum=s)`` takes the weight's transform, kept by
+      the caller between calls (see ``spectrum_length``/``kernel_spectrum`` in the module).
+    """
+
+    keeps_input: bool = False
+    keeps_weights: bool = False
+    sums_bias: bool = False
+    takes_spectrum: bool = False

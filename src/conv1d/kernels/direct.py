@@ -28,7 +28,9 @@ import numba
 import numpy as np
 from numba import prange
 
-from . import threads
+from . import Capabilities, threads
+
+CAPABILITIES = Capabilities()
 
 
 def _valid_range(off: int, stride: int, count: int, length: int) -> tuple[int, int]:

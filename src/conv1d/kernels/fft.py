@@ -35,7 +35,9 @@ import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import threads
+from . import Capabilities, threads
+
+CAPABILITIES = Capabilities(takes_spectrum=True)
 
 BLOCK_BYTES = 64 * 2**20
 

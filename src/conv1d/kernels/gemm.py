@@ -34,7 +34,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import scratch, threads
+from . import Capabilities, scratch, threads
+
+CAPABILITIES = Capabilities(keeps_input=True, sums_bias=True)
 
 BLOCK_BYTES = 32 * 2**20
 # A forward call may keep its gathered (or transformed) input for the weight gradient of

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import Capabilities
+
+CAPABILITIES = Capabilities()
+
 
 def _tap(x: np.ndarray, j: int, count: int, stride: int, dilation: int) -> np.ndarray:
     """``x[..., j*dilation + t*stride]`` for ``t < count``: the samples tap ``j`` meets."""

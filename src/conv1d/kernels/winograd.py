@@ -61,8 +61,10 @@ from fractions import Fraction
 import numba
 import numpy as np
 
-from . import gemm, scratch
+from . import Capabilities, gemm, scratch
 from .gemm import BLOCK_BYTES, as_conv_window, matmul
+
+CAPABILITIES = Capabilities(keeps_input=True, keeps_weights=True, sums_bias=True)
 
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
 INFINITY = None

@@ -1,1 +1,0 @@
-"""Bridges to other libraries; each module imports its library lazily, on first use."""
