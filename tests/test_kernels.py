@@ -350,3 +350,21 @@ def test_the_winograd_input_gradient_reuses_the_forward_weight_transform(monkeyp
     assert products == [(winograd.ALPHA, 1, 2 * 5, 4)]  # the products only (2 items x 5 tiles): no G @ w
     doubled = {key: 2 * value for key, value in keep.items()}
     np.testing.assert_allclose(winograd.conv_transpose(gy, w, 1, 1, 20, 2, kept=doubled), 2 * expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("n, g, ci, co, k, dilation, stride, extra", [
+    (1, 1, 64, 128, 2, 256, 1, 0),  # a stream's one-sample step of a WaveNet layer
+    (3, 2, 3, 4, 5, 3, 2, 1),  # grouped, strided, one sample past the window
+    (2, 4, 1, 2, 1, 1, 7, 6),  # depthwise, one tap, long stride
+])
+@pytest.mark.parametrize("bias", [False, True])
+def test_gemm_one_output_position_equals_the_reference(n, g, ci, co, k, dilation, stride, extra, bias):
+    """One window per item (L_out = 1, no left padding): GEMM's matrix-vector path."""
+    rng = np.random.default_rng(0)
+    length = (k - 1) * dilation + 1 + extra
+    x = rng.standard_normal((n, g, ci, length))
+    w = rng.standard_normal((g, co, ci, k))
+    b = rng.standard_normal((g, co)) if bias else None
+    expected = reference.conv(x, w, stride, dilation, 0, 0, b)
+    assert expected.shape == (n, g, co, 1)
+    assert_matches(gemm.conv(x, w, stride, dilation, 0, 0, b), expected, np.float64, "gemm one window", algorithm="gemm")

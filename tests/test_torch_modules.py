@@ -905,3 +905,22 @@ def test_trained_models_pickle_deepcopy_and_torch_save() -> None:
         assert torch.equal(other(x), expected), how
         other(x).sum().backward()  # and it trains: plans are made anew
         assert other[0].weight.grad is not None, how
+
+
+def test_explain_accepts_conv1d_torch_modules_as_it_accepts_torch_nn_ones() -> None:
+    """A conv1d.torch module is a torch.nn.Conv1d: explain, explain_stack and the NumPy layers'
+    from_torch take it, with its extras (causal padding, channels last)."""
+    causal = ct.Conv1d(4, 8, 3, padding="causal", layout="NLC", dtype=torch.float64)
+    e = conv1d.explain(causal, (2, 10, 4))
+    assert e.output_shape == (2, 10, 8) and e.padding == (2, 0) and e.trace is not None and e.trace.matches
+    assert conv1d.explain(ct.Conv1d(4, 8, 3), (2, 4, 10)).output_shape == conv1d.explain(
+        torch.nn.Conv1d(4, 8, 3), (2, 4, 10)).output_shape == (2, 8, 8)
+    assert conv1d.explain(ct.ConvTranspose1d(4, 8, 3, stride=2), (2, 4, 10)).output_shape == (2, 8, 21)
+    stack = torch.nn.Sequential(ct.Conv1d(4, 8, 3), torch.nn.ReLU(), torch.nn.Conv1d(8, 2, 3, dilation=2))
+    assert conv1d.explain_stack(stack, (2, 4, 10)).receptive_field == 7
+    layer = conv1d.Conv1d.from_torch(causal)
+    assert layer.padding == "causal" and layer.layout == "NLC"
+    x = torch.randn(2, 10, 4, dtype=torch.float64)
+    np.testing.assert_allclose(layer(x.numpy()), causal(x).detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert type(ct.from_torch(causal)) is conv1d.Conv1d
+    assert type(ct.to_torch(conv1d.ConvTranspose1d(2, 3, 3, dtype=np.float64))) is torch.nn.ConvTranspose1d

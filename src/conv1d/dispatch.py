@@ -46,6 +46,11 @@ KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: 
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
 DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
+# The direct loops run along the output positions for each (item, output channel, input
+# channel, tap): a row costs this much beyond its multiply-adds (measured on one thread:
+# 27 ns per row with one output position, 64 -> 128 channels, 2 taps), which decides
+# short outputs with many channels, such as a stream's one-sample step.
+DIRECT_ROW_SECONDS = 25e-9
 FFT_FLOPS = 15e9  # scipy.fft real transforms, 2 workers, counted as 2.5 n log2 n
 MIX_FLOPS = 30e9  # complex matmul per frequency
 BANDWIDTH = 8e9  # bytes per second, one direction (np.copyto of 64 MiB)
@@ -138,7 +143,9 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     # conv1d.torch it runs on one, next to PyTorch's pool).
     share = min(threads.get(), CORES) / CORES
     direct_macs = DIRECT_MACS * share / (1 if spec.stride == 1 else 3)
-    seconds[Algorithm.DIRECT] = CALL_SECONDS[Algorithm.DIRECT] + macs / direct_macs + io / BANDWIDTH
+    rows = n * g * co * ci * k
+    seconds[Algorithm.DIRECT] = (CALL_SECONDS[Algorithm.DIRECT] + macs / direct_macs + rows * DIRECT_ROW_SECONDS / share
+                                 / CORES + io / BANDWIDTH)
     # FFT: transforms of input blocks, output blocks and kernels, plus per-frequency mixing.
     span = spec.span
     nfft = fft.fft_length(span, lp)

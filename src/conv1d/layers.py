@@ -19,6 +19,7 @@ into ``.grad``), so call ``zero_grad()`` between steps.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,18 @@ def _parameter_dtype(op: str, dtype: Any) -> np.dtype:
 def _device(op: str, device: Any) -> None:
     if device not in (None, "cpu"):
         raise ConvError(f"{op}: conv1d runs on the CPU with NumPy; device must be None or 'cpu', got {device!r}.")
+
+
+def as_layer(layer: Any) -> Conv1d | ConvTranspose1d | None:
+    """``layer`` itself if it is a conv1d layer; a conv1d layer equal to it (weights copied) if
+    it is a ``torch.nn.Conv1d``/``ConvTranspose1d``, conv1d.torch's modules included; else None.
+    (No torch import: a torch module exists only if torch was imported.)"""
+    if isinstance(layer, _ConvLayer):
+        return layer
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+        return _ConvLayer.from_torch(layer)
+    return None
 
 
 def layer_executor(layer: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, build: Callable[[], ConvSpec],

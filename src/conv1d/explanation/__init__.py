@@ -24,9 +24,7 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,8 +32,9 @@ import numpy as np
 from .. import _padding
 from ..dispatch import choose_algorithm
 from ..errors import ConvError, shape_str
-from ..layers import Conv1d, ConvTranspose1d
+from ..layers import Conv1d, ConvTranspose1d, as_layer
 from ..spec import ConvSpec, as_shape
+from ._data import Explanation, Formula, Reading, StackExplanation, StackStep, Term, Trace
 from ._render import render, render_stack
 
 __all__ = ["Explanation", "StackExplanation", "explain", "explain_stack"]
@@ -45,139 +44,9 @@ __all__ = ["Explanation", "StackExplanation", "explain", "explain_stack"]
 _TOLERANCE = {"float16": 2e-3, "float32": 1e-5, "complex64": 1e-5, "float64": 1e-12, "complex128": 1e-12}
 
 
-# --------------------------------------------------------------------------- the data
-
-
-@dataclass(frozen=True)
-class Reading:
-    """How the input shape is read: the axes' meaning, and what to do if it does not fit."""
-
-    given: tuple[int, ...]  # the shape as passed
-    shape: tuple[int, ...]  # the shape explained (the fixed one, when a fix is suggested)
-    batched: bool
-    layout: str  # 'NCL' or 'NLC'
-    axes: dict[str, int]  # {'N': 32, 'C_in': 256, 'L_in': 35}
-    problem: str | None = None
-    fix: str | None = None
-
-
-@dataclass(frozen=True)
-class Formula:
-    """A length formula: in symbols, with the numbers, and its value."""
-
-    symbols: str
-    numbers: str
-    value: int
-
-
-@dataclass(frozen=True)
-class Term:
-    """One product of an output element's sum: ``x[n, channel, position] * w[...]``."""
-
-    channel: int  # input channel
-    tap: int  # kernel tap j
-    position: int  # index into the (unpadded) input; -1 when the value is zero padding
-    padded_position: int  # index into the padded input (conv) or the input (transposed)
-    source: str  # 'input', 'zero padding', or e.g. 'reflect padding (x[..., 2])'
-    input_value: float | complex
-    weight_index: tuple[int, int, int]
-    weight_value: float | complex
-    product: float | complex
-
-
-@dataclass(frozen=True)
-class Trace:
-    """The arithmetic of one output element ``y[n, o, t]``, checked against the real output."""
-
-    element: tuple[int, int, int]  # (n, o, t) in (N, C_out, L_out) order, whatever the layout
-    group: int
-    channels: tuple[int, int]  # input channels [first, last] the element reads
-    window: tuple[int, int]  # padded-input positions [first, last] of the window (conv)
-    terms: tuple[Term, ...]
-    bias: float | complex | None
-    total: float | complex
-    computed: float | complex
-    matches: bool
-    values: str  # where the values come from
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Everything :func:`explain` found; ``str()`` for text, ``to_dict()``/``to_json()`` for data."""
-
-    layer: str
-    transposed: bool
-    reading: Reading
-    padding: tuple[int, int]
-    padding_note: str
-    output_length: Formula
-    output_shape: tuple[int, ...]
-    weight_shape: tuple[int, int, int]
-    weight_note: str
-    bias_shape: tuple[int, ...] | None
-    parameters: int
-    multiply_adds: int
-    receptive_field: int
-    receptive_field_note: str
-    trace: Trace | None
-    algorithm: str
-    algorithm_reason: str
-    estimates_ms: dict[str, float | None] = field(default_factory=dict)
-    spec: ConvSpec | None = field(default=None, repr=False, compare=False)
-    example_input: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N, C_in, L_in)
-    weights: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("spec")
-        data.pop("example_input")
-        data.pop("weights")
-        return _plain(data)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def __str__(self) -> str:
-        return render(self)
-
-
-@dataclass(frozen=True)
-class StackStep:
-    layer: str
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    span: int
-    receptive_field: int  # of the stack up to and including this layer, in input samples
-
-
-@dataclass(frozen=True)
-class StackExplanation:
-    steps: tuple[StackStep, ...]
-    receptive_field: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def __str__(self) -> str:
-        return render_stack(self)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: tuples -> lists, NumPy scalars -> Python, complex -> [re, im]."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, complex):
-        return [value.real, value.imag]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+# str() of an explanation is its text rendering (kept apart from the data, in _render).
+Explanation.__str__ = render  # type: ignore[method-assign]
+StackExplanation.__str__ = render_stack  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- explain
@@ -190,11 +59,9 @@ def _layer_from(layer: Any, arguments: dict[str, Any], seed: int) -> Conv1d | Co
                 f"explain: give a layer or Conv1d's arguments, not both (got a layer and "
                 f"{', '.join(sorted(arguments))})."
             )
-        if isinstance(layer, (Conv1d, ConvTranspose1d)):
-            return layer
-        if type(layer).__module__.startswith("torch"):
-            cls = ConvTranspose1d if type(layer).__name__ == "ConvTranspose1d" else Conv1d
-            return cls.from_torch(layer)
+        found = as_layer(layer)
+        if found is not None:
+            return found
         raise ConvError(f"explain: expected a conv1d.Conv1d or ConvTranspose1d layer, got {type(layer).__name__}.")
     arguments = dict(arguments)
     transposed = bool(arguments.pop("transposed", False))
@@ -466,8 +333,9 @@ def _receptive_field(specs: list[ConvSpec]) -> int:
 def explain_stack(layers: Any, input_shape: Any) -> StackExplanation:
     """Shapes through a stack of layers, and how many input samples one output sees.
 
-    ``layers``: Conv1d / ConvTranspose1d layers in order (other entries, such as
-    elementwise functions, are skipped: they change neither shape nor receptive field).
+    ``layers``: Conv1d / ConvTranspose1d layers in order, conv1d's or ``torch.nn``'s (a
+    ``torch.nn.Sequential`` too); other entries, such as elementwise functions, are skipped:
+    they change neither shape nor receptive field.
 
     Example (WaveNet's dilations, kernel 2, causal):
         >>> import conv1d
@@ -475,7 +343,7 @@ def explain_stack(layers: Any, input_shape: Any) -> StackExplanation:
         >>> conv1d.explain_stack(stack, (1, 16, 4096)).receptive_field
         1024
     """
-    convs = [layer for layer in layers if isinstance(layer, (Conv1d, ConvTranspose1d))]
+    convs = [conv for conv in map(as_layer, layers) if conv is not None]
     if not convs:
         raise ConvError("explain_stack: give at least one Conv1d or ConvTranspose1d layer.")
     shape = as_shape("explain_stack", "input_shape", input_shape)

@@ -9,12 +9,10 @@ text, ``to_dict()``'s JSON and :mod:`conv1d.plot`'s picture only present them.
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import shape_str
-
-if TYPE_CHECKING:  # the data classes import this module to render themselves
-    from . import Explanation, StackExplanation
+from ._data import Explanation, StackExplanation
 
 WIDTH = 80
 _SHOWN_TERMS = 8  # terms of an element's sum printed in the text (JSON has them all)

@@ -1,0 +1,283 @@
+"""conv1d.executor: one executor per spec, the only way into a kernel.
+
+Its plain path (reshapes only) and its general one give the same arrays; what a forward
+keeps is what the gradients reuse; kernels' capability records say what their functions
+take; every entry point reaches kernels through an executor; the one cache is keyed by
+what decides a plan; a shared executor gives every thread the serial result's bits.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import conv_cases, lay_out, make_arrays, transposed_cases
+
+import conv1d
+from conv1d import dispatch, executor
+from conv1d.executor import Executor
+from conv1d.kernels import Capabilities, fft, gemm, reference, threads, winograd
+from conv1d.spec import conv1d_spec, conv_transpose1d_spec
+
+ALGORITHMS = ("auto", "gemm", "direct", "fft", "winograd")
+
+# Half the examples from the plain path's own ground (zero padding, channels first, batched).
+plain_or_any = st.one_of(
+    conv_cases(padding_modes=("zeros",), layouts=("NCL",), batch=st.integers(0, 3)),
+    conv_cases(),
+)
+
+
+def _allowed(case: Any, dtype: Any, algorithm: str) -> str:
+    if algorithm == "winograd" and not (case.stride == case.dilation == 1 and 2 <= case.k <= 7):
+        return "gemm"
+    if algorithm == "fft" and np.dtype(dtype) == np.float16:
+        return "auto"
+    return algorithm
+
+
+def _general(run: Executor) -> Executor:
+    """The same executor taking its general path (layout, dtype and groups handled step by step)."""
+    other = Executor(run.spec, run.plan.algorithm)
+    other.plain = False
+    return other
+
+
+def _assert_bias_sum(gb: np.ndarray, gy: np.ndarray, channel_axis: int) -> None:
+    """``gb`` is the bias gradient: ``gy`` summed over all but the channel axis (in float64
+    here; the kernels sum in their compute dtype, in their own order)."""
+    axes = tuple(a for a in range(gy.ndim) if a != channel_axis)
+    exact = gy.astype(np.float64).sum(axis=axes)
+    scale = np.abs(gy.astype(np.float64)).sum(axis=axes) + 1
+    eps = np.finfo(np.float32 if gy.dtype == np.float16 else gy.dtype).eps
+    assert gb.dtype == gy.dtype
+    assert np.all(np.abs(gb.astype(np.float64) - exact) <= 8 * eps * scale + (1e-3 * scale if gy.dtype == np.float16 else 0))
+
+
+@settings(max_examples=120, deadline=None)
+@given(case=plain_or_any, dtype=st.sampled_from([np.float64, np.float32, np.float16]),
+       algorithm=st.sampled_from(ALGORITHMS), seed=st.integers(0, 2**16))
+def test_the_plain_path_equals_the_general_one(case, dtype, algorithm, seed):
+    algorithm = _allowed(case, dtype, algorithm)
+    a = make_arrays(case, dtype, seed)
+    x, w, gy = lay_out(a.input, case.view), a.weight, lay_out(a.grad_output, case.view)
+    spec = conv1d_spec(x.shape, w.shape, None if a.bias is None else a.bias.shape, **case.options, dtype=x.dtype)
+    run = executor.executor(spec, algorithm)
+    assert run.plain == (case.padding_mode == "zeros" and case.layout == "NCL" and case.n is not None
+                         and np.dtype(dtype) != np.float16)
+    general = _general(run)
+    keep, keep_general = {}, {}
+    y = run.forward(x, w, a.bias, keep=keep)
+    np.testing.assert_array_equal(y, general.forward(x, w, a.bias, keep=keep_general))
+    assert y.shape == spec.output_shape and y.dtype == dtype and y.flags.c_contiguous
+    assert keep.keys() == keep_general.keys()
+    for kept, kept_general in ((keep, keep_general), (None, None)):
+        gx = run.input_grad(w, gy, kept)
+        np.testing.assert_array_equal(gx, general.input_grad(w, gy, kept_general))
+        assert gx.shape == spec.input_shape and gx.dtype == dtype and gx.flags.c_contiguous
+        gb = np.full(spec.c_out, np.nan, gy.dtype)
+        gw = run.weight_grad(x, gy, kept, bias=gb)
+        np.testing.assert_array_equal(gw, general.weight_grad(x, gy, kept_general))
+        assert gw.shape == spec.weight_shape and gw.dtype == dtype and gw.flags.c_contiguous
+        _assert_bias_sum(gb, gy, spec.channel_axis)
+        np.testing.assert_array_equal(run.bias_grad(gy), general.bias_grad(gy))
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=transposed_cases(), seed=st.integers(0, 2**16))
+def test_a_transposed_executor_gives_conv_transpose1d_and_its_gradients(case, seed):
+    a = make_arrays(case, np.float64, seed)
+    spec = conv_transpose1d_spec(a.input.shape, a.weight.shape, None if a.bias is None else a.bias.shape,
+                                 **case.options, dtype=a.input.dtype)
+    run = executor.executor(spec, "gemm")
+    oracle = Executor(spec, "gemm")
+    oracle.kernel = reference  # the same conversions around the oracle kernel
+    for got, expected in ((run.forward(a.input, a.weight, a.bias), oracle.forward(a.input, a.weight, a.bias)),
+                          (run.input_grad(a.weight, a.grad_output), oracle.input_grad(a.weight, a.grad_output)),
+                          (run.weight_grad(a.input, a.grad_output), oracle.weight_grad(a.input, a.grad_output))):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+    gb = np.full(spec.c_out, np.nan)
+    run.weight_grad(a.input, a.grad_output, bias=gb)
+    _assert_bias_sum(gb, a.grad_output, spec.channel_axis)
+
+
+@pytest.mark.parametrize("algorithm", ["gemm", "winograd"])
+def test_what_a_forward_keeps_the_gradients_reuse(algorithm, monkeypatch):
+    """The FCN's middle layer: the forward leaves the gathered (GEMM) or transformed
+    (Winograd) input, and Winograd's weight transform; with them the gradients do not gather
+    or transform again, and give the same arrays."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((6, 16, 24), (32, 16, 5), (32,)))
+    gy = rng.standard_normal((6, 32, 24)).astype(np.float32)
+    run = executor.executor(conv1d_spec(x.shape, w.shape, b.shape, padding="same", dtype=x.dtype), algorithm)
+    assert run.plain and run.plan.algorithm.value == algorithm
+    keep: dict = {}
+    run.forward(x, w, b, keep=keep)
+    assert any(key[0] == algorithm for key in keep)
+    if algorithm == "winograd":
+        assert any(key[0] == "winograd weights" for key in keep)
+    fresh_gw, fresh_gx = run.weight_grad(x, gy), run.input_grad(w, gy)
+    module = gemm if algorithm == "gemm" else winograd
+    name = "_gather" if algorithm == "gemm" else "_input_transform"
+    np.testing.assert_array_equal(run.input_grad(w, gy, keep), fresh_gx)
+    monkeypatch.setattr(module, name, lambda *args, **kwargs: pytest.fail(f"{name} ran again"))
+    np.testing.assert_array_equal(run.weight_grad(x, gy, keep), fresh_gw)
+
+
+@pytest.mark.parametrize("algorithm", list(dispatch.Algorithm))
+def test_each_kernel_declares_what_its_functions_take(algorithm):
+    """The capability record is the truth about the keyword arguments: the executor passes
+    an extra argument only where the record says a kernel takes it."""
+    kernel = dispatch.KERNELS[algorithm]
+    can = kernel.CAPABILITIES
+    assert isinstance(can, Capabilities)
+    conv, transpose, weight = (set(inspect.signature(f).parameters) for f in
+                               (kernel.conv, kernel.conv_transpose, kernel.conv_weight))
+    assert can.keeps_input == ("keep" in conv and "kept" in weight)
+    assert can.keeps_weights == ("kept" in transpose)
+    assert can.sums_bias == ("bias" in weight)
+    assert can.takes_spectrum == ("spectrum" in conv)
+    if can.keeps_weights:
+        assert can.keeps_input  # the weight transform is left in the same keep dict
+
+
+def test_the_reference_kernel_takes_no_extras():
+    assert reference.CAPABILITIES == Capabilities()
+
+
+def test_one_cache_keyed_by_spec_algorithm_provider_and_threads():
+    spec = conv1d_spec((2, 4, 50), (8, 4, 3), dtype=np.float32)
+    run = executor.executor(spec)
+    assert executor.executor(spec) is run
+    assert executor.executor(spec, "direct") is not run
+    with threads.limited(1):
+        assert executor.executor(spec) is not run
+    with gemm.products(lambda a, b, out=None: np.matmul(a, b, out=out)):
+        assert executor.executor(spec) is not run
+    executor.clear()
+    assert executor.executor(spec) is not run
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every Executor method call, by name, while the test runs."""
+    calls: list[str] = []
+    for name in ("forward", "input_grad", "weight_grad", "bias_grad"):
+        method = getattr(Executor, name)
+
+        def recorded(self: Executor, *args: Any, _method: Callable = method, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _method(self, *args, **kwargs)
+
+        monkeypatch.setattr(Executor, name, recorded)
+    return calls
+
+
+def test_every_numpy_entry_point_goes_through_an_executor(monkeypatch):
+    calls = _recording(monkeypatch)
+    for name in ("conv", "conv_transpose", "conv_weight"):  # no kernel call outside an executor
+        for kernel in dispatch.KERNELS.values():
+            original = getattr(kernel, name)
+
+            def guarded(*args: Any, _original: Callable = original, **kwargs: Any) -> Any:
+                caller = inspect.stack()[1]
+                assert caller.filename.endswith("executor.py") or "kernels" in caller.filename, caller.filename
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(kernel, name, guarded)
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 20)), rng.standard_normal((4, 3, 5))
+    y = conv1d.conv1d(x, w, padding=2)
+    assert calls == ["forward"]
+    conv1d.grad.conv1d_input(x.shape, w, y, padding=2)
+    conv1d.grad.conv1d_weight(x, w.shape, y, padding=2)
+    conv1d.conv_transpose1d(y, w, padding=2)
+    assert calls[1:] == ["input_grad", "weight_grad", "forward"]
+    layer = conv1d.Conv1d(3, 4, 5, padding=2, dtype=np.float64, rng=0)
+    calls.clear()
+    layer.backward(np.ones_like(layer(x)))
+    # (weight_grad asks bias_grad for the bias gradient where its kernel does not sum it)
+    assert calls[:3] == ["forward", "input_grad", "weight_grad"] and set(calls[3:]) <= {"bias_grad"}
+    calls.clear()
+    stream = conv1d.StreamingConv1d(layer)
+    stream(x[..., :7])
+    stream(x[..., 7:8])
+    stream.flush()
+    assert calls and set(calls) == {"forward"}
+    calls.clear()
+    up = conv1d.StreamingConvTranspose1d(conv1d.ConvTranspose1d(3, 4, 5, stride=2, dtype=np.float64, rng=0))
+    up(x[..., :1])
+    up(x[..., 1:])
+    assert calls and set(calls) == {"forward"}
+
+
+def test_dask_blocks_go_through_executors(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    calls = _recording(monkeypatch)
+    x = np.random.default_rng(0).standard_normal((1, 2, 100))
+    w = np.ones((3, 2, 5))
+    lazy = conv1d.conv1d(da.from_array(x, chunks=(1, 2, 25)), w, padding="same")
+    assert not calls  # lazy: nothing computed yet
+    np.testing.assert_allclose(lazy.compute(scheduler="sync"), conv1d.conv1d(x, w, padding="same"), rtol=1e-12)
+    assert calls.count("forward") == 1 + 4  # the in-memory call, and one per block
+
+
+def test_conv1d_torch_modules_go_through_an_executor(monkeypatch):
+    torch = pytest.importorskip("torch")
+    import conv1d.torch as ct
+
+    calls = _recording(monkeypatch)
+    module = ct.Conv1d(3, 4, 5, padding="causal", dtype=torch.float64)
+    x = torch.randn(2, 3, 20, dtype=torch.float64, requires_grad=True)
+    module(x).sum().backward()
+    assert calls[:3] == ["forward", "input_grad", "weight_grad"] and set(calls[3:]) <= {"bias_grad"}
+
+
+def test_an_fft_layer_shared_between_threads_gives_the_serial_bits():
+    """The executor's weight spectra are replaced whole, never changed in place: threads
+    calling one FFT layer on inputs of several lengths get exactly the serial results."""
+    layer = conv1d.Conv1d(2, 2, 513, padding="same", algorithm="fft", dtype=np.float64, rng=0)
+    rng = np.random.default_rng(1)
+    inputs = [rng.standard_normal((1, 2, length)) for length in (600, 1000, 1500, 2100)]
+    serial = [layer(x) for x in inputs]
+    assert layer.plan(inputs[0].shape).algorithm is dispatch.Algorithm.FFT
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(12):
+                k = (i + j) % len(inputs)
+                np.testing.assert_array_equal(layer.forward(inputs[k]), serial[k])
+        except BaseException as e:  # reported below, with the thread's own assertion
+            errors.append(e)
+
+    pool = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_an_fft_executor_keeps_spectra_per_weight(monkeypatch):
+    """Two layers of one shape share the executor; each weight's spectrum is kept (up to
+    SPECTRA_KEPT), and an in-place update of a weight is seen."""
+    computed = []
+    original = fft.kernel_spectrum
+    monkeypatch.setattr(fft, "kernel_spectrum", lambda *args: computed.append(1) or original(*args))
+    a, b = (conv1d.Conv1d(1, 1, 300, bias=False, algorithm="fft", dtype=np.float64, rng=seed) for seed in (0, 1))
+    x = np.random.default_rng(2).standard_normal((1, 1, 1000))
+    ya, yb = a(x), b(x)
+    assert len(computed) == 2
+    np.testing.assert_array_equal(a(x), ya)
+    np.testing.assert_array_equal(b(x), yb)
+    assert len(computed) == 2
+    a.weight *= 2
+    np.testing.assert_allclose(a(x), 2 * ya, rtol=1e-12, atol=1e-12)
+    assert len(computed) == 3
