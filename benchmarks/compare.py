@@ -40,7 +40,7 @@ import conv1d.torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from suite import WORKLOADS, cpu_name  # the suite's workloads  # noqa: E402
+from suite import WORKLOADS, cpu_name  # the suite's workloads
 
 
 def load_base(commit: str, folder: Path) -> object:
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         base = load_base(args.base, Path(folder))
         print(f"{cpu_name()}, {os.cpu_count()} cores; this checkout against {args.base}, {args.reps} rounds")
-        print(f"| case | this (ms) | base (ms) | ratio | rounds slower |\n|---|---|---|---|---|")
+        print("| case | this (ms) | base (ms) | ratio | rounds slower |\n|---|---|---|---|---|")
         ratios = []
         for name, new, old in cases(base):
             if args.only and args.only not in name:

@@ -10,13 +10,13 @@ its padding modes; layout 'NLC' is a transpose before and after.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from strategies import resolve_padding
 
 # --------------------------------------------------------------------------- tolerances

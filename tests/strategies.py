@@ -307,7 +307,7 @@ def conv_cases(
     draw: Any,
     *,
     batch: st.SearchStrategy = batches,
-    c_in_per_group: st.SearchStrategy = st.integers(1, 4),
+    c_in_per_group: st.SearchStrategy = st.integers(1, 4),  # noqa: B008 - strategies are immutable values
     padding_forms: tuple[str, ...] = PADDING_FORMS,
     padding_modes: tuple[str, ...] = PADDING_MODES,
     layouts: tuple[str, ...] = LAYOUTS,

@@ -271,7 +271,7 @@ def test_npy_round_trip_chunk_by_chunk(tmp_path: Any) -> None:
     np.save(tmp_path / "f.npy", np.asfortranarray(x))
     with pytest.raises(ConvError, match="Fortran"):
         cdask.from_npy(tmp_path / "f.npy")
-    with pytest.raises(ConvTypeError, match="dask.array"):
+    with pytest.raises(ConvTypeError, match=r"dask\.array"):
         cdask.to_npy(x, tmp_path / "z.npy")
 
 

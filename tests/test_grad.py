@@ -10,14 +10,14 @@ Each gradient is computed by every kernel in turn.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from strategies import ConvCase, TransposedCase, make_arrays
 
 import conv1d
 from conv1d import grad as cgrad
-from strategies import ConvCase, TransposedCase, make_arrays
 
 STEP = 1e-6
 TOLERANCE = 1e-7  # absolute, plus the same relative to the central difference

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 import conv1d
 from conv1d import ConvError
 
-
 # --------------------------------------------------------------------------- the tutorials
 
 

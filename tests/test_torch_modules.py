@@ -576,7 +576,7 @@ def test_mixed_dtypes_are_refused() -> None:
 
 @pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d])
 def test_a_bad_algorithm_name_is_refused(cls: type) -> None:
-    with pytest.raises(conv1d.ConvError, match="algorithm must be one of 'auto', 'gemm', 'direct', 'fft'.*'fft'\\?"):
+    with pytest.raises(conv1d.ConvError, match=r"algorithm must be one of 'auto', 'gemm', 'direct', 'fft'.*'fft'\?"):
         cls(2, 3, 3, algorithm="fast")
 
 
@@ -728,9 +728,9 @@ def test_a_training_step_after_convert_gives_the_same_gradients() -> None:
     ct.ConvTranspose1d(2, 3, 3, layout="NLC"),
 ], ids=["causal", "pair", "same-stride-2", "NLC", "transposed-NLC"])
 def test_convert_back_refuses_conv1d_only_options(module: torch.nn.Module) -> None:
-    with pytest.raises(conv1d.ConvError, match="cannot become a torch.nn module"):
+    with pytest.raises(conv1d.ConvError, match=r"cannot become a torch\.nn module"):
         ct.convert(module, to="torch")
-    with pytest.raises(conv1d.ConvError, match="cannot become a torch.nn module"):
+    with pytest.raises(conv1d.ConvError, match=r"cannot become a torch\.nn module"):
         ct.convert(torch.nn.Sequential(torch.nn.ReLU(), module), to="torch")
 
 

@@ -13,11 +13,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import currently_in_test_context, event, given, settings
-from hypothesis import strategies as st
-
-import conv1d
-from conv1d import grad as cgrad
 from helpers import (
     assert_matches,
     to_torch,
@@ -26,6 +21,8 @@ from helpers import (
     torch_conv_transpose1d,
     torch_conv_transpose1d_grads,
 )
+from hypothesis import currently_in_test_context, event, given, settings
+from hypothesis import strategies as st
 from strategies import (
     COMPLEX_DTYPES,
     INT_DTYPES,
@@ -41,6 +38,9 @@ from strategies import (
     seeds,
     transposed_cases,
 )
+
+import conv1d
+from conv1d import grad as cgrad
 
 F64 = np.dtype(np.float64)
 OTHER_DTYPES = (np.dtype(np.float16), *COMPLEX_DTYPES, *INT_DTYPES)

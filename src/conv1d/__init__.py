@@ -4,8 +4,8 @@ Importing conv1d imports NumPy only (never torch).
 """
 
 from . import grad
-from .errors import ConvError, ConvTypeError
 from .dispatch import Algorithm, Plan
+from .errors import ConvError, ConvTypeError
 from .explanation import Explanation, StackExplanation, explain, explain_stack
 from .functional import conv1d, conv_transpose1d, plan
 from .layers import Conv1d, ConvTranspose1d
@@ -21,32 +21,32 @@ from .streaming import (
 )
 
 __all__ = [
-    "conv1d",
-    "conv_transpose1d",
+    "Algorithm",
     "Conv1d",
+    "ConvError",
+    "ConvSpec",
+    "ConvStreamState",
     "ConvTranspose1d",
-    "grad",
-    "explain",
-    "explain_stack",
+    "ConvTransposeStreamState",
+    "ConvTypeError",
     "Explanation",
+    "Plan",
     "StackExplanation",
     "StreamingConv1d",
     "StreamingConvTranspose1d",
     "StreamingSequential",
+    "conv1d",
+    "conv_transpose1d",
+    "explain",
+    "explain_stack",
+    "get_num_threads",
+    "grad",
+    "output_length",
+    "plan",
+    "set_num_threads",
     "stream_conv1d",
     "stream_conv_transpose1d",
-    "ConvStreamState",
-    "ConvTransposeStreamState",
-    "plan",
-    "Algorithm",
-    "Plan",
-    "set_num_threads",
-    "get_num_threads",
-    "output_length",
     "transposed_output_length",
-    "ConvSpec",
-    "ConvError",
-    "ConvTypeError",
 ]
 __version__ = "0.1.0"
 

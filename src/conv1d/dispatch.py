@@ -29,7 +29,7 @@ from .spec import ConvSpec
 __all__ = ["KERNELS", "Algorithm", "Plan", "choose_algorithm"]
 
 
-class Algorithm(str, enum.Enum):
+class Algorithm(enum.StrEnum):
     """The kernels. A str-valued enum: ``"fft"`` and ``Algorithm.FFT`` are the same."""
 
     GEMM = "gemm"
@@ -194,7 +194,7 @@ def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto", provided: bool | N
 
 
 def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:
-    n, g, ci, co, lp, lo, k = _problem(spec)
+    _n, _g, ci, co, _lp, _lo, k = _problem(spec)
     if algorithm is Algorithm.FFT:
         return f"long kernel (span {spec.span}): O(log n) work per sample beats O(K) = {k}"
     if algorithm is Algorithm.DIRECT:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["ConvError", "ConvTypeError"]
+__all__ = ["ConvError", "ConvTypeError", "mixed_dtypes"]
 
 
 class ConvError(ValueError):
@@ -34,3 +34,11 @@ def closest(word: str, choices: Iterable[str]) -> str:
 def shape_str(shape: tuple[int, ...]) -> str:
     """Shapes written as Python tuples, ``(8, 100, 16)``, with ``(5,)`` for one axis."""
     return str(tuple(int(s) for s in shape))
+
+
+def mixed_dtypes(op: str, first: str, first_dtype: object, other: str, other_dtype: object, fix: str) -> ConvTypeError:
+    """The one wording of a dtype mismatch between two arrays of one call, with the fix."""
+    return ConvTypeError(
+        f"{op}: {first} is {first_dtype} but {other} is {other_dtype}; they must share one dtype "
+        f"(PyTorch refuses mixed dtypes too). {fix}"
+    )

@@ -21,6 +21,7 @@ weight gradient is ``conv_weight`` with the output gradient in the input's place
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from ._layout import channel_axis
 from .errors import ConvError
 from .executor import executor, sum_channels
 from .spec import (
+    ConvSpec,
     as_arrays,
     as_shape,
     check_grad_output,
@@ -44,6 +46,24 @@ __all__ = [
     "conv_transpose1d_input",
     "conv_transpose1d_weight",
 ]
+
+
+def _input_grad(op: str, build: Callable[..., ConvSpec], input_size: Any, weight: Any, grad_output: Any,
+                algorithm: Any, **options: Any) -> np.ndarray:
+    """The input gradient of the convolution ``build`` checks (every check before any work)."""
+    gy, w = as_arrays(op, grad_output=grad_output, weight=weight)
+    spec = build(as_shape(op, "input_size", input_size), w.shape, dtype=gy.dtype, op=op, **options)
+    check_grad_output(op, spec, gy.shape)
+    return executor(spec, algorithm).input_grad(w, gy)
+
+
+def _weight_grad(op: str, build: Callable[..., ConvSpec], input: Any, weight_size: Any, grad_output: Any,
+                 algorithm: Any, **options: Any) -> np.ndarray:
+    """The weight gradient of the convolution ``build`` checks (every check before any work)."""
+    x, gy = as_arrays(op, input=input, grad_output=grad_output)
+    spec = build(x.shape, as_shape(op, "weight_size", weight_size), dtype=x.dtype, op=op, **options)
+    check_grad_output(op, spec, gy.shape)
+    return executor(spec, algorithm).weight_grad(x, gy)
 
 
 def conv1d_input(
@@ -65,15 +85,8 @@ def conv1d_input(
     weight (C_out, C_in/groups, K); grad_output has the output's shape. Returns an array
     of ``input_size``. Takes every option :func:`conv1d.conv1d` takes.
     """
-    op = "conv1d_input"
-    gy, w = as_arrays(op, grad_output=grad_output, weight=weight)
-    spec = conv1d_spec(
-        as_shape(op, "input_size", input_size), w.shape, stride=stride, padding=padding,
-        dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout,
-        dtype=gy.dtype, op=op,
-    )
-    check_grad_output(op, spec, gy.shape)
-    return executor(spec, algorithm).input_grad(w, gy)
+    return _input_grad("conv1d_input", conv1d_spec, input_size, weight, grad_output, algorithm, stride=stride,
+                       padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout)
 
 
 def conv1d_weight(
@@ -95,15 +108,8 @@ def conv1d_weight(
     (C_out, C_in/groups, K); grad_output has the output's shape. Returns an array of
     ``weight_size``.
     """
-    op = "conv1d_weight"
-    x, gy = as_arrays(op, input=input, grad_output=grad_output)
-    spec = conv1d_spec(
-        x.shape, as_shape(op, "weight_size", weight_size), stride=stride, padding=padding,
-        dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout,
-        dtype=x.dtype, op=op,
-    )
-    check_grad_output(op, spec, gy.shape)
-    return executor(spec, algorithm).weight_grad(x, gy)
+    return _weight_grad("conv1d_weight", conv1d_spec, input, weight_size, grad_output, algorithm, stride=stride,
+                        padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout)
 
 
 def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
@@ -134,15 +140,9 @@ def conv_transpose1d_input(
     """Gradient of :func:`conv1d.conv_transpose1d` with respect to its input: a conv1d of
     the output gradient. Shapes as :func:`conv1d.conv_transpose1d`; returns ``input_size``.
     """
-    op = "conv_transpose1d_input"
-    gy, w = as_arrays(op, grad_output=grad_output, weight=weight)
-    spec = conv_transpose1d_spec(
-        as_shape(op, "input_size", input_size), w.shape, stride=stride, padding=padding,
-        output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
-        dtype=gy.dtype, op=op,
-    )
-    check_grad_output(op, spec, gy.shape)
-    return executor(spec, algorithm).input_grad(w, gy)
+    return _input_grad("conv_transpose1d_input", conv_transpose1d_spec, input_size, weight, grad_output, algorithm,
+                       stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                       dilation=dilation, layout=layout)
 
 
 def conv_transpose1d_weight(
@@ -161,12 +161,6 @@ def conv_transpose1d_weight(
     """Gradient of :func:`conv1d.conv_transpose1d` with respect to its weight
     (C_in, C_out/groups, K). Shapes as :func:`conv1d.conv_transpose1d`.
     """
-    op = "conv_transpose1d_weight"
-    x, gy = as_arrays(op, input=input, grad_output=grad_output)
-    spec = conv_transpose1d_spec(
-        x.shape, as_shape(op, "weight_size", weight_size), stride=stride, padding=padding,
-        output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
-        dtype=x.dtype, op=op,
-    )
-    check_grad_output(op, spec, gy.shape)
-    return executor(spec, algorithm).weight_grad(x, gy)
+    return _weight_grad("conv_transpose1d_weight", conv_transpose1d_spec, input, weight_size, grad_output,
+                        algorithm, stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                        dilation=dilation, layout=layout)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .dispatch import Plan, choose_algorithm, parse_algorithm
-from .errors import ConvError, ConvTypeError
+from .errors import ConvError, ConvTypeError, mixed_dtypes
 from .executor import Executor, executor_for
 from .functional import lazy
 from .spec import (
@@ -286,10 +286,8 @@ class _ConvLayer:
             run, kept = self._executor(x, self.weight, self.bias), None
         (gy,) = as_arrays(f"{self._op}.backward", grad_output=grad_output)
         if gy.dtype != self.weight.dtype:
-            raise ConvTypeError(
-                f"{self._op}.backward: grad_output is {gy.dtype} but the layer is {self.weight.dtype}; "
-                f"use grad_output.astype(np.{self.weight.dtype})."
-            )
+            raise mixed_dtypes(f"{self._op}.backward", "grad_output", gy.dtype, "the layer", self.weight.dtype,
+                               f"Use grad_output.astype(np.{self.weight.dtype}).")
         check_grad_output(f"{self._op}.backward", run.spec, gy.shape)
         if gy.dtype.kind == "c":  # PyTorch's convention (see above)
             w, x = np.conj(self.weight), np.conj(x)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ._layout import channel_axis, length_axis
-from .errors import ConvError, ConvTypeError, closest, shape_str
+from .errors import ConvError, ConvTypeError, closest, mixed_dtypes, shape_str
 
 __all__ = [
     "SUPPORTED_DTYPES",
@@ -356,11 +356,8 @@ def as_arrays(op: str, **named: Any) -> tuple[np.ndarray | None, ...]:
     dtype = arrays[first].dtype
     for name, array in arrays.items():
         if array is not None and array.dtype != dtype:
-            raise ConvTypeError(
-                f"{op}: {first} is {dtype} but {name} is {array.dtype}; {', '.join(named)} "
-                f"must share one dtype (PyTorch refuses mixed dtypes too). Convert one of "
-                f"them: {name}.astype(np.{dtype}) or {first}.astype(np.{array.dtype})."
-            )
+            raise mixed_dtypes(op, first, dtype, name, array.dtype, f"Convert one of them: {name}.astype(np.{dtype}) "
+                               f"or {first}.astype(np.{array.dtype}).")
     return tuple(arrays.values())
 
 

@@ -173,7 +173,7 @@ def _run(parallel: Callable[..., None], serial: Callable[..., None], *args: obje
 
 def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
          bias: np.ndarray | None = None) -> np.ndarray:
-    n, g, ci, length = x.shape
+    n, g, _ci, length = x.shape
     _, co, _, k = w.shape
     dtype = np.result_type(x, w)
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
@@ -185,7 +185,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
 
 
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
-    n, g, co, _ = y.shape
+    n, g, _co, _ = y.shape
     ci = w.shape[2]
     dtype = np.result_type(y, w)
     x = np.empty((n, g, ci, length), dtype=dtype)
@@ -204,7 +204,10 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     return gw
 
 
-def compile_seconds(dtype: np.dtype = np.dtype(np.float32)) -> float:
+FLOAT32 = np.dtype(np.float32)
+
+
+def compile_seconds(dtype: np.dtype = FLOAT32) -> float:
     """Seconds to make the three kernels ready for ``dtype`` in this process (compile or load the cache),
     in the form for the threads conv1d may use now (see :func:`_compiled`)."""
     start = time.perf_counter()

@@ -162,7 +162,7 @@ def _upsampled(y: np.ndarray, stride: int) -> np.ndarray:
 
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
     threads.apply(blas=True)
-    n, g, co, lo = y.shape
+    n, g, _co, _lo = y.shape
     ci, k = w.shape[2], w.shape[3]
     span = (k - 1) * dilation + 1
     up = _upsampled(y, stride)

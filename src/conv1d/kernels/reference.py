@@ -25,7 +25,7 @@ def _padded(x: np.ndarray, left: int, right: int) -> np.ndarray:
 def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
          bias: np.ndarray | None = None) -> np.ndarray:
     x = _padded(x, pad_left, pad_right)
-    n, g, ci, lp = x.shape
+    n, g, _ci, lp = x.shape
     _, co, _, k = w.shape
     lo = (lp - (k - 1) * dilation - 1) // stride + 1
     y = np.zeros((n, g, co, lo), dtype=np.result_type(x, w))
@@ -38,7 +38,7 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
 
 def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
     """Positions ``offset .. offset+length-1`` of the full adjoint (zero beyond its end)."""
-    n, g, co, lo = y.shape
+    n, g, _co, lo = y.shape
     _, _, ci, k = w.shape
     full = max(offset + length, (lo - 1) * stride + (k - 1) * dilation + 1)
     x = np.zeros((n, g, ci, full), dtype=np.result_type(y, w))
@@ -50,7 +50,7 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
 def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
     needed = (y.shape[3] - 1) * stride + (k - 1) * dilation + 1
     x = _padded(x, pad_left, max(0, needed - pad_left - x.shape[3]))
-    n, g, ci, _ = x.shape
+    _n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     gw = np.zeros((g, co, ci, k), dtype=np.result_type(x, y))
     for j in range(k):

@@ -31,8 +31,6 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from ..errors import ConvError

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..dispatch import parse_algorithm
-from ..errors import ConvError
+from ..errors import ConvError, mixed_dtypes
 from ..executor import Executor
 from ..layers import layer_executor
 from ..spec import conv1d_spec, conv_transpose1d_spec, layer_arguments
@@ -126,12 +126,8 @@ def _check_device(op: str, device: Any) -> None:
 
 
 def _same_dtype(op: str, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.dtype:
-    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
-        raise ConvError(
-            f"{op}: input is {x.dtype} but weight is {w.dtype}"
-            + ("" if b is None else f" and bias {b.dtype}")
-            + f". Convert one side: input.to({'torch.' + str(w.dtype)}) or module.to({'torch.' + str(x.dtype)})."
-        )
+    for name, a in (("weight", w), ("bias", b)):
+        if a is not None and a.dtype != x.dtype:
+            raise mixed_dtypes(op, "input", x.dtype, name, a.dtype, f"Convert one side: input.to(torch.{a.dtype}) or "
+                               f"module.to(torch.{x.dtype}).")
     return x.dtype
-
-
