@@ -41,7 +41,9 @@ def _best(fn: Callable[[], object], reps: int = 7) -> float:
 def _compile_seconds(cache_dir: str) -> float:
     code = "from conv1d.kernels import direct; import numpy as np; print(direct.compile_seconds(np.dtype(np.float32)))"
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout
     return float(out.strip().splitlines()[-1])
 
 
@@ -79,7 +81,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as cache:
         cold = [_compile_seconds(cache)]
         warm = statistics.median(_compile_seconds(cache) for _ in range(3))
-    print(f"Numba kernels, float32: {cold[0]:.1f} s to compile in a fresh cache, {warm:.2f} s to load from it")
+    print(
+        f"Numba kernels, float32: {cold[0]:.1f} s to compile in a fresh cache, {warm:.2f} s to load from it"
+    )
     return 0
 
 

@@ -45,8 +45,9 @@ from suite import WORKLOADS, cpu_name  # the suite's workloads
 
 def load_base(commit: str, folder: Path) -> object:
     """The package of ``commit`` as ``conv1d_base``."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src/conv1d"], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "src/conv1d"], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
     (folder / "src" / "conv1d").rename(folder / "conv1d_base")
@@ -54,7 +55,9 @@ def load_base(commit: str, folder: Path) -> object:
     return importlib.import_module("conv1d_base")
 
 
-def paired(new: Callable[[], object], old: Callable[[], object], reps: int) -> tuple[float, float, float, float]:
+def paired(
+    new: Callable[[], object], old: Callable[[], object], reps: int
+) -> tuple[float, float, float, float]:
     """(median new, median old, median of new/old per round, share of rounds new was slower);
     the order within a round alternates."""
     new(), old(), new(), old()  # warm-up, compilation, caches
@@ -65,8 +68,12 @@ def paired(new: Callable[[], object], old: Callable[[], object], reps: int) -> t
             fn()
             times.append(time.perf_counter() - start)
     ratios = [a / b for a, b in zip(t_new, t_old, strict=True)]
-    return (statistics.median(t_new), statistics.median(t_old), statistics.median(ratios),
-            sum(r > 1 for r in ratios) / len(ratios))
+    return (
+        statistics.median(t_new),
+        statistics.median(t_old),
+        statistics.median(ratios),
+        sum(r > 1 for r in ratios) / len(ratios),
+    )
 
 
 def check(name: str, a: object, b: object) -> None:
@@ -74,8 +81,10 @@ def check(name: str, a: object, b: object) -> None:
     scale = max(np.abs(b).max(initial=0.0), 1e-30)
     error = np.abs(a - b).max(initial=0.0) / scale
     if a.shape != b.shape or error > 1e-4:
-        raise SystemExit(f"{name}: this checkout and the base disagree (shape {a.shape} vs {b.shape}, "
-                         f"error {error:.2e} of the largest value)")
+        raise SystemExit(
+            f"{name}: this checkout and the base disagree (shape {a.shape} vs {b.shape}, "
+            f"error {error:.2e} of the largest value)"
+        )
 
 
 def cases(base: object) -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
@@ -84,22 +93,33 @@ def cases(base: object) -> list[tuple[str, Callable[[], object], Callable[[], ob
     out: list[tuple[str, Callable[[], object], Callable[[], object]]] = []
     for w in WORKLOADS:
         x = rng.standard_normal((w.n, w.c_in, w.l_in), dtype=np.float32)
-        weight = (rng.standard_normal((w.c_out, w.c_in // w.groups, w.k)) / np.sqrt(w.c_in // w.groups * w.k)
-                  ).astype(np.float32)
+        weight = (
+            rng.standard_normal((w.c_out, w.c_in // w.groups, w.k)) / np.sqrt(w.c_in // w.groups * w.k)
+        ).astype(np.float32)
         options = {"stride": w.stride, "padding": w.padding, "dilation": w.dilation, "groups": w.groups}
-        out.append((f"{w.name}: forward", lambda m=conv1d, x=x, k=weight, o=options: m.conv1d(x, k, **o),
-                    lambda m=base, x=x, k=weight, o=options: m.conv1d(x, k, **o)))
+        out.append(
+            (
+                f"{w.name}: forward",
+                lambda m=conv1d, x=x, k=weight, o=options: m.conv1d(x, k, **o),
+                lambda m=base, x=x, k=weight, o=options: m.conv1d(x, k, **o),
+            )
+        )
         if w.backward:
             gy = rng.standard_normal((w.n, w.c_out, w.l_out), dtype=np.float32)
 
-            def gradients(m: object, x: np.ndarray = x, k: np.ndarray = weight, gy: np.ndarray = gy,
-                          o: dict = options) -> tuple[np.ndarray, np.ndarray]:
+            def gradients(
+                m: object, x: np.ndarray = x, k: np.ndarray = weight, gy: np.ndarray = gy, o: dict = options
+            ) -> tuple[np.ndarray, np.ndarray]:
                 return (m.grad.conv1d_input(x.shape, k, gy, **o), m.grad.conv1d_weight(x, k.shape, gy, **o))
 
-            out.append((f"{w.name}: both gradients", lambda g=gradients: g(conv1d), lambda g=gradients: g(base)))
+            out.append(
+                (f"{w.name}: both gradients", lambda g=gradients: g(conv1d), lambda g=gradients: g(base))
+            )
     # NumPy layers, forward and backward (the FCN's second layer on ItalyPowerDemand batches; a text CNN)
-    for name, args, shape in (("FCN 128->256 K5", (128, 256, 5), (6, 128, 24)), ("text CNN", (256, 100, 2),
-                                                                                  (32, 256, 35))):
+    for name, args, shape in (
+        ("FCN 128->256 K5", (128, 256, 5), (6, 128, 24)),
+        ("text CNN", (256, 100, 2), (32, 256, 35)),
+    ):
         x = rng.standard_normal(shape, dtype=np.float32)
         layers = [m.Conv1d(*args, padding="same", rng=0) for m in (conv1d, base)]
         gy = np.ones_like(layers[0](x))
@@ -109,15 +129,23 @@ def cases(base: object) -> list[tuple[str, Callable[[], object], Callable[[], ob
             layer.zero_grad()
             return layer.backward(gy)
 
-        out.append((f"NumPy layer {name}: forward+backward", lambda s=step, l=layers[0]: s(l),
-                    lambda s=step, l=layers[1]: s(l)))
+        out.append(
+            (
+                f"NumPy layer {name}: forward+backward",
+                lambda s=step, l=layers[0]: s(l),
+                lambda s=step, l=layers[1]: s(l),
+            )
+        )
     # conv1d.torch modules: the FCN's three layers on ItalyPowerDemand batches (6 x 24 samples)
     import torch
 
     importlib.import_module("conv1d_base.torch")
     for c_in, c_out, k in ((1, 128, 8), (128, 256, 5), (256, 128, 3)):
         torch.manual_seed(0)
-        modules = [sys.modules[m].Conv1d(c_in, c_out, k, padding="same") for m in ("conv1d.torch", "conv1d_base.torch")]
+        modules = [
+            sys.modules[m].Conv1d(c_in, c_out, k, padding="same")
+            for m in ("conv1d.torch", "conv1d_base.torch")
+        ]
         modules[1].load_state_dict(modules[0].state_dict())
         x = torch.randn(6, c_in, 24)
 
@@ -127,8 +155,13 @@ def cases(base: object) -> list[tuple[str, Callable[[], object], Callable[[], ob
             module(xg).square().sum().backward()
             return xg.grad.numpy()
 
-        out.append((f"conv1d.torch FCN {c_in}->{c_out} K{k}: forward+backward", lambda s=train_step, m=modules[0]: s(m),
-                    lambda s=train_step, m=modules[1]: s(m)))
+        out.append(
+            (
+                f"conv1d.torch FCN {c_in}->{c_out} K{k}: forward+backward",
+                lambda s=train_step, m=modules[0]: s(m),
+                lambda s=train_step, m=modules[1]: s(m),
+            )
+        )
     # streaming: one sample through a WaveNet layer, and chunks of 64
     history = rng.standard_normal((1, 64, 4096), dtype=np.float32)
     for chunk in (1, 64):
@@ -138,8 +171,13 @@ def cases(base: object) -> list[tuple[str, Callable[[], object], Callable[[], ob
             stream(history)
             streams.append(stream)
         piece = history[..., -chunk:].copy()
-        out.append((f"stream WaveNet layer, chunks of {chunk}", lambda s=streams[0], p=piece: s(p),
-                    lambda s=streams[1], p=piece: s(p)))
+        out.append(
+            (
+                f"stream WaveNet layer, chunks of {chunk}",
+                lambda s=streams[0], p=piece: s(p),
+                lambda s=streams[1], p=piece: s(p),
+            )
+        )
     return out
 
 
@@ -158,12 +196,20 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and args.only not in name:
                 continue
             a, b = new(), old()
-            for got, expected in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            for got, expected in zip(
+                a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)
+            ):
                 check(name, got, expected)
-            reps = args.reps if statistics.median([_seconds(new) for _ in range(3)]) < 0.5 else max(5, args.reps // 3)
+            reps = (
+                args.reps
+                if statistics.median([_seconds(new) for _ in range(3)]) < 0.5
+                else max(5, args.reps // 3)
+            )
             t_new, t_old, ratio, slower = paired(new, old, reps)
             ratios.append(ratio)
-            print(f"| {name} | {t_new * 1e3:.3g} | {t_old * 1e3:.3g} | {ratio:.3f} | {slower:.0%} |", flush=True)
+            print(
+                f"| {name} | {t_new * 1e3:.3g} | {t_old * 1e3:.3g} | {ratio:.3f} | {slower:.0%} |", flush=True
+            )
         print(f"\ngeomean of the ratios: {float(np.exp(np.mean(np.log(ratios)))):.3f}")
     return 0
 

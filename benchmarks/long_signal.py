@@ -44,11 +44,14 @@ def in_memory(samples: int, source: Path, rounds: int) -> dict[str, tuple[float,
         xt, wt = torch.from_numpy(x), torch.from_numpy(job.weight)
 
         def theirs(xt=xt, wt=wt, spec=spec) -> torch.Tensor:
-            return F.conv1d(F.pad(xt, (spec.pad_left, spec.pad_right)), wt, stride=spec.stride, dilation=spec.dilation)
+            return F.conv1d(
+                F.pad(xt, (spec.pad_left, spec.pad_right)), wt, stride=spec.stride, dilation=spec.dilation
+            )
 
         assert theirs().shape[-1] == ours.shape[-1]
-        times = interleaved({"conv1d": lambda job=job: conv1d.conv1d(x, job.weight, **job.options),
-                             "torch": theirs}, rounds)
+        times = interleaved(
+            {"conv1d": lambda job=job: conv1d.conv1d(x, job.weight, **job.options), "torch": theirs}, rounds
+        )
         out[job.name] = (times["conv1d"], times["torch"])
     return out
 
@@ -57,20 +60,32 @@ def render(rows: list[dict], memory: dict[str, tuple[float, float]], compare: in
     import dask
     import torch
 
-    lines = [(f"Machine: {cpu_name()}, {os.cpu_count()} cores; NumPy {np.__version__}, Dask {dask.__version__}, "
-              f"torch {torch.__version__}; conv1d {conv1d.__version__}."), "",
-             (f"Signal: {rows[0]['samples']:,} float32 samples ({rows[0]['samples'] * 4 / 2**30:.0f} GiB `.npy`), "
-             f"chunks of {rows[0]['chunk']:,} samples, 2 worker processes x 1 thread, "
-             f"memory limit {rows[0]['limit_mib']:.0f} MiB per worker. In memory: the first {compare:,} samples, "
-              f"in this process (2 threads)."), "",
-             ("| job | output | Dask, file to file: s | M samples/s | peak RSS per worker, MiB | "
-              "in memory, conv1d: M samples/s | in memory, torch: M samples/s | max rel. difference |"),
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            f"Machine: {cpu_name()}, {os.cpu_count()} cores; NumPy {np.__version__}, Dask {dask.__version__}, "
+            f"torch {torch.__version__}; conv1d {conv1d.__version__}."
+        ),
+        "",
+        (
+            f"Signal: {rows[0]['samples']:,} float32 samples ({rows[0]['samples'] * 4 / 2**30:.0f} GiB `.npy`), "
+            f"chunks of {rows[0]['chunk']:,} samples, 2 worker processes x 1 thread, "
+            f"memory limit {rows[0]['limit_mib']:.0f} MiB per worker. In memory: the first {compare:,} samples, "
+            f"in this process (2 threads)."
+        ),
+        "",
+        (
+            "| job | output | Dask, file to file: s | M samples/s | peak RSS per worker, MiB | "
+            "in memory, conv1d: M samples/s | in memory, torch: M samples/s | max rel. difference |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         ours, theirs = memory[row["job"]]
-        lines.append(f"| {row['job']} | {row['output_gib']:.0f} GiB | {row['seconds']:.1f} | "
-                     f"{row['msamples_per_s']:.1f} | {row['peak_worker_mib']:.0f} | {compare / ours / 1e6:.1f} | "
-                     f"{compare / theirs / 1e6:.1f} | {row['check']:.1e} |")
+        lines.append(
+            f"| {row['job']} | {row['output_gib']:.0f} GiB | {row['seconds']:.1f} | "
+            f"{row['msamples_per_s']:.1f} | {row['peak_worker_mib']:.0f} | {compare / ours / 1e6:.1f} | "
+            f"{compare / theirs / 1e6:.1f} | {row['check']:.1e} |"
+        )
     return "\n".join(lines)
 
 
@@ -84,14 +99,24 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     args = parser.parse_args()
     folder = args.dir or tempfile.mkdtemp(prefix="conv1d-long-")
-    example = argparse.Namespace(samples=args.samples, chunk=args.chunk, workers=2, memory_limit="1.5GiB", dir=folder,
-                                 compare=0, keep=False, progress=False)
+    example = argparse.Namespace(
+        samples=args.samples,
+        chunk=args.chunk,
+        workers=2,
+        memory_limit="1.5GiB",
+        dir=folder,
+        compare=0,
+        keep=False,
+        progress=False,
+    )
     rows = long_signal.run(example)
     memory = in_memory(args.compare, Path(folder) / "signal.npy", args.rounds)
     table = render(rows, memory, args.compare)
     print(table)
     if args.write:
-        write_section("dask", table, "## Dask\n\n`python benchmarks/long_signal.py --write` regenerates this.")
+        write_section(
+            "dask", table, "## Dask\n\n`python benchmarks/long_signal.py --write` regenerates this."
+        )
     return 0
 
 

@@ -60,13 +60,17 @@ def layer_step(rounds: int) -> list[tuple[str, float]]:
         with torch.no_grad():
             torch.nn.functional.conv1d(window_t, weight_t, bias_t, dilation=256)
 
-    medians = interleaved({
-        "stream step (conv1d)": lambda: stream(sample),
-        "recompute 257 samples, conv1d": lambda: valid(window),
-        "recompute 257 samples, PyTorch": torch_recompute,
-        "floor: np.add of 1-element arrays": lambda: np.add(one, one),
-        "floor: (128 x 128) @ (128,) product": lambda: w2 @ v,
-    }, rounds, inner=50)
+    medians = interleaved(
+        {
+            "stream step (conv1d)": lambda: stream(sample),
+            "recompute 257 samples, conv1d": lambda: valid(window),
+            "recompute 257 samples, PyTorch": torch_recompute,
+            "floor: np.add of 1-element arrays": lambda: np.add(one, one),
+            "floor: (128 x 128) @ (128,) product": lambda: w2 @ v,
+        },
+        rounds,
+        inner=50,
+    )
     return list(medians.items())
 
 
@@ -104,11 +108,14 @@ def generator_step(rounds: int) -> list[tuple[str, float]]:
     sample = wavenet.one_hot(fed[:, -1:])
     window = wavenet.one_hot(rng.integers(0, 256, (1, net.receptive_field)))
     torch_forward = _torch_net(net)
-    medians = interleaved({
-        "stream step (conv1d)": lambda: gen.step(sample),
-        f"recompute {net.receptive_field} samples, conv1d": lambda: net.forward(window),
-        f"recompute {net.receptive_field} samples, PyTorch": lambda: torch_forward(window),
-    }, rounds)
+    medians = interleaved(
+        {
+            "stream step (conv1d)": lambda: gen.step(sample),
+            f"recompute {net.receptive_field} samples, conv1d": lambda: net.forward(window),
+            f"recompute {net.receptive_field} samples, PyTorch": lambda: torch_forward(window),
+        },
+        rounds,
+    )
     return list(medians.items())
 
 
@@ -133,22 +140,38 @@ def chunked_throughput(rounds: int) -> list[tuple[str, float]]:
 def _machine() -> str:
     import torch
 
-    return (f"{cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"torch {torch.__version__}; conv1d {conv1d.__version__}")
+    return (
+        f"{cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"torch {torch.__version__}; conv1d {conv1d.__version__}"
+    )
 
 
 def render(step: list, gen: list, chunks: list) -> str:
     lines = [f"Machine: {_machine()}.", ""]
-    lines += ["One new sample through a WaveNet layer (64 -> 128 channels, K=2, dilation 256), median us:", "",
-              "| method | us per sample | vs stream step |", "|---|---|---|"]
+    lines += [
+        "One new sample through a WaveNet layer (64 -> 128 channels, K=2, dilation 256), median us:",
+        "",
+        "| method | us per sample | vs stream step |",
+        "|---|---|---|",
+    ]
     ours = step[0][1]
     lines += [f"| {name} | {s * 1e6:.1f} | {s / ours:.2f}x |" for name, s in step]
-    lines += ["", "One new sample through the whole WaveNet generator (30 layers), median ms:", "",
-              "| method | ms per sample | vs stream step |", "|---|---|---|"]
+    lines += [
+        "",
+        "One new sample through the whole WaveNet generator (30 layers), median ms:",
+        "",
+        "| method | ms per sample | vs stream step |",
+        "|---|---|---|",
+    ]
     ours = gen[0][1]
     lines += [f"| {name} | {s * 1e3:.2f} | {s / ours:.1f}x |" for name, s in gen]
-    lines += ["", "Streaming the WaveNet layer over 65,536 samples, by chunk size:", "",
-              "| chunks | ms for the signal | samples per second | vs offline |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Streaming the WaveNet layer over 65,536 samples, by chunk size:",
+        "",
+        "| chunks | ms for the signal | samples per second | vs offline |",
+        "|---|---|---|---|",
+    ]
     offline = chunks[-1][1]
     lines += [f"| {name} | {s * 1e3:.1f} | {65536 / s:,.0f} | {offline / s:.2f}x |" for name, s in chunks]
     return "\n".join(lines)
@@ -162,7 +185,9 @@ def main() -> None:
     table = render(layer_step(args.rounds), generator_step(max(5, args.rounds // 3)), chunked_throughput(5))
     print(table)
     if args.write:
-        write_section("streaming", table, "## Streaming\n\n`python benchmarks/streaming.py --write` regenerates this.")
+        write_section(
+            "streaming", table, "## Streaming\n\n`python benchmarks/streaming.py --write` regenerates this."
+        )
 
 
 if __name__ == "__main__":

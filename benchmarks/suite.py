@@ -68,8 +68,14 @@ class Workload:
     @property
     def plan(self) -> conv1d.Plan:
         """What conv1d's planner runs for this workload."""
-        return conv1d.plan((self.n, self.c_in, self.l_in), (self.c_out, self.c_in // self.groups, self.k),
-                           self.stride, self.padding, self.dilation, self.groups)
+        return conv1d.plan(
+            (self.n, self.c_in, self.l_in),
+            (self.c_out, self.c_in // self.groups, self.k),
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+        )
 
     @property
     def flops(self) -> float:
@@ -145,7 +151,11 @@ def machine() -> str:
     cpu = cpu_name()
     import torch
 
-    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}", f"torch {torch.__version__}"]
+    versions = [
+        f"Python {platform.python_version()}",
+        f"NumPy {np.__version__}",
+        f"torch {torch.__version__}",
+    ]
     try:
         import onnxruntime
 
@@ -185,18 +195,27 @@ def _torch_forward(module, x: np.ndarray) -> Callable[[], np.ndarray]:
     return run
 
 
-def _ort_forward(w: Workload, x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> Callable[[], np.ndarray] | None:
+def _ort_forward(
+    w: Workload, x: np.ndarray, weight: np.ndarray, bias: np.ndarray
+) -> Callable[[], np.ndarray] | None:
     try:
         import onnxruntime
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         return None
     node = helper.make_node(
-        "Conv", ["x", "w", "b"], ["y"], kernel_shape=[w.k], strides=[w.stride], pads=[w.padding, w.padding],
-        dilations=[w.dilation], group=w.groups,
+        "Conv",
+        ["x", "w", "b"],
+        ["y"],
+        kernel_shape=[w.k],
+        strides=[w.stride],
+        pads=[w.padding, w.padding],
+        dilations=[w.dilation],
+        group=w.groups,
     )
     graph = helper.make_graph(
-        [node], "conv",
+        [node],
+        "conv",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         initializer=[numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")],
@@ -205,7 +224,9 @@ def _ort_forward(w: Workload, x: np.ndarray, weight: np.ndarray, bias: np.ndarra
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = THREADS
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see OMP_WAIT_POLICY above
-    session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     return lambda: session.run(None, {"x": x})[0]
 
 
@@ -221,7 +242,9 @@ def _check(name: str, impl: str, got: np.ndarray, ref: np.ndarray) -> None:
     scale = float(np.abs(ref).max()) or 1.0
     error = float(np.abs(got - ref).max()) / scale
     if got.shape != ref.shape or not error < 1e-4:
-        raise SystemExit(f"{name}: {impl} computed something else (shape {got.shape}, relative error {error:.2e})")
+        raise SystemExit(
+            f"{name}: {impl} computed something else (shape {got.shape}, relative error {error:.2e})"
+        )
 
 
 def _working_memory(fn: Callable[[], np.ndarray]) -> int:
@@ -257,11 +280,15 @@ def _reps_for(seconds: float, reps: int) -> int:
     return max(5, min(reps, int(20.0 / max(seconds, 1e-6))))
 
 
-def forward_medians(w: Workload, reps: int, only: str | None = None) -> tuple[dict[str, float], Callable[[], np.ndarray]]:
+def forward_medians(
+    w: Workload, reps: int, only: str | None = None
+) -> tuple[dict[str, float], Callable[[], np.ndarray]]:
     """Verified, interleaved median seconds of each implementation (or of ``only``)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((w.n, w.c_in, w.l_in), dtype=np.float32)
-    weight = (rng.standard_normal((w.c_out, w.c_in // w.groups, w.k)) / np.sqrt(w.c_in // w.groups * w.k)).astype(np.float32)
+    weight = (
+        rng.standard_normal((w.c_out, w.c_in // w.groups, w.k)) / np.sqrt(w.c_in // w.groups * w.k)
+    ).astype(np.float32)
     bias = rng.standard_normal(w.c_out, dtype=np.float32)
     ref = _reference(w, x, weight, bias)
     layer, module = _layers(w, weight, bias)
@@ -352,7 +379,11 @@ def markdown(info: str, peak: float, bandwidth: float, fwd: list[dict], bwd: lis
             f"{r['vs torch']:.2f}x | {r['vs best']:.2f}x | {r['GFLOP/s']:.1f} | {r['% peak']:.0f}% | "
             f"{r['GB/s']:.1f} | {r['work MiB']:.1f} |"
         )
-    lines += ["", f"Geometric-mean speedup over torch (forward): {_geomean([r['vs torch'] for r in fwd]):.2f}x", ""]
+    lines += [
+        "",
+        f"Geometric-mean speedup over torch (forward): {_geomean([r['vs torch'] for r in fwd]):.2f}x",
+        "",
+    ]
     if bwd:
         lines += [
             "Forward + backward (input and weight gradients), float32, median ms:",
@@ -361,8 +392,13 @@ def markdown(info: str, peak: float, bandwidth: float, fwd: list[dict], bwd: lis
             "|---|---|---|---|",
         ]
         for r in bwd:
-            lines.append(f"| {r['workload']} | {r['conv1d ms']:.2f} | {r['torch ms']:.2f} | {r['vs torch']:.2f}x |")
-        lines += ["", f"Geometric-mean speedup over torch (forward+backward): {_geomean([r['vs torch'] for r in bwd]):.2f}x"]
+            lines.append(
+                f"| {r['workload']} | {r['conv1d ms']:.2f} | {r['torch ms']:.2f} | {r['vs torch']:.2f}x |"
+            )
+        lines += [
+            "",
+            f"Geometric-mean speedup over torch (forward+backward): {_geomean([r['vs torch'] for r in bwd]):.2f}x",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -376,8 +412,20 @@ def solo_table(workloads: list[Workload], reps: int) -> str:
     for impl in IMPLEMENTATIONS:
         names = [w.name for w in workloads]
         out = subprocess.run(
-            [sys.executable, __file__, "--solo-impl", impl, "--reps", str(reps), "--names", json.dumps(names)],
-            env=env, check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--solo-impl",
+                impl,
+                "--reps",
+                str(reps),
+                "--names",
+                json.dumps(names),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         times[impl] = json.loads(out.strip().splitlines()[-1])
     lines = [
@@ -393,12 +441,17 @@ def solo_table(workloads: list[Workload], reps: int) -> str:
             f"{min(torch_ms, ort_ms) / ours:.2f}x |"
         )
     ratios = [times["torch"][w.name] / times["conv1d"][w.name] for w in workloads]
-    return "\n".join(lines + ["", f"Geometric-mean speedup over torch (forward, solo): {_geomean(ratios):.2f}x"]) + "\n"
+    return (
+        "\n".join(lines + ["", f"Geometric-mean speedup over torch (forward, solo): {_geomean(ratios):.2f}x"])
+        + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=15, help="interleaved rounds per workload (fewer for slow ones)")
+    parser.add_argument(
+        "--reps", type=int, default=15, help="interleaved rounds per workload (fewer for slow ones)"
+    )
     parser.add_argument("--only", help="run the workloads whose name contains this text")
     parser.add_argument("--no-backward", action="store_true", help="skip forward+backward")
     parser.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
@@ -413,7 +466,14 @@ def main(argv: list[str] | None = None) -> int:
     workloads = [w for w in WORKLOADS if not args.only or args.only.lower() in w.name.lower()]
     if args.solo_impl:  # child of --solo: print {workload: ms} as JSON
         chosen = [w for w in WORKLOADS if w.name in json.loads(args.names)]
-        print(json.dumps({w.name: forward_medians(w, args.reps, args.solo_impl)[0][args.solo_impl] * 1e3 for w in chosen}))
+        print(
+            json.dumps(
+                {
+                    w.name: forward_medians(w, args.reps, args.solo_impl)[0][args.solo_impl] * 1e3
+                    for w in chosen
+                }
+            )
+        )
         return 0
     peak, bandwidth = sgemm_peak(), memory_bandwidth()
     print(f"SGEMM peak {peak:.0f} GFLOP/s, bandwidth {bandwidth:.1f} GB/s", file=sys.stderr)
@@ -432,8 +492,11 @@ def main(argv: list[str] | None = None) -> int:
         table += "\n" + solo_table(workloads, args.reps)
     print(table)
     if args.write:
-        write_section("suite", table, "## Forward and backward\n\n`python benchmarks/suite.py --solo --write` "
-                                      "regenerates this.")
+        write_section(
+            "suite",
+            table,
+            "## Forward and backward\n\n`python benchmarks/suite.py --solo --write` regenerates this.",
+        )
     return 0
 
 

@@ -44,7 +44,7 @@ def epochs(dataset: str, count: int) -> dict[str, list[float]]:
     seconds: dict[str, list[float]] = {b: [] for b in models}
     for round_ in range(count + 3):
         batches = torch.randperm(len(x), generator=order).split(batch)
-        for backend in (list(models) if round_ % 2 == 0 else list(models)[::-1]):
+        for backend in list(models) if round_ % 2 == 0 else list(models)[::-1]:
             model, optimiser = models[backend], optimisers[backend]
             start = time.perf_counter()
             for index in batches:
@@ -70,26 +70,37 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    lines = [(f"Machine: {cpu_name()}, {torch.get_num_threads()} torch threads; torch {torch.__version__}, "
-              f"conv1d {conv1d.__version__}. {args.epochs} rounds of one epoch of each model per dataset."), "",
-             ("| dataset | batch | torch.nn.Conv1d s/epoch | conv1d.torch.Conv1d s/epoch | "
-              "conv1d / torch, median of the rounds' ratios | its 95% confidence interval | "
-              "ratios' 10th-90th percentile |"), "|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            f"Machine: {cpu_name()}, {torch.get_num_threads()} torch threads; torch {torch.__version__}, "
+            f"conv1d {conv1d.__version__}. {args.epochs} rounds of one epoch of each model per dataset."
+        ),
+        "",
+        (
+            "| dataset | batch | torch.nn.Conv1d s/epoch | conv1d.torch.Conv1d s/epoch | "
+            "conv1d / torch, median of the rounds' ratios | its 95% confidence interval | "
+            "ratios' 10th-90th percentile |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
     for dataset in ("ItalyPowerDemand", "GunPoint"):
         s = epochs(dataset, args.epochs)
         ratios = [c / t for c, t in zip(s["conv1d"], s["torch"])]
         low, high = median_interval(ratios)
         deciles = statistics.quantiles(ratios, n=10)
         n = len(fcn_ucr.load(dataset)["y_train"])
-        lines.append(f"| {dataset} | {max(1, min(n // 10, 16))} | {statistics.median(s['torch']):.3f} | "
-                     f"{statistics.median(s['conv1d']):.3f} | {statistics.median(ratios):.3f}x | "
-                     f"{low:.3f}-{high:.3f}x | {deciles[0]:.2f}-{deciles[-1]:.2f}x |")
+        lines.append(
+            f"| {dataset} | {max(1, min(n // 10, 16))} | {statistics.median(s['torch']):.3f} | "
+            f"{statistics.median(s['conv1d']):.3f} | {statistics.median(ratios):.3f}x | "
+            f"{low:.3f}-{high:.3f}x | {deciles[0]:.2f}-{deciles[-1]:.2f}x |"
+        )
         print(lines[-1], file=sys.stderr)
     table = "\n".join(lines)
     print(table)
     if args.write:
-        write_section("training", table, "## Training\n\n`python benchmarks/training.py --write` "
-                                         "regenerates this.")
+        write_section(
+            "training", table, "## Training\n\n`python benchmarks/training.py --write` regenerates this."
+        )
     return 0
 
 

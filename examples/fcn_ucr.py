@@ -98,8 +98,9 @@ class Run:
     seconds_per_epoch: float
 
 
-def train(name: str, backend: str, seed: int, epochs: int, progress: bool = True,
-          evaluate_every: int = 25) -> tuple[Run, Any]:
+def train(
+    name: str, backend: str, seed: int, epochs: int, progress: bool = True, evaluate_every: int = 25
+) -> tuple[Run, Any]:
     """Train one FCN; returns the run's figures and the lowest-training-loss model."""
     import torch
 
@@ -143,8 +144,17 @@ def train(name: str, backend: str, seed: int, epochs: int, progress: bool = True
         bar.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{accuracy:.3f}", refresh=False)
     bar.close()
     model.load_state_dict(best_state)
-    run = Run(name, backend, seed, epochs, best_epoch, best_loss, _accuracy(model, x_test, y_test),
-              statistics.mean(last), seconds / epochs)
+    run = Run(
+        name,
+        backend,
+        seed,
+        epochs,
+        best_epoch,
+        best_loss,
+        _accuracy(model, x_test, y_test),
+        statistics.mean(last),
+        seconds / epochs,
+    )
     return run, model
 
 
@@ -162,10 +172,12 @@ def _bar(total: int, label: str, enabled: bool) -> Any:
     except ImportError:  # the progress bar is optional; training is not
         enabled = False
     if not enabled:
+
         class Quiet:
             def update(self, n: int) -> None: ...
             def set_postfix(self, **kwargs: Any) -> None: ...
             def close(self) -> None: ...
+
         return Quiet()
     return tqdm(total=total, desc=label, unit="epoch", leave=False, dynamic_ncols=True, file=sys.stderr)
 
@@ -173,8 +185,15 @@ def _bar(total: int, label: str, enabled: bool) -> Any:
 # --------------------------------------------------------------------------- NumPy-only deployment
 
 
-def fold_batch_norm(weight: np.ndarray, bias: np.ndarray | None, mean: np.ndarray, var: np.ndarray,
-                    gamma: np.ndarray, beta: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+def fold_batch_norm(
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    mean: np.ndarray,
+    var: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Conv then BatchNorm (inference) as one conv: ``w' = w * s``, ``b' = (b - mean) * s + beta``
     with ``s = gamma / sqrt(var + eps)`` per output channel."""
     scale = gamma / np.sqrt(var + eps)
@@ -191,8 +210,11 @@ def export(model: Any) -> dict[str, np.ndarray]:
         w, b = fold_batch_norm(
             conv.weight.detach().numpy().astype(np.float64),
             None if conv.bias is None else conv.bias.detach().numpy().astype(np.float64),
-            norm.running_mean.numpy().astype(np.float64), norm.running_var.numpy().astype(np.float64),
-            norm.weight.detach().numpy().astype(np.float64), norm.bias.detach().numpy().astype(np.float64), norm.eps,
+            norm.running_mean.numpy().astype(np.float64),
+            norm.running_var.numpy().astype(np.float64),
+            norm.weight.detach().numpy().astype(np.float64),
+            norm.bias.detach().numpy().astype(np.float64),
+            norm.eps,
         )
         arrays[f"conv{i}.weight"], arrays[f"conv{i}.bias"] = w.astype(np.float32), b.astype(np.float32)
     arrays["head.weight"] = model.head.weight.detach().numpy().copy()
@@ -207,7 +229,9 @@ def predict_numpy(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     h = x[:, None, :].astype(np.float32)
     i = 0
     while f"conv{i}.weight" in arrays:
-        h = np.maximum(conv1d.conv1d(h, arrays[f"conv{i}.weight"], arrays[f"conv{i}.bias"], padding="same"), 0)
+        h = np.maximum(
+            conv1d.conv1d(h, arrays[f"conv{i}.weight"], arrays[f"conv{i}.bias"], padding="same"), 0
+        )
         i += 1
     return h.mean(axis=-1) @ arrays["head.weight"].T + arrays["head.bias"]
 
@@ -216,17 +240,27 @@ def predict_numpy(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--datasets", default="ItalyPowerDemand,GunPoint")
     parser.add_argument("--epochs", type=int, default=2000, help="epochs per run (default 2000, the papers')")
-    parser.add_argument("--runs", type=int, default=3, help="seeds per dataset and backend (default 3: 0, 1, 2)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="seeds per dataset and backend (default 3: 0, 1, 2)"
+    )
     parser.add_argument("--seeds", help="run these seeds instead, e.g. 1,2")
-    parser.add_argument("--include", metavar="PATH", action="append", default=[],
-                        help="add the runs saved by an earlier --json to the table (repeatable)")
+    parser.add_argument(
+        "--include",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="add the runs saved by an earlier --json to the table (repeatable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", metavar="PATH", help="also write every run's figures here")
-    parser.add_argument("--export", metavar="DIR", help="save each dataset's first conv1d model, folded, as .npz")
+    parser.add_argument(
+        "--export", metavar="DIR", help="save each dataset's first conv1d model, folded, as .npz"
+    )
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(range(args.runs))
     runs: list[Run] = [Run(**r) for path in args.include for r in json.loads(Path(path).read_text())]
@@ -236,15 +270,20 @@ def main(argv: list[str] | None = None) -> int:
             for backend in ("torch", "conv1d"):
                 run, model = train(name, backend, seed, args.epochs, progress=not args.no_progress)
                 runs.append(run)
-                print(f"{name:17s} {backend:6s} seed {seed}: test accuracy {100 * run.accuracy_at_best:.1f}% at the "
-                      f"lowest-loss epoch {run.best_epoch}, {100 * run.accuracy_last:.1f}% over the last epochs, "
-                      f"{run.seconds_per_epoch:.3f} s/epoch", flush=True)
+                print(
+                    f"{name:17s} {backend:6s} seed {seed}: test accuracy {100 * run.accuracy_at_best:.1f}% at the "
+                    f"lowest-loss epoch {run.best_epoch}, {100 * run.accuracy_last:.1f}% over the last epochs, "
+                    f"{run.seconds_per_epoch:.3f} s/epoch",
+                    flush=True,
+                )
                 if args.export and backend == "conv1d" and seed == seeds[0]:
                     Path(args.export).mkdir(parents=True, exist_ok=True)
                     np.savez(Path(args.export) / f"fcn_{name}.npz", **export(model))
     print()
-    print("| dataset | published FCN, % (Ismail Fawaz 2019 / Wang 2017) | torch Conv1d, % | conv1d Conv1d, % "
-          "| torch s/epoch | conv1d s/epoch |")
+    print(
+        "| dataset | published FCN, % (Ismail Fawaz 2019 / Wang 2017) | torch Conv1d, % | conv1d Conv1d, % "
+        "| torch s/epoch | conv1d s/epoch |"
+    )
     print("|---|---|---|---|---|---|")
     for name in args.datasets.split(","):
         cells = []
@@ -252,15 +291,25 @@ def main(argv: list[str] | None = None) -> int:
             mine = [r for r in runs if r.dataset == name and r.backend == backend]
             best = [100 * r.accuracy_at_best for r in mine]
             lasts = [100 * r.accuracy_last for r in mine]
-            cells.append(f"{statistics.mean(best):.1f} ± {statistics.pstdev(best):.1f} (last epochs "
-                         f"{statistics.mean(lasts):.1f})")
-        times = [statistics.mean(r.seconds_per_epoch for r in runs if r.dataset == name and r.backend == b)
-                 for b in ("torch", "conv1d")]
-        print(f"| {name} | {PUBLISHED.get(name, '?')} | {cells[0]} | {cells[1]} | {times[0]:.3f} | {times[1]:.3f} |")
-    counts = sorted({sum(r.dataset == n and r.backend == "conv1d" for r in runs) for n in args.datasets.split(",")})
+            cells.append(
+                f"{statistics.mean(best):.1f} ± {statistics.pstdev(best):.1f} (last epochs "
+                f"{statistics.mean(lasts):.1f})"
+            )
+        times = [
+            statistics.mean(r.seconds_per_epoch for r in runs if r.dataset == name and r.backend == b)
+            for b in ("torch", "conv1d")
+        ]
+        print(
+            f"| {name} | {PUBLISHED.get(name, '?')} | {cells[0]} | {cells[1]} | {times[0]:.3f} | {times[1]:.3f} |"
+        )
+    counts = sorted(
+        {sum(r.dataset == n and r.backend == "conv1d" for r in runs) for n in args.datasets.split(",")}
+    )
     epochs = sorted({r.epochs for r in runs})
-    print(f"\n{'/'.join(map(str, counts))} run(s) per cell ({included} from --include), "
-          f"{'/'.join(map(str, epochs))} epochs each; accuracy at the lowest-training-loss epoch, mean ± std over runs.")
+    print(
+        f"\n{'/'.join(map(str, counts))} run(s) per cell ({included} from --include), "
+        f"{'/'.join(map(str, epochs))} epochs each; accuracy at the lowest-training-loss epoch, mean ± std over runs."
+    )
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in runs], indent=1))
     return 0

@@ -57,7 +57,9 @@ def jobs(rate: float = 48_000.0) -> list[Job]:
     from scipy.signal import firwin
 
     edges = np.geomspace(60.0, rate / 2 * 0.95, FILTERS + 1)
-    bank = np.stack([firwin(TAPS, [lo, hi], pass_zero=False, fs=rate) for lo, hi in itertools.pairwise(edges)])
+    bank = np.stack(
+        [firwin(TAPS, [lo, hi], pass_zero=False, fs=rate) for lo, hi in itertools.pairwise(edges)]
+    )
     wavenet = np.random.default_rng(0).standard_normal((2, 1, 2)) / np.sqrt(2)
     return [
         Job("fir-bank", bank[:, None, :].astype(np.float32), {"stride": DECIMATION, "padding": "same"}),
@@ -122,19 +124,33 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     source = folder / "signal.npy"
     started = time.perf_counter()
     make_signal(source, args.samples)
-    print(f"signal: {source} (1, {args.samples}) float32, {args.samples * 4 / 2**30:.2f} GiB "
-          f"(ready in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"signal: {source} (1, {args.samples}) float32, {args.samples * 4 / 2**30:.2f} GiB "
+        f"(ready in {time.perf_counter() - started:.1f} s)"
+    )
     results = []
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, memory_limit=args.memory_limit,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=args.memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         limit = cluster.workers[next(iter(cluster.workers))].memory_manager.memory_limit
-        print(f"cluster: {args.workers} worker processes, 1 thread each, memory limit {limit / 2**30:.2f} GiB each")
+        print(
+            f"cluster: {args.workers} worker processes, 1 thread each, memory limit {limit / 2**30:.2f} GiB each"
+        )
         x = cdask.from_npy(source, chunks=(1, args.chunk))
         for job in jobs():
             y = conv1d.conv1d(x, job.weight, **job.options)
             target = folder / f"{job.name}.npy"
-            print(f"\n{job.name}: weight {job.weight.shape}, {job.options} -> {y.shape} float32, "
-                  f"{y.nbytes / 2**30:.2f} GiB, {y.npartitions} blocks")
+            print(
+                f"\n{job.name}: weight {job.weight.shape}, {job.options} -> {y.shape} float32, "
+                f"{y.nbytes / 2**30:.2f} GiB, {y.npartitions} blocks"
+            )
             client.run(_reset_peak)
             start = time.perf_counter()
             write = cdask.to_npy(y, target, compute=False)
@@ -146,13 +162,22 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             seconds = time.perf_counter() - start
             peaks = client.run(_peak_rss)
             error = check_stretches(source, target, job, args.chunk, args.samples)
-            row = {"job": job.name, "samples": args.samples, "chunk": args.chunk, "seconds": seconds,
-                   "msamples_per_s": args.samples / seconds / 1e6, "output_gib": y.nbytes / 2**30,
-                   "peak_worker_mib": max(peaks.values()) / 2**20, "limit_mib": limit / 2**20,
-                   "check": error}
-            print(f"  {seconds:.1f} s, {row['msamples_per_s']:.1f} M input samples/s; peak RSS per worker "
-                  f"{', '.join(f'{v / 2**20:.0f}' for v in peaks.values())} MiB (limit {limit / 2**20:.0f}); "
-                  f"stretches vs in-memory: max relative difference {error:.1e}")
+            row = {
+                "job": job.name,
+                "samples": args.samples,
+                "chunk": args.chunk,
+                "seconds": seconds,
+                "msamples_per_s": args.samples / seconds / 1e6,
+                "output_gib": y.nbytes / 2**30,
+                "peak_worker_mib": max(peaks.values()) / 2**20,
+                "limit_mib": limit / 2**20,
+                "check": error,
+            }
+            print(
+                f"  {seconds:.1f} s, {row['msamples_per_s']:.1f} M input samples/s; peak RSS per worker "
+                f"{', '.join(f'{v / 2**20:.0f}' for v in peaks.values())} MiB (limit {limit / 2**20:.0f}); "
+                f"stretches vs in-memory: max relative difference {error:.1e}"
+            )
             if args.compare:
                 part = np.array(np.load(source, mmap_mode="r")[:, : args.compare])
                 conv1d.conv1d(part[:, : 2**16], job.weight, **job.options)  # warm up
@@ -160,8 +185,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 conv1d.conv1d(part, job.weight, **job.options)
                 in_memory = time.perf_counter() - start
                 row["in_memory_msamples_per_s"] = args.compare / in_memory / 1e6
-                print(f"  in memory, first {args.compare} samples in this process: {in_memory:.2f} s, "
-                      f"{row['in_memory_msamples_per_s']:.1f} M samples/s")
+                print(
+                    f"  in memory, first {args.compare} samples in this process: {in_memory:.2f} s, "
+                    f"{row['in_memory_msamples_per_s']:.1f} M samples/s"
+                )
                 del part
             if not args.keep:
                 target.unlink()
@@ -202,9 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=_size, default=2**23, help="samples per chunk (default 2**23)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--memory-limit", default="1.5GiB", help="per worker (default 1.5GiB)")
-    parser.add_argument("--dir", default="long-signal", help="where the .npy files go (default ./long-signal)")
-    parser.add_argument("--compare", type=_size, default=0,
-                        help="also time the in-memory call on this many samples (e.g. 2**26)")
+    parser.add_argument(
+        "--dir", default="long-signal", help="where the .npy files go (default ./long-signal)"
+    )
+    parser.add_argument(
+        "--compare",
+        type=_size,
+        default=0,
+        help="also time the in-memory call on this many samples (e.g. 2**26)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the output files")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     args = parser.parse_args(argv)

@@ -44,8 +44,9 @@ class _Layer:
 class WaveNet:
     """The network's layers (conv1d.Conv1d, float32), and its offline forward pass."""
 
-    def __init__(self, blocks: int = 3, top_dilation: int = 512, residual: int = 64, skip: int = 128,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, blocks: int = 3, top_dilation: int = 512, residual: int = 64, skip: int = 128, seed: int = 0
+    ) -> None:
         rng = np.random.default_rng(seed)
         self.dilations = [2**i for i in range(int(np.log2(top_dilation)) + 1)] * blocks
         self.causal = conv1d.Conv1d(CLASSES, residual, 2, padding="causal", rng=rng)
@@ -109,7 +110,9 @@ def one_hot(classes: np.ndarray) -> np.ndarray:
     return np.eye(CLASSES, dtype=np.float32)[classes].transpose(0, 2, 1)
 
 
-def generate(gen: Generator, samples: int, rng: np.random.Generator, first: int = 128) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    gen: Generator, samples: int, rng: np.random.Generator, first: int = 128
+) -> tuple[np.ndarray, np.ndarray]:
     """Sample ``samples`` classes one at a time; returns (classes fed (1, samples), logits (1, 256, samples))."""
     fed = np.empty((1, samples), np.int64)
     logits = np.empty((1, CLASSES, samples), np.float32)
@@ -137,20 +140,27 @@ def recompute_seconds(net: WaveNet, fed: np.ndarray, steps: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--samples", type=int, default=2000, help="samples to generate (default 2000)")
     parser.add_argument("--blocks", type=int, default=3, help="blocks of dilations 1..top (default 3)")
     parser.add_argument("--top-dilation", type=int, default=512, help="largest dilation (default 512)")
-    parser.add_argument("--recompute-steps", type=int, default=10,
-                        help="samples timed with recomputation (default 10; 0 skips it)")
+    parser.add_argument(
+        "--recompute-steps",
+        type=int,
+        default=10,
+        help="samples timed with recomputation (default 10; 0 skips it)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     net = WaveNet(args.blocks, args.top_dilation, seed=args.seed)
     gen = Generator(net)
-    print(f"WaveNet: {len(net.layers)} dilated layers (dilations {net.dilations[0]}..{max(net.dilations)}"
-          f" x {args.blocks} blocks), receptive field {net.receptive_field} samples")
+    print(
+        f"WaveNet: {len(net.layers)} dilated layers (dilations {net.dilations[0]}..{max(net.dilations)}"
+        f" x {args.blocks} blocks), receptive field {net.receptive_field} samples"
+    )
 
     start = time.perf_counter()
     fed, logits = generate(gen, args.samples, np.random.default_rng(args.seed))
@@ -161,13 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     error = float(np.abs(offline - logits).max())
     scale = float(np.abs(offline).max())
     ok = error <= 1e-5 * max(scale, 1.0)
-    print(f"offline network on the same input: max |difference| {error:.2e} (logits up to {scale:.2f}) "
-          f"-> {'match' if ok else 'MISMATCH'}")
+    print(
+        f"offline network on the same input: max |difference| {error:.2e} (logits up to {scale:.2f}) "
+        f"-> {'match' if ok else 'MISMATCH'}"
+    )
 
     if args.recompute_steps:
         again = recompute_seconds(net, fed, args.recompute_steps)
-        print(f"recomputing the receptive field instead: {again * 1e3:.1f} ms per sample "
-              f"-> streaming is {again / per_sample:.0f}x faster")
+        print(
+            f"recomputing the receptive field instead: {again * 1e3:.1f} ms per sample "
+            f"-> streaming is {again / per_sample:.0f}x faster"
+        )
     return 0 if ok else 1
 
 

@@ -69,8 +69,10 @@ TOLERANCES: dict[tuple[np.dtype, str], Tolerance] = {
     # dtype, as a fraction of max(1, max |expected|): float32 forward and transposed 1.8e-6,
     # weight gradients 2.6e-6; float64 3.9e-15 (re-measured with the compiled transforms).
     # Headroom: >= 3.8x for float32, >= 250x for float64.
-    **{(np.dtype(name), "winograd"): Tolerance(rtol=tol.rtol, atol=tol.atol, scaled=True)
-       for name, tol in _FLOATS.items()},
+    **{
+        (np.dtype(name), "winograd"): Tolerance(rtol=tol.rtol, atol=tol.atol, scaled=True)
+        for name, tol in _FLOATS.items()
+    },
 }
 
 
@@ -86,9 +88,7 @@ def assert_matches(actual: Any, expected: Any, dtype: Any, what: str, *, algorit
     within ``tolerance(dtype, algorithm)``; the message names ``what`` and the worst element."""
     dtype = np.dtype(dtype)
     actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, (
-        f"{what}: shape {actual.shape}, expected {expected.shape}"
-    )
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
     assert actual.dtype == dtype, f"{what}: dtype {actual.dtype}, expected {dtype}"
     tol = tolerance(dtype, algorithm)
     if actual.size == 0:
@@ -113,7 +113,12 @@ def assert_matches(actual: Any, expected: Any, dtype: Any, what: str, *, algorit
 
 # --------------------------------------------------------------------------- torch oracles
 
-TORCH_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+TORCH_PAD_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "replicate",
+    "circular": "circular",
+}
 
 
 def oracle_dtype(dtype: Any) -> torch.dtype:
@@ -122,7 +127,9 @@ def oracle_dtype(dtype: Any) -> torch.dtype:
     return {"c": torch.complex128, "i": torch.int64, "u": torch.int64}.get(kind, torch.float64)
 
 
-def to_torch(a: np.ndarray | None, dtype: torch.dtype | None = None, grad: bool = False) -> torch.Tensor | None:
+def to_torch(
+    a: np.ndarray | None, dtype: torch.dtype | None = None, grad: bool = False
+) -> torch.Tensor | None:
     """A torch copy of ``a`` (never a view of the caller's array), optionally tracking gradients."""
     if a is None:
         return None
@@ -144,9 +151,18 @@ def _torch_pads_itself(padding: Any, stride: int) -> bool:
     return not (isinstance(padding, tuple) and len(padding) == 2)
 
 
-def torch_conv1d_tensors(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, *, stride: int = 1,
-                         padding: Any = 0, dilation: int = 1, groups: int = 1, padding_mode: str = "zeros",
-                         layout: str = "NCL") -> torch.Tensor:
+def torch_conv1d_tensors(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | None,
+    *,
+    stride: int = 1,
+    padding: Any = 0,
+    dilation: int = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    layout: str = "NCL",
+) -> torch.Tensor:
     """conv1d.conv1d's semantics on torch tensors (differentiable)."""
     unbatched = x.dim() == 2
     x = x.unsqueeze(0) if unbatched else x
@@ -163,9 +179,18 @@ def torch_conv1d_tensors(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | Non
     return y[0] if unbatched else y
 
 
-def torch_conv_transpose1d_tensors(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, *, stride: int = 1,
-                                   padding: Any = 0, output_padding: int = 0, groups: int = 1,
-                                   dilation: int = 1, layout: str = "NCL") -> torch.Tensor:
+def torch_conv_transpose1d_tensors(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor | None,
+    *,
+    stride: int = 1,
+    padding: Any = 0,
+    output_padding: int = 0,
+    groups: int = 1,
+    dilation: int = 1,
+    layout: str = "NCL",
+) -> torch.Tensor:
     """conv1d.conv_transpose1d's semantics on torch tensors (differentiable)."""
     unbatched = x.dim() == 2
     x = x.unsqueeze(0) if unbatched else x
@@ -175,7 +200,9 @@ def torch_conv_transpose1d_tensors(x: torch.Tensor, w: torch.Tensor, b: torch.Te
     return y[0] if unbatched else y
 
 
-def _oracle(op: Callable[..., torch.Tensor], x: Any, w: Any, b: Any, native: bool, options: dict) -> np.ndarray:
+def _oracle(
+    op: Callable[..., torch.Tensor], x: Any, w: Any, b: Any, native: bool, options: dict
+) -> np.ndarray:
     dtype = np.asarray(x).dtype
     tdtype = None if native else oracle_dtype(dtype)
     return _from_torch(op(to_torch(x, tdtype), to_torch(w, tdtype), to_torch(b, tdtype), **options), dtype)
@@ -187,7 +214,9 @@ def torch_conv1d(x: Any, w: Any, b: Any = None, *, native: bool = False, **optio
     return _oracle(torch_conv1d_tensors, x, w, b, native, options)
 
 
-def torch_conv_transpose1d(x: Any, w: Any, b: Any = None, *, native: bool = False, **options: Any) -> np.ndarray:
+def torch_conv_transpose1d(
+    x: Any, w: Any, b: Any = None, *, native: bool = False, **options: Any
+) -> np.ndarray:
     """The reference for ``conv1d.conv_transpose1d(x, w, b, **options)``."""
     return _oracle(torch_conv_transpose1d_tensors, x, w, b, native, options)
 
@@ -201,8 +230,14 @@ class Grads:
     bias: np.ndarray | None
 
 
-def _autograd(op: Callable[..., torch.Tensor], x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
-              grad_output: np.ndarray, options: dict) -> Grads:
+def _autograd(
+    op: Callable[..., torch.Tensor],
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    grad_output: np.ndarray,
+    options: dict,
+) -> Grads:
     xt, wt, bt = (to_torch(a, torch.float64, grad=True) for a in (x, w, b))
     y = op(xt, wt, bt, **options)
     y.backward(to_torch(grad_output, torch.float64))
@@ -215,13 +250,15 @@ def _autograd(op: Callable[..., torch.Tensor], x: np.ndarray, w: np.ndarray, b: 
     return Grads(grad_of(xt), grad_of(wt), grad_of(bt))
 
 
-def torch_conv1d_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, grad_output: np.ndarray,
-                       **options: Any) -> Grads:
+def torch_conv1d_grads(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, grad_output: np.ndarray, **options: Any
+) -> Grads:
     return _autograd(torch_conv1d_tensors, x, w, b, grad_output, options)
 
 
-def torch_conv_transpose1d_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, grad_output: np.ndarray,
-                                 **options: Any) -> Grads:
+def torch_conv_transpose1d_grads(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, grad_output: np.ndarray, **options: Any
+) -> Grads:
     return _autograd(torch_conv_transpose1d_tensors, x, w, b, grad_output, options)
 
 

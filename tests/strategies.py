@@ -77,7 +77,9 @@ def padding_fits(padding: Any, mode: str, l_in: int, k: int, stride: int, dilati
     return True
 
 
-def transposed_length(l_in: int, k: int, stride: int, padding: int, output_padding: int, dilation: int) -> int:
+def transposed_length(
+    l_in: int, k: int, stride: int, padding: int, output_padding: int, dilation: int
+) -> int:
     """``(L_in - 1)*stride - 2*padding + dilation*(K-1) + output_padding + 1``, as torch documents it."""
     return (l_in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
 
@@ -151,8 +153,14 @@ class ConvCase(_Shapes):
     @property
     def options(self) -> dict[str, Any]:
         """Keyword arguments shared by conv1d.conv1d, conv1d.grad.conv1d_* and the torch oracle."""
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
-                    padding_mode=self.padding_mode, layout=self.layout)
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            padding_mode=self.padding_mode,
+            layout=self.layout,
+        )
 
 
 @dataclass(frozen=True)
@@ -184,8 +192,14 @@ class TransposedCase(_Shapes):
 
     @property
     def options(self) -> dict[str, Any]:
-        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-                    groups=self.groups, dilation=self.dilation, layout=self.layout)
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            groups=self.groups,
+            dilation=self.dilation,
+            layout=self.layout,
+        )
 
 
 @dataclass(frozen=True)
@@ -263,10 +277,20 @@ class RawCall:
     @property
     def options(self) -> dict[str, Any]:
         if self.transposed:
-            return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-                        groups=self.groups, dilation=self.dilation)
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
-                    padding_mode=self.padding_mode)
+            return dict(
+                stride=self.stride,
+                padding=self.padding,
+                output_padding=self.output_padding,
+                groups=self.groups,
+                dilation=self.dilation,
+            )
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            padding_mode=self.padding_mode,
+        )
 
 
 @dataclass(frozen=True)
@@ -295,11 +319,13 @@ def _padding(draw: Any, form: str) -> Any:
 def _length(draw: Any, candidates: list[int], longest: int) -> int:
     """The smallest valid length (often the kernel span equal to the padded length), any
     small valid length, or now and then a long one (every length past the list is valid)."""
-    return draw(st.one_of(
-        st.just(candidates[0]),
-        st.sampled_from(candidates),
-        st.integers(candidates[-1], longest),
-    ))
+    return draw(
+        st.one_of(
+            st.just(candidates[0]),
+            st.sampled_from(candidates),
+            st.integers(candidates[-1], longest),
+        )
+    )
 
 
 @st.composite
@@ -329,9 +355,19 @@ def conv_cases(
     span = (k - 1) * dilation + 1
     lengths = [n for n in range(1, span + 14) if padding_fits(padding, mode, n, k, stride, dilation)]
     return ConvCase(
-        n=draw(batch), groups=groups, c_in_per_group=ci, c_out_per_group=co, k=k, stride=stride,
-        dilation=dilation, padding=padding, padding_mode=mode, l_in=_length(draw, lengths, 160),
-        layout=draw(st.sampled_from(layouts)), bias=draw(st.booleans()), view=draw(st.sampled_from(views)),
+        n=draw(batch),
+        groups=groups,
+        c_in_per_group=ci,
+        c_out_per_group=co,
+        k=k,
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        padding_mode=mode,
+        l_in=_length(draw, lengths, 160),
+        layout=draw(st.sampled_from(layouts)),
+        bias=draw(st.booleans()),
+        view=draw(st.sampled_from(views)),
     )
 
 
@@ -357,15 +393,26 @@ def transposed_cases(
     padding = draw(st.sampled_from([p, (p,)]))
     lengths = [n for n in range(1, 14) if transposed_length(n, k, stride, p, output_padding, dilation) >= 1]
     return TransposedCase(
-        n=draw(batch), groups=groups, c_in_per_group=ci, c_out_per_group=co, k=k, stride=stride,
-        dilation=dilation, padding=padding, output_padding=output_padding, l_in=_length(draw, lengths, 60),
-        layout=draw(st.sampled_from(layouts)), bias=draw(st.booleans()), view=draw(st.sampled_from(views)),
+        n=draw(batch),
+        groups=groups,
+        c_in_per_group=ci,
+        c_out_per_group=co,
+        k=k,
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        output_padding=output_padding,
+        l_in=_length(draw, lengths, 60),
+        layout=draw(st.sampled_from(layouts)),
+        bias=draw(st.booleans()),
+        view=draw(st.sampled_from(views)),
     )
 
 
 @st.composite
-def kernel_problems(draw: Any, *, dtypes: tuple[np.dtype, ...] = (np.dtype(np.float64),),
-                    winograd: bool = False) -> KernelProblem:
+def kernel_problems(
+    draw: Any, *, dtypes: tuple[np.dtype, ...] = (np.dtype(np.float64),), winograd: bool = False
+) -> KernelProblem:
     """Kernel problems with L + padding >= span (equal is the first candidate), N including 0,
     and conv_transpose windows that are the gradient's (offset = pad_left, length = L), start
     anywhere, or run past the end of the adjoint (which must read as zeros). ``winograd``:
@@ -378,15 +425,28 @@ def kernel_problems(draw: Any, *, dtypes: tuple[np.dtype, ...] = (np.dtype(np.fl
     length = draw(st.one_of(st.just(shortest), st.integers(shortest, shortest + 40)))
     lp = length + pad_left + pad_right
     full = ((lp - (k - 1) * dilation - 1) // stride) * stride + (k - 1) * dilation + 1
-    offset, t_length = draw(st.one_of(
-        st.just((pad_left, length)),
-        st.tuples(st.integers(0, 3), st.integers(1, full + 3)),
-    ))
+    offset, t_length = draw(
+        st.one_of(
+            st.just((pad_left, length)),
+            st.tuples(st.integers(0, 3), st.integers(1, full + 3)),
+        )
+    )
     return KernelProblem(
-        n=draw(st.integers(0, 3)), groups=draw(st.integers(1, 3)), ci=draw(st.integers(1, 4)),
-        co=draw(st.integers(1, 4)), k=k, stride=stride, dilation=dilation, length=length,
-        pad_left=pad_left, pad_right=pad_right, bias=draw(st.booleans()), offset=offset, t_length=t_length,
-        dtype=draw(st.sampled_from(dtypes)), view=draw(st.sampled_from(VIEWS)),
+        n=draw(st.integers(0, 3)),
+        groups=draw(st.integers(1, 3)),
+        ci=draw(st.integers(1, 4)),
+        co=draw(st.integers(1, 4)),
+        k=k,
+        stride=stride,
+        dilation=dilation,
+        length=length,
+        pad_left=pad_left,
+        pad_right=pad_right,
+        bias=draw(st.booleans()),
+        offset=offset,
+        t_length=t_length,
+        dtype=draw(st.sampled_from(dtypes)),
+        view=draw(st.sampled_from(VIEWS)),
     )
 
 
@@ -394,14 +454,40 @@ def kernel_problems(draw: Any, *, dtypes: tuple[np.dtype, ...] = (np.dtype(np.fl
 
 # Each entry breaks one thing about a valid call; raw_calls applies zero to two of them.
 CONV_BREAKS = (
-    "input channels", "groups", "negative padding", "stride", "dilation", "long kernel",
-    "short input", "zero length", "no output channels", "empty kernel", "no input channels",
-    "empty batch", "mode padding limit", "input rank", "weight rank", "bias shape", "mixed dtypes",
+    "input channels",
+    "groups",
+    "negative padding",
+    "stride",
+    "dilation",
+    "long kernel",
+    "short input",
+    "zero length",
+    "no output channels",
+    "empty kernel",
+    "no input channels",
+    "empty batch",
+    "mode padding limit",
+    "input rank",
+    "weight rank",
+    "bias shape",
+    "mixed dtypes",
 )
 TRANSPOSED_BREAKS = (
-    "input channels", "groups", "negative padding", "stride", "dilation", "output padding",
-    "big padding", "zero length", "no output channels", "no input channels", "empty batch",
-    "input rank", "weight rank", "bias shape", "mixed dtypes",
+    "input channels",
+    "groups",
+    "negative padding",
+    "stride",
+    "dilation",
+    "output padding",
+    "big padding",
+    "zero length",
+    "no output channels",
+    "no input channels",
+    "empty batch",
+    "input rank",
+    "weight rank",
+    "bias shape",
+    "mixed dtypes",
 )
 
 
@@ -413,8 +499,14 @@ def raw_calls(draw: Any, *, transposed: bool = False) -> RawCall:
         padding = case.padding[0] if isinstance(case.padding, tuple) else case.padding
         mode = "zeros"
     else:
-        case = draw(conv_cases(padding_forms=("int", "valid", "same"), layouts=("NCL",),
-                               views=("contiguous",), strided_same=False))
+        case = draw(
+            conv_cases(
+                padding_forms=("int", "valid", "same"),
+                layouts=("NCL",),
+                views=("contiguous",),
+                strided_same=False,
+            )
+        )
         padding, mode = case.padding, case.padding_mode
     n = case.n
     c_in, l_in = case.c_in, case.l_in
@@ -430,8 +522,14 @@ def raw_calls(draw: Any, *, transposed: bool = False) -> RawCall:
     input_rank = weight_rank = 0  # 0: unchanged, else the rank to force
 
     how_many = draw(st.sampled_from([0, 1, 1, 2]))
-    breaks = draw(st.lists(st.sampled_from(TRANSPOSED_BREAKS if transposed else CONV_BREAKS),
-                           min_size=how_many, max_size=how_many, unique=True))
+    breaks = draw(
+        st.lists(
+            st.sampled_from(TRANSPOSED_BREAKS if transposed else CONV_BREAKS),
+            min_size=how_many,
+            max_size=how_many,
+            unique=True,
+        )
+    )
     for what in breaks:
         if what == "input channels":
             c_in = max(0, c_in + draw(st.sampled_from([-2, -1, 1, 2])))
@@ -467,11 +565,16 @@ def raw_calls(draw: Any, *, transposed: bool = False) -> RawCall:
                 w1 = 0
         elif what == "empty batch" and n is not None:
             n = 0
-        elif what == "mode padding limit" and mode in ("reflect", "circular") and padding not in ("valid", "same"):
+        elif (
+            what == "mode padding limit"
+            and mode in ("reflect", "circular")
+            and padding not in ("valid", "same")
+        ):
             padding = l_in + draw(st.integers(-1, 2))
         elif what == "output padding":
-            output_padding = draw(st.one_of(st.integers(-2, -1),
-                                            st.integers(max(stride, dilation), max(stride, dilation) + 2)))
+            output_padding = draw(
+                st.one_of(st.integers(-2, -1), st.integers(max(stride, dilation), max(stride, dilation) + 2))
+            )
         elif what == "big padding":
             padding += draw(st.integers(1, 12))
         elif what == "input rank":
@@ -496,10 +599,20 @@ def raw_calls(draw: Any, *, transposed: bool = False) -> RawCall:
     elif weight_rank == 4:
         weight_shape = (w0, w1, 1, k)
     return RawCall(
-        transposed=transposed, input_shape=input_shape, weight_shape=weight_shape, bias_shape=bias_shape,
-        stride=stride, padding=padding, dilation=dilation, groups=groups, output_padding=output_padding,
-        padding_mode=mode, input_dtype=dtypes["input"], weight_dtype=dtypes["weight"],
-        bias_dtype=dtypes["bias"], broken=tuple(breaks),
+        transposed=transposed,
+        input_shape=input_shape,
+        weight_shape=weight_shape,
+        bias_shape=bias_shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        output_padding=output_padding,
+        padding_mode=mode,
+        input_dtype=dtypes["input"],
+        weight_dtype=dtypes["weight"],
+        bias_dtype=dtypes["bias"],
+        broken=tuple(breaks),
     )
 
 
@@ -554,4 +667,3 @@ def lay_out(a: np.ndarray, view: str, *, readonly: bool = False) -> np.ndarray:
     if readonly:
         out.flags.writeable = False
     return out
-

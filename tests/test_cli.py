@@ -29,7 +29,9 @@ def test_demo_replays_both_tutorials(capsys, tmp_path, monkeypatch):
 
 
 def test_python_dash_m_runs_the_demo(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "conv1d", "demo"], capture_output=True, text=True, cwd=tmp_path, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "conv1d", "demo"], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "(32, 100, 34)" in result.stdout
 
@@ -46,9 +48,28 @@ def test_bad_or_missing_command_exits_2(capsys):
 
 # --------------------------------------------------------------------------- conv1d explain
 
-TEXT_CNN = ["explain", "--in-channels", "256", "--out-channels", "100", "--kernel-size", "2",
-            "--input-shape", "32,35,256"]
-SMALL = ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "5", "--input-shape", "4,2,6"]
+TEXT_CNN = [
+    "explain",
+    "--in-channels",
+    "256",
+    "--out-channels",
+    "100",
+    "--kernel-size",
+    "2",
+    "--input-shape",
+    "32,35,256",
+]
+SMALL = [
+    "explain",
+    "--in-channels",
+    "2",
+    "--out-channels",
+    "3",
+    "--kernel-size",
+    "5",
+    "--input-shape",
+    "4,2,6",
+]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -68,8 +89,14 @@ def assert_fits(text, what, width=80):
 def test_explain_prints_the_explanation(capsys):
     code, out, err = run_cli(capsys, TEXT_CNN)
     assert code == 0 and err == "", f"exit {code}, stderr {err!r}"
-    for expected in ["x.transpose(0, 2, 1)", 'layout="NLC"', "= 34", "output (32, 100, 34)",
-                     "weight (100, 256, 2)", "equal)"]:
+    for expected in [
+        "x.transpose(0, 2, 1)",
+        'layout="NLC"',
+        "= 34",
+        "output (32, 100, 34)",
+        "weight (100, 256, 2)",
+        "equal)",
+    ]:
         assert expected in out, f"{expected!r} not in\n{out}"
     assert "DIFFERENT" not in out, out
     assert_fits(out, "conv1d explain")
@@ -78,14 +105,51 @@ def test_explain_prints_the_explanation(capsys):
 
 
 def test_explain_options_reach_the_layer(capsys):
-    argv = ["explain", "--in-channels", "4", "--out-channels", "6", "--kernel-size", "3", "--stride", "2",
-            "--dilation", "2", "--padding", "same", "--groups", "2", "--no-bias", "--padding-mode", "reflect",
-            "--layout", "NLC", "--input-shape", "3,20,4", "--element", "2,5,9", "--seed", "7", "--json"]
+    argv = [
+        "explain",
+        "--in-channels",
+        "4",
+        "--out-channels",
+        "6",
+        "--kernel-size",
+        "3",
+        "--stride",
+        "2",
+        "--dilation",
+        "2",
+        "--padding",
+        "same",
+        "--groups",
+        "2",
+        "--no-bias",
+        "--padding-mode",
+        "reflect",
+        "--layout",
+        "NLC",
+        "--input-shape",
+        "3,20,4",
+        "--element",
+        "2,5,9",
+        "--seed",
+        "7",
+        "--json",
+    ]
     code, out, err = run_cli(capsys, argv)
     assert code == 0 and err == "", f"exit {code}, stderr {err!r}"
     data = json.loads(out)
-    layer = conv1d.Conv1d(4, 6, 3, stride=2, dilation=2, padding="same", groups=2, bias=False,
-                          padding_mode="reflect", layout="NLC", rng=7)
+    layer = conv1d.Conv1d(
+        4,
+        6,
+        3,
+        stride=2,
+        dilation=2,
+        padding="same",
+        groups=2,
+        bias=False,
+        padding_mode="reflect",
+        layout="NLC",
+        rng=7,
+    )
     e = conv1d.explain(layer, (3, 20, 4), element=(2, 5, 9), seed=7)
     assert data == e.to_dict(), f"CLI JSON differs from explain(...):\n{out}"
     assert data["layer"] == repr(layer) and data["output_shape"] == [3, 10, 6], f"{data['layer']}"
@@ -93,8 +157,25 @@ def test_explain_options_reach_the_layer(capsys):
 
 
 def test_explain_transposed(capsys):
-    argv = ["explain", "--in-channels", "4", "--out-channels", "2", "--kernel-size", "4", "--stride", "2",
-            "--padding", "1", "--output-padding", "1", "--transposed", "--input-shape", "1,4,10", "--json"]
+    argv = [
+        "explain",
+        "--in-channels",
+        "4",
+        "--out-channels",
+        "2",
+        "--kernel-size",
+        "4",
+        "--stride",
+        "2",
+        "--padding",
+        "1",
+        "--output-padding",
+        "1",
+        "--transposed",
+        "--input-shape",
+        "1,4,10",
+        "--json",
+    ]
     code, out, err = run_cli(capsys, argv)
     assert code == 0 and err == "", f"exit {code}, stderr {err!r}"
     data = json.loads(out)
@@ -130,8 +211,21 @@ def test_explain_plot_with_json_names_the_picture(capsys, tmp_path):
 
 
 def test_explain_dilations_prints_the_stack(capsys):
-    argv = ["explain", "--in-channels", "64", "--out-channels", "32", "--kernel-size", "2", "--padding", "causal",
-            "--dilations", "1,2,4", "--input-shape", "1,64,100"]
+    argv = [
+        "explain",
+        "--in-channels",
+        "64",
+        "--out-channels",
+        "32",
+        "--kernel-size",
+        "2",
+        "--padding",
+        "causal",
+        "--dilations",
+        "1,2,4",
+        "--input-shape",
+        "1,64,100",
+    ]
     code, out, err = run_cli(capsys, argv)
     assert code == 0 and err == "", f"exit {code}, stderr {err!r}"
     assert "3 layers; receptive field 8 input samples" in out, out
@@ -143,17 +237,61 @@ def test_explain_dilations_prints_the_stack(capsys):
     assert [s["receptive_field"] for s in data["steps"]] == [2, 4, 8], f"{data['steps']}"
 
 
-@pytest.mark.parametrize("argv", [
-    ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "x", "--input-shape", "1,2,10"],
-    ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "3"],
-    ["explain", "--in-channels", "2", "--out-channels", "3", "--input-shape", "1,2,10"],
-    ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "3", "--input-shape", "1,a,10"],
-    ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "3", "--input-shape", ","],
-    ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "3", "--input-shape", "1,2,10",
-     "--padding", "1,2,3"],
-    ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "3", "--input-shape", "1,2,10",
-     "--frobnicate"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "explain",
+            "--in-channels",
+            "2",
+            "--out-channels",
+            "3",
+            "--kernel-size",
+            "x",
+            "--input-shape",
+            "1,2,10",
+        ],
+        ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "3"],
+        ["explain", "--in-channels", "2", "--out-channels", "3", "--input-shape", "1,2,10"],
+        [
+            "explain",
+            "--in-channels",
+            "2",
+            "--out-channels",
+            "3",
+            "--kernel-size",
+            "3",
+            "--input-shape",
+            "1,a,10",
+        ],
+        ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "3", "--input-shape", ","],
+        [
+            "explain",
+            "--in-channels",
+            "2",
+            "--out-channels",
+            "3",
+            "--kernel-size",
+            "3",
+            "--input-shape",
+            "1,2,10",
+            "--padding",
+            "1,2,3",
+        ],
+        [
+            "explain",
+            "--in-channels",
+            "2",
+            "--out-channels",
+            "3",
+            "--kernel-size",
+            "3",
+            "--input-shape",
+            "1,2,10",
+            "--frobnicate",
+        ],
+    ],
+)
 def test_explain_argparse_errors_exit_2(capsys, argv):
     with pytest.raises(SystemExit) as exit:
         conv1d.cli.main(argv)
@@ -162,20 +300,23 @@ def test_explain_argparse_errors_exit_2(capsys, argv):
     assert "usage: conv1d" in err and "error:" in err, f"{argv}: stderr {err!r}"
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--kernel-size", "12", "--input-shape", "1,2,6"], "padding"),  # kernel longer than the input
-    (["--kernel-size", "3", "--groups", "2", "--in-channels", "3"], "groups"),
-    (["--kernel-size", "3", "--element", "0,4,0"], "element"),
-    (["--kernel-size", "3", "--element", "0,0,8"], "element"),
-    (["--kernel-size", "3", "--element", "1,0,0"], "element"),
-    (["--kernel-size", "3", "--output-padding", "1"], "--transposed"),
-    (["--kernel-size", "3", "--padding-mode", "reflec"], "padding_mode"),
-    (["--kernel-size", "3", "--layout", "NCW"], "layout"),
-    (["--kernel-size", "3", "--input-shape", "1,5,10"], "channels"),
-    (["--kernel-size", "3", "--input-shape", "10"], "3-D"),
-    (["--kernel-size", "3", "--transposed", "--padding", "same"], "padding"),
-    (["--kernel-size", "3", "--padding-mode", "reflect", "--padding", "20"], "reflect"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--kernel-size", "12", "--input-shape", "1,2,6"], "padding"),  # kernel longer than the input
+        (["--kernel-size", "3", "--groups", "2", "--in-channels", "3"], "groups"),
+        (["--kernel-size", "3", "--element", "0,4,0"], "element"),
+        (["--kernel-size", "3", "--element", "0,0,8"], "element"),
+        (["--kernel-size", "3", "--element", "1,0,0"], "element"),
+        (["--kernel-size", "3", "--output-padding", "1"], "--transposed"),
+        (["--kernel-size", "3", "--padding-mode", "reflec"], "padding_mode"),
+        (["--kernel-size", "3", "--layout", "NCW"], "layout"),
+        (["--kernel-size", "3", "--input-shape", "1,5,10"], "channels"),
+        (["--kernel-size", "3", "--input-shape", "10"], "3-D"),
+        (["--kernel-size", "3", "--transposed", "--padding", "same"], "padding"),
+        (["--kernel-size", "3", "--padding-mode", "reflect", "--padding", "20"], "reflect"),
+    ],
+)
 def test_explain_layer_errors_return_2_with_a_message(capsys, extra, message):
     argv = ["explain", "--in-channels", "2", "--out-channels", "4", "--input-shape", "1,2,10"] + extra
     code, out, err = run_cli(capsys, argv)
@@ -214,15 +355,27 @@ def test_explain_help_fits_80_columns(capsys, monkeypatch):
 def test_installed_console_script_runs_explain():
     script = shutil.which("conv1d", path=os.path.dirname(sys.executable)) or shutil.which("conv1d")
     assert script, "the conv1d console script is not installed next to this Python or on PATH"
-    result = subprocess.run([script, *TEXT_CNN[:-1], "35,256", "--element", "99,33"],
-                            check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [script, *TEXT_CNN[:-1], "35,256", "--element", "99,33"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, f"{script}: exit {result.returncode}, stderr {result.stderr}"
     assert "x.transpose(1, 0)" in result.stdout and "output (100, 34)" in result.stdout, result.stdout
     assert "y[0, 99, 33]" in result.stdout and "equal)" in result.stdout, result.stdout
 
 
 def test_python_dash_m_explain_errors_exit_2():
-    result = subprocess.run([sys.executable, "-m", "conv1d", *SMALL[:-1], "1,3,6"],
-                            check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "conv1d", *SMALL[:-1], "1,3,6"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, f"exit {result.returncode}, stderr {result.stderr}"
-    assert result.stderr.startswith("conv1d explain: error:") and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("conv1d explain: error:") and "Traceback" not in result.stderr, (
+        result.stderr
+    )

@@ -58,8 +58,9 @@ def _compute(lazy: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- properties
 
 
-def _check_lazy_equals_in_memory(function: Any, case: ConvCase | TransposedCase, algorithm: str, seed: int,
-                                 data: st.DataObject) -> None:
+def _check_lazy_equals_in_memory(
+    function: Any, case: ConvCase | TransposedCase, algorithm: str, seed: int, data: st.DataObject
+) -> None:
     """``function`` of a drawn chunking of the case's input is a lazy Dask array of the right
     shape, whose values equal ``function`` of the NumPy input."""
     a = make_arrays(case, np.float64, seed)
@@ -68,31 +69,52 @@ def _check_lazy_equals_in_memory(function: Any, case: ConvCase | TransposedCase,
     assert isinstance(lazy, da.Array)
     assert lazy.shape == case.output_shape
     expected = function(a.input, a.weight, a.bias, algorithm=algorithm, **case.options)
-    assert_matches(_compute(lazy), expected, np.float64, f"dask {function.__name__}, chunks {x.chunks}",
-                   algorithm=algorithm)
+    assert_matches(
+        _compute(lazy),
+        expected,
+        np.float64,
+        f"dask {function.__name__}, chunks {x.chunks}",
+        algorithm=algorithm,
+    )
 
 
 @SETTINGS
-@given(case=conv_cases(views=("contiguous",)), algorithm=st.sampled_from(["auto", "gemm", "direct", "fft"]),
-       seed=st.integers(0, 2**16), data=st.data())
-def test_conv1d_of_a_dask_array_equals_the_in_memory_result(case: ConvCase, algorithm: str, seed: int,
-                                                            data: st.DataObject) -> None:
+@given(
+    case=conv_cases(views=("contiguous",)),
+    algorithm=st.sampled_from(["auto", "gemm", "direct", "fft"]),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+def test_conv1d_of_a_dask_array_equals_the_in_memory_result(
+    case: ConvCase, algorithm: str, seed: int, data: st.DataObject
+) -> None:
     _check_lazy_equals_in_memory(conv1d.conv1d, case, algorithm, seed, data)
 
 
 @SETTINGS
-@given(case=transposed_cases(views=("contiguous",)), algorithm=st.sampled_from(["auto", "gemm", "direct", "fft"]),
-       seed=st.integers(0, 2**16), data=st.data())
-def test_conv_transpose1d_of_a_dask_array_equals_the_in_memory_result(case: TransposedCase, algorithm: str,
-                                                                      seed: int, data: st.DataObject) -> None:
+@given(
+    case=transposed_cases(views=("contiguous",)),
+    algorithm=st.sampled_from(["auto", "gemm", "direct", "fft"]),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+def test_conv_transpose1d_of_a_dask_array_equals_the_in_memory_result(
+    case: TransposedCase, algorithm: str, seed: int, data: st.DataObject
+) -> None:
     _check_lazy_equals_in_memory(conv1d.conv_transpose1d, case, algorithm, seed, data)
 
 
 @settings(max_examples=25, deadline=None)
-@given(case=conv_cases(views=("contiguous",), padding_modes=("zeros",)), dtype=st.sampled_from([*INT_DTYPES, "float16", "complex64"]),
-       transposed=st.booleans(), seed=st.integers(0, 2**16), data=st.data())
-def test_integers_are_exact_float16_rounds_once_and_complex_works(case: ConvCase, dtype: Any, transposed: bool, seed: int,
-                                                          data: st.DataObject) -> None:
+@given(
+    case=conv_cases(views=("contiguous",), padding_modes=("zeros",)),
+    dtype=st.sampled_from([*INT_DTYPES, "float16", "complex64"]),
+    transposed=st.booleans(),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+def test_integers_are_exact_float16_rounds_once_and_complex_works(
+    case: ConvCase, dtype: Any, transposed: bool, seed: int, data: st.DataObject
+) -> None:
     """Integers wrap exactly as in memory; float16 computes in float32 and rounds once,
     also for transposed blocks, whose bias is added after the block is cut out."""
     if transposed:
@@ -137,7 +159,10 @@ def test_long_kernels_run_the_fft_in_each_block(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(Executor, "forward", recording)
     rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((1, 1, 40_000)).astype(np.float32), rng.standard_normal((8, 1, 1025)).astype(np.float32)
+    x, w = (
+        rng.standard_normal((1, 1, 40_000)).astype(np.float32),
+        rng.standard_normal((8, 1, 1025)).astype(np.float32),
+    )
     lazy = conv1d.conv1d(da.from_array(x, chunks=(1, 1, 10_000)), w, padding="same")
     assert lazy.chunks[2] == (10_512, 10_000, 10_000, 9_488)  # output t reads from t - 512 on
     got = _compute(lazy)
@@ -181,8 +206,9 @@ def test_the_single_threaded_scheduler_gives_the_same_result() -> None:
     rng = np.random.default_rng(4)
     x, w = rng.standard_normal((3, 2, 500)), rng.standard_normal((2, 2, 33))
     lazy = conv1d.conv1d(da.from_array(x, chunks=(1, 2, 64)), w, padding="same", dilation=3)
-    assert_matches(lazy.compute(scheduler="sync"), conv1d.conv1d(x, w, padding="same", dilation=3), np.float64,
-                   "sync")
+    assert_matches(
+        lazy.compute(scheduler="sync"), conv1d.conv1d(x, w, padding="same", dilation=3), np.float64, "sync"
+    )
 
 
 # --------------------------------------------------------------------------- layers
@@ -211,6 +237,7 @@ def test_layers_take_dask_arrays_and_stay_lazy() -> None:
 
 def _exploding(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
     """A Dask array whose computation fails: any error raised before that is the check's."""
+
     def boom(block: np.ndarray) -> np.ndarray:
         raise AssertionError("the input was computed")
 
@@ -248,8 +275,10 @@ def test_weights_given_as_dask_arrays_are_computed() -> None:
 
 
 def test_importing_conv1d_does_not_import_dask() -> None:
-    code = "import sys, numpy as np, conv1d; conv1d.conv1d(np.ones((1, 4)), np.ones((1, 1, 2)));" \
-           "print(any(m == 'dask' or m.startswith('dask.') for m in sys.modules))"
+    code = (
+        "import sys, numpy as np, conv1d; conv1d.conv1d(np.ones((1, 4)), np.ones((1, 1, 2)));"
+        "print(any(m == 'dask' or m.startswith('dask.') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out
 
@@ -281,30 +310,49 @@ def test_on_a_local_cluster_of_two_worker_processes(tmp_path: Any) -> None:
     x = rng.standard_normal((2, 3, 5000)).astype(np.float32)
     w = rng.standard_normal((4, 3, 33)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         workers = client.run(os.getpid)
         assert len(set(workers.values())) == 2 and os.getpid() not in workers.values()
-        lazy = conv1d.conv1d(cdask.from_npy(tmp_path / "x.npy", chunks=(1, 3, 700)), w, padding="same", dilation=3)
+        lazy = conv1d.conv1d(
+            cdask.from_npy(tmp_path / "x.npy", chunks=(1, 3, 700)), w, padding="same", dilation=3
+        )
         with distributed.get_task_stream(client) as stream:
             cdask.to_npy(lazy, tmp_path / "y.npy")  # the client's scheduler: the cluster
-            transposed = conv1d.conv_transpose1d(da.from_array(x, chunks=(1, 2, 999)), w.transpose(1, 0, 2).copy(),
-                                                 stride=2, padding=3).compute()
+            transposed = conv1d.conv_transpose1d(
+                da.from_array(x, chunks=(1, 2, 999)), w.transpose(1, 0, 2).copy(), stride=2, padding=3
+            ).compute()
         ran_on = {task["worker"] for task in stream.data}
         assert ran_on == set(workers), (ran_on, workers)  # both worker processes did blocks
-    assert_matches(np.load(tmp_path / "y.npy"), conv1d.conv1d(x, w, padding="same", dilation=3), np.float32,
-                   "on the cluster")
-    assert_matches(transposed, conv1d.conv_transpose1d(x, w.transpose(1, 0, 2).copy(), stride=2, padding=3),
-                   np.float32, "transposed on the cluster")
+    assert_matches(
+        np.load(tmp_path / "y.npy"),
+        conv1d.conv1d(x, w, padding="same", dilation=3),
+        np.float32,
+        "on the cluster",
+    )
+    assert_matches(
+        transposed,
+        conv1d.conv_transpose1d(x, w.transpose(1, 0, 2).copy(), stride=2, padding=3),
+        np.float32,
+        "transposed on the cluster",
+    )
 
 
-@pytest.mark.parametrize(("shape", "chunks", "store_chunks"), [
-    ((10,), (3,), (4,)),
-    ((3, 4, 101), (2, 3, 10), (1, 4, 33)),
-    ((2, 3, 5, 7), (1, 2, 2, 3), (2, 1, 5, 2)),
-])
-def test_npy_files_are_read_and_written_block_by_block_exactly(tmp_path: Any, shape: tuple, chunks: tuple,
-                                                                store_chunks: tuple) -> None:
+@pytest.mark.parametrize(
+    ("shape", "chunks", "store_chunks"),
+    [
+        ((10,), (3,), (4,)),
+        ((3, 4, 101), (2, 3, 10), (1, 4, 33)),
+        ((2, 3, 5, 7), (1, 2, 2, 3), (2, 1, 5, 2)),
+    ],
+)
+def test_npy_files_are_read_and_written_block_by_block_exactly(
+    tmp_path: Any, shape: tuple, chunks: tuple, store_chunks: tuple
+) -> None:
     """Reads and writes of any rank and any block alignment give the same bytes as NumPy's."""
     a = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
     np.save(tmp_path / "a.npy", a)
@@ -322,9 +370,15 @@ def test_empty_chunks_anywhere_are_skipped(padding_mode: str) -> None:
     rng = np.random.default_rng(10)
     x, w, b = rng.standard_normal((2, 3, 40)), rng.standard_normal((4, 3, 5)), rng.standard_normal(4)
     lazy_x = da.from_array(x, chunks=((1, 0, 1), (3,), (5, 0, 0, 10, 0, 25)))
-    for options in ({"padding": 4, "stride": 2}, {"padding": "same", "dilation": 3}, {"padding": (7, 2), "stride": 3}):
+    for options in (
+        {"padding": 4, "stride": 2},
+        {"padding": "same", "dilation": 3},
+        {"padding": (7, 2), "stride": 3},
+    ):
         got = _compute(conv1d.conv1d(lazy_x, w, b, padding_mode=padding_mode, **options))
-        assert_matches(got, conv1d.conv1d(x, w, b, padding_mode=padding_mode, **options), np.float64, str(options))
+        assert_matches(
+            got, conv1d.conv1d(x, w, b, padding_mode=padding_mode, **options), np.float64, str(options)
+        )
     wt = rng.standard_normal((3, 2, 4))
     got = _compute(conv1d.conv_transpose1d(lazy_x, wt, stride=3, padding=2))
     assert_matches(got, conv1d.conv_transpose1d(x, wt, stride=3, padding=2), np.float64, "transposed")

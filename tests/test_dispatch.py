@@ -50,7 +50,9 @@ def test_plan_of_a_layer_and_of_a_transposed_convolution():
 def test_algorithm_is_a_str_enum():
     assert Algorithm("fft") is Algorithm.FFT and Algorithm.FFT == "fft" and str(Algorithm.GEMM) == "gemm"
     x, w = np.ones((1, 1, 8)), np.ones((1, 1, 3))
-    np.testing.assert_allclose(conv1d.conv1d(x, w, algorithm=Algorithm.FFT), conv1d.conv1d(x, w, algorithm="FFT"))
+    np.testing.assert_allclose(
+        conv1d.conv1d(x, w, algorithm=Algorithm.FFT), conv1d.conv1d(x, w, algorithm="FFT")
+    )
 
 
 @pytest.mark.parametrize("algorithm", list(Algorithm))
@@ -71,7 +73,9 @@ def test_a_forced_algorithm_really_runs(monkeypatch, algorithm):
     np.testing.assert_allclose(y, expected.reshape(2, 6, 30), rtol=1e-10, atol=1e-10)
     gy = np.ones_like(y)
     assert conv1d.grad.conv1d_input(x.shape, w, gy, padding=2, groups=2, algorithm=algorithm).shape == x.shape
-    assert conv1d.grad.conv1d_weight(x, w.shape, gy, padding=2, groups=2, algorithm=algorithm).shape == w.shape
+    assert (
+        conv1d.grad.conv1d_weight(x, w.shape, gy, padding=2, groups=2, algorithm=algorithm).shape == w.shape
+    )
     stride = 1 if algorithm is Algorithm.WINOGRAD else 2  # Winograd: stride 1 only
     layer = conv1d.ConvTranspose1d(4, 6, 3, stride=stride, groups=2, dtype=np.float64, algorithm=algorithm)
     out = layer(x)
@@ -82,7 +86,10 @@ def test_a_forced_algorithm_really_runs(monkeypatch, algorithm):
 
 
 def test_unknown_algorithm_lists_the_names():
-    with pytest.raises(ConvError, match=r"conv1d: algorithm must be one of 'auto', 'gemm', 'direct', 'fft', 'winograd', got algorithm='ftt'\. Did you mean 'fft'\?"):
+    with pytest.raises(
+        ConvError,
+        match=r"conv1d: algorithm must be one of 'auto', 'gemm', 'direct', 'fft', 'winograd', got algorithm='ftt'\. Did you mean 'fft'\?",
+    ):
         conv1d.conv1d(np.ones((1, 1, 5)), np.ones((1, 1, 2)), algorithm="ftt")
     with pytest.raises(ConvError, match=r"Conv1d: algorithm must be one of"):
         conv1d.Conv1d(1, 1, 2, algorithm="winograd2")
@@ -91,7 +98,9 @@ def test_unknown_algorithm_lists_the_names():
 def test_fft_refuses_integers_and_complex_and_auto_never_picks_it():
     x = np.ones((1, 2, 4096), np.int32)
     w = np.ones((2, 2, 1024), np.int32)
-    with pytest.raises(ConvError, match=r"algorithm='fft' cannot run here: FFT would round integer results \(int32\)"):
+    with pytest.raises(
+        ConvError, match=r"algorithm='fft' cannot run here: FFT would round integer results \(int32\)"
+    ):
         conv1d.conv1d(x, w, algorithm="fft")
     plan = conv1d.plan(x.shape, w.shape, dtype=np.int32)
     assert plan.algorithm is not Algorithm.FFT and math.isinf(plan.seconds[Algorithm.FFT])
@@ -102,12 +111,18 @@ def test_fft_refuses_integers_and_complex_and_auto_never_picks_it():
 
 def test_winograd_refusals_say_why_and_auto_respects_them():
     x, w = np.ones((1, 2, 64)), np.ones((2, 2, 3))
-    for options, why in (({"stride": 2}, r"stride 1, dilation 1 only \(got stride=2, dilation=1\); use 'gemm'"),
-                         ({"dilation": 2}, r"stride 1, dilation 1 only \(got stride=1, dilation=2\)")):
-        with pytest.raises(ConvError, match=r"algorithm='winograd' cannot run here: the Winograd kernel computes " + why):
+    for options, why in (
+        ({"stride": 2}, r"stride 1, dilation 1 only \(got stride=2, dilation=1\); use 'gemm'"),
+        ({"dilation": 2}, r"stride 1, dilation 1 only \(got stride=1, dilation=2\)"),
+    ):
+        with pytest.raises(
+            ConvError, match=r"algorithm='winograd' cannot run here: the Winograd kernel computes " + why
+        ):
             conv1d.conv1d(x, w, **options, algorithm="winograd")
         assert math.isinf(conv1d.plan(x.shape, w.shape, **options).seconds[Algorithm.WINOGRAD])
-    with pytest.raises(ConvError, match=r"kernels of 2 to 7 taps \(got K=9\); use 'gemm' \(or 'fft' for long kernels\)"):
+    with pytest.raises(
+        ConvError, match=r"kernels of 2 to 7 taps \(got K=9\); use 'gemm' \(or 'fft' for long kernels\)"
+    ):
         conv1d.conv1d(x, np.ones((2, 2, 9)), algorithm="winograd")
     with pytest.raises(ConvError, match=r"kernels of 2 to 7 taps \(got K=1\); use 'gemm'\."):
         conv1d.conv1d(x, np.ones((2, 2, 1)), algorithm="winograd")
@@ -190,4 +205,6 @@ def test_a_layer_caches_fft_weight_spectra_until_the_weight_changes(monkeypatch)
     layer.weight -= 0.1 * layer.weight  # an in-place training step
     third = layer(x)
     assert len(computed) == 2
-    np.testing.assert_allclose(third, conv1d.conv1d(x, layer.weight, layer.bias, groups=8, algorithm="gemm"), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        third, conv1d.conv1d(x, layer.weight, layer.bias, groups=8, algorithm="gemm"), rtol=1e-9, atol=1e-9
+    )

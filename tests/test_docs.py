@@ -11,8 +11,7 @@ import pytest
 import conv1d
 
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(conv1d.__path__, "conv1d.")
-    if not m.name.endswith("__main__")
+    m.name for m in pkgutil.walk_packages(conv1d.__path__, "conv1d.") if not m.name.endswith("__main__")
 )
 
 

@@ -44,9 +44,22 @@ def test_the_generator_only_looks_back_its_receptive_field() -> None:
 
 def test_the_readme_command_runs_and_reports_a_match() -> None:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "wavenet.py"), "--samples", "40", "--blocks", "1", "--top-dilation", "32",
-         "--recompute-steps", "2"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(EXAMPLES / "wavenet.py"),
+            "--samples",
+            "40",
+            "--blocks",
+            "1",
+            "--top-dilation",
+            "32",
+            "--recompute-steps",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-> match" in done.stdout and "faster" in done.stdout, done.stdout
@@ -56,9 +69,23 @@ def test_the_long_signal_example_runs_on_a_cluster_and_checks_itself(tmp_path: P
     """A small signal, chunks (2**11) shorter than the FIR bank's halo (4095): both jobs run
     file to file on a two-worker LocalCluster and match the in-memory call."""
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "long_signal.py"), "--samples", "2**18", "--chunk", "2**11",
-         "--compare", "2**16", "--no-progress", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            str(EXAMPLES / "long_signal.py"),
+            "--samples",
+            "2**18",
+            "--chunk",
+            "2**11",
+            "--compare",
+            "2**16",
+            "--no-progress",
+            "--dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all outputs match the in-memory call" in done.stdout, done.stdout

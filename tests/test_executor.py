@@ -57,20 +57,33 @@ def _assert_bias_sum(gb: np.ndarray, gy: np.ndarray, channel_axis: int) -> None:
     scale = np.abs(gy.astype(np.float64)).sum(axis=axes) + 1
     eps = np.finfo(np.float32 if gy.dtype == np.float16 else gy.dtype).eps
     assert gb.dtype == gy.dtype
-    assert np.all(np.abs(gb.astype(np.float64) - exact) <= 8 * eps * scale + (1e-3 * scale if gy.dtype == np.float16 else 0))
+    assert np.all(
+        np.abs(gb.astype(np.float64) - exact)
+        <= 8 * eps * scale + (1e-3 * scale if gy.dtype == np.float16 else 0)
+    )
 
 
 @settings(max_examples=120, deadline=None)
-@given(case=plain_or_any, dtype=st.sampled_from([np.float64, np.float32, np.float16]),
-       algorithm=st.sampled_from(ALGORITHMS), seed=st.integers(0, 2**16))
+@given(
+    case=plain_or_any,
+    dtype=st.sampled_from([np.float64, np.float32, np.float16]),
+    algorithm=st.sampled_from(ALGORITHMS),
+    seed=st.integers(0, 2**16),
+)
 def test_the_plain_path_equals_the_general_one(case, dtype, algorithm, seed):
     algorithm = _allowed(case, dtype, algorithm)
     a = make_arrays(case, dtype, seed)
     x, w, gy = lay_out(a.input, case.view), a.weight, lay_out(a.grad_output, case.view)
-    spec = conv1d_spec(x.shape, w.shape, None if a.bias is None else a.bias.shape, **case.options, dtype=x.dtype)
+    spec = conv1d_spec(
+        x.shape, w.shape, None if a.bias is None else a.bias.shape, **case.options, dtype=x.dtype
+    )
     run = executor.executor(spec, algorithm)
-    assert run.plain == (case.padding_mode == "zeros" and case.layout == "NCL" and case.n is not None
-                         and np.dtype(dtype) != np.float16)
+    assert run.plain == (
+        case.padding_mode == "zeros"
+        and case.layout == "NCL"
+        and case.n is not None
+        and np.dtype(dtype) != np.float16
+    )
     general = _general(run)
     keep, keep_general = {}, {}
     y = run.forward(x, w, a.bias, keep=keep)
@@ -93,14 +106,21 @@ def test_the_plain_path_equals_the_general_one(case, dtype, algorithm, seed):
 @given(case=transposed_cases(), seed=st.integers(0, 2**16))
 def test_a_transposed_executor_gives_conv_transpose1d_and_its_gradients(case, seed):
     a = make_arrays(case, np.float64, seed)
-    spec = conv_transpose1d_spec(a.input.shape, a.weight.shape, None if a.bias is None else a.bias.shape,
-                                 **case.options, dtype=a.input.dtype)
+    spec = conv_transpose1d_spec(
+        a.input.shape,
+        a.weight.shape,
+        None if a.bias is None else a.bias.shape,
+        **case.options,
+        dtype=a.input.dtype,
+    )
     run = executor.executor(spec, "gemm")
     oracle = Executor(spec, "gemm")
     oracle.kernel = reference  # the same conversions around the oracle kernel
-    for got, expected in ((run.forward(a.input, a.weight, a.bias), oracle.forward(a.input, a.weight, a.bias)),
-                          (run.input_grad(a.weight, a.grad_output), oracle.input_grad(a.weight, a.grad_output)),
-                          (run.weight_grad(a.input, a.grad_output), oracle.weight_grad(a.input, a.grad_output))):
+    for got, expected in (
+        (run.forward(a.input, a.weight, a.bias), oracle.forward(a.input, a.weight, a.bias)),
+        (run.input_grad(a.weight, a.grad_output), oracle.input_grad(a.weight, a.grad_output)),
+        (run.weight_grad(a.input, a.grad_output), oracle.weight_grad(a.input, a.grad_output)),
+    ):
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
     gb = np.full(spec.c_out, np.nan)
@@ -138,8 +158,9 @@ def test_each_kernel_declares_what_its_functions_take(algorithm):
     kernel = dispatch.KERNELS[algorithm]
     can = kernel.CAPABILITIES
     assert isinstance(can, Capabilities)
-    conv, transpose, weight = (set(inspect.signature(f).parameters) for f in
-                               (kernel.conv, kernel.conv_transpose, kernel.conv_weight))
+    conv, transpose, weight = (
+        set(inspect.signature(f).parameters) for f in (kernel.conv, kernel.conv_transpose, kernel.conv_weight)
+    )
     assert can.keeps_input == ("keep" in conv and "kept" in weight)
     assert can.keeps_weights == ("kept" in transpose)
     assert can.sums_bias == ("bias" in weight)
@@ -171,7 +192,9 @@ def _recording(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name in ("forward", "input_grad", "weight_grad", "bias_grad"):
         method = getattr(Executor, name)
 
-        def recorded(self: Executor, *args: Any, _method: Callable = method, _name: str = name, **kwargs: Any) -> Any:
+        def recorded(
+            self: Executor, *args: Any, _method: Callable = method, _name: str = name, **kwargs: Any
+        ) -> Any:
             calls.append(_name)
             return _method(self, *args, **kwargs)
 
@@ -187,7 +210,9 @@ def test_every_numpy_entry_point_goes_through_an_executor(monkeypatch):
 
             def guarded(*args: Any, _original: Callable = original, **kwargs: Any) -> Any:
                 caller = inspect.stack()[1]
-                assert caller.filename.endswith("executor.py") or "kernels" in caller.filename, caller.filename
+                assert caller.filename.endswith("executor.py") or "kernels" in caller.filename, (
+                    caller.filename
+                )
                 return _original(*args, **kwargs)
 
             monkeypatch.setattr(kernel, name, guarded)
@@ -224,7 +249,9 @@ def test_dask_blocks_go_through_executors(monkeypatch):
     w = np.ones((3, 2, 5))
     lazy = conv1d.conv1d(da.from_array(x, chunks=(1, 2, 25)), w, padding="same")
     assert not calls  # lazy: nothing computed yet
-    np.testing.assert_allclose(lazy.compute(scheduler="sync"), conv1d.conv1d(x, w, padding="same"), rtol=1e-12)
+    np.testing.assert_allclose(
+        lazy.compute(scheduler="sync"), conv1d.conv1d(x, w, padding="same"), rtol=1e-12
+    )
     assert calls.count("forward") == 1 + 4  # the in-memory call, and one per block
 
 
@@ -271,7 +298,9 @@ def test_an_fft_executor_keeps_spectra_per_weight(monkeypatch):
     computed = []
     original = fft.kernel_spectrum
     monkeypatch.setattr(fft, "kernel_spectrum", lambda *args: computed.append(1) or original(*args))
-    a, b = (conv1d.Conv1d(1, 1, 300, bias=False, algorithm="fft", dtype=np.float64, rng=seed) for seed in (0, 1))
+    a, b = (
+        conv1d.Conv1d(1, 1, 300, bias=False, algorithm="fft", dtype=np.float64, rng=seed) for seed in (0, 1)
+    )
     x = np.random.default_rng(2).standard_normal((1, 1, 1000))
     ya, yb = a(x), b(x)
     assert len(computed) == 2

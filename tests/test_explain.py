@@ -58,27 +58,61 @@ class ExplainCase:
         return self.element[1:] if self.short_element else self.element
 
 
-def build_layer(case: ConvCase | TransposedCase, dtype: Any = np.float64, seed: int = 0) -> Conv1d | ConvTranspose1d:
+def build_layer(
+    case: ConvCase | TransposedCase, dtype: Any = np.float64, seed: int = 0
+) -> Conv1d | ConvTranspose1d:
     if isinstance(case, TransposedCase):
-        return ConvTranspose1d(case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding,
-                               output_padding=case.output_padding, groups=case.groups, bias=case.bias,
-                               dilation=case.dilation, dtype=dtype, layout=case.layout, rng=seed)
-    return Conv1d(case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding,
-                  dilation=case.dilation, groups=case.groups, bias=case.bias, padding_mode=case.padding_mode,
-                  dtype=dtype, layout=case.layout, rng=seed)
+        return ConvTranspose1d(
+            case.c_in,
+            case.c_out,
+            case.k,
+            stride=case.stride,
+            padding=case.padding,
+            output_padding=case.output_padding,
+            groups=case.groups,
+            bias=case.bias,
+            dilation=case.dilation,
+            dtype=dtype,
+            layout=case.layout,
+            rng=seed,
+        )
+    return Conv1d(
+        case.c_in,
+        case.c_out,
+        case.k,
+        stride=case.stride,
+        padding=case.padding,
+        dilation=case.dilation,
+        groups=case.groups,
+        bias=case.bias,
+        padding_mode=case.padding_mode,
+        dtype=dtype,
+        layout=case.layout,
+        rng=seed,
+    )
 
 
 @st.composite
-def explain_cases(draw: Any, transposed: bool = False, dtypes: tuple[str, ...] = ("float32", "float64")) -> ExplainCase:
+def explain_cases(
+    draw: Any, transposed: bool = False, dtypes: tuple[str, ...] = ("float32", "float64")
+) -> ExplainCase:
     """A valid layer on a non-empty batch (or unbatched input) and a random output element."""
     if transposed:
         case = draw(transposed_cases(batch=nonempty_batches, views=("contiguous",)))
     else:
         case = draw(conv_cases(batch=nonempty_batches, views=("contiguous",)))
-    element = (draw(st.integers(0, (case.n or 1) - 1)), draw(st.integers(0, case.c_out - 1)),
-               draw(st.integers(0, case.l_out - 1)))
-    return ExplainCase(case, draw(st.sampled_from(dtypes)), draw(seeds), element,
-                       short_element=case.n is None and draw(st.booleans()))
+    element = (
+        draw(st.integers(0, (case.n or 1) - 1)),
+        draw(st.integers(0, case.c_out - 1)),
+        draw(st.integers(0, case.l_out - 1)),
+    )
+    return ExplainCase(
+        case,
+        draw(st.sampled_from(dtypes)),
+        draw(seeds),
+        element,
+        short_element=case.n is None and draw(st.booleans()),
+    )
 
 
 def to_ncl(a: np.ndarray, layout: str, batched: bool) -> np.ndarray:
@@ -97,8 +131,9 @@ def close(a: Any, b: Any, dtype: str, scale: float) -> bool:
     return abs(a - b) <= TOLERANCE[dtype] * (1.0 + scale)
 
 
-def assert_trace(e: Explanation, layer: Conv1d | ConvTranspose1d, x: np.ndarray, element: tuple[int, int, int],
-                 what: str) -> None:
+def assert_trace(
+    e: Explanation, layer: Conv1d | ConvTranspose1d, x: np.ndarray, element: tuple[int, int, int], what: str
+) -> None:
     """The trace of ``element`` against ``layer(x)`` (x in the layer's own layout), term by term."""
     dtype = layer.weight.dtype.name
     batched = x.ndim == 3
@@ -109,11 +144,18 @@ def assert_trace(e: Explanation, layer: Conv1d | ConvTranspose1d, x: np.ndarray,
     n, o, _ = element
     assert tr.element == element, f"{what}: traced {tr.element}, asked for {element}"
     scale = sum(abs(term.product) for term in tr.terms) + abs(tr.bias or 0)
-    assert close(tr.total, real, dtype, scale), f"{what}: trace total {tr.total}, layer(x){list(element)} = {real}"
-    assert close(tr.computed, real, dtype, 0.0), f"{what}: trace.computed {tr.computed}, layer(x) gives {real}"
+    assert close(tr.total, real, dtype, scale), (
+        f"{what}: trace total {tr.total}, layer(x){list(element)} = {real}"
+    )
+    assert close(tr.computed, real, dtype, 0.0), (
+        f"{what}: trace.computed {tr.computed}, layer(x) gives {real}"
+    )
     assert tr.matches is True, f"{what}: trace says {tr.total} != computed {tr.computed}"
-    summed = math.fsum(term.product for term in tr.terms) if "complex" not in dtype else \
-        sum(term.product for term in tr.terms)
+    summed = (
+        math.fsum(term.product for term in tr.terms)
+        if "complex" not in dtype
+        else sum(term.product for term in tr.terms)
+    )
     summed += tr.bias if tr.bias is not None else 0
     assert close(summed, tr.total, "float64", scale), f"{what}: terms + bias = {summed}, total {tr.total}"
     expected_bias = None if layer.bias is None else layer.bias[o].item()
@@ -152,7 +194,9 @@ def assert_conv_terms(tr: Trace, spec: Any, xn: np.ndarray, what: str) -> None:
     assert pairs == expected, f"{what}: terms cover (channel, tap) {pairs}, expected {expected}"
     source = None
     if spec.padding_mode != "zeros":
-        source = np.pad(np.arange(spec.l_in), (spec.pad_left, spec.pad_right), mode=NP_PAD_MODE[spec.padding_mode])
+        source = np.pad(
+            np.arange(spec.l_in), (spec.pad_left, spec.pad_right), mode=NP_PAD_MODE[spec.padding_mode]
+        )
     for term in tr.terms:
         label = f"{what}: {term}"
         p = t * spec.stride + term.tap * spec.dilation
@@ -235,7 +279,9 @@ def assert_explains_layer(ec: ExplainCase) -> None:
     e = explain(layer, case.input_shape, element=ec.element_arg, input=x)
     assert e.reading.problem is None and e.reading.fix is None, f"{what}: {e.reading}"
     assert e.reading.shape == e.reading.given == case.input_shape, f"{what}: {e.reading}"
-    assert e.reading.batched == (case.n is not None) and e.reading.layout == case.layout, f"{what}: {e.reading}"
+    assert e.reading.batched == (case.n is not None) and e.reading.layout == case.layout, (
+        f"{what}: {e.reading}"
+    )
     axes = {"C_in": case.c_in, "L_in": case.l_in} | ({} if case.n is None else {"N": case.n})
     assert e.reading.axes == axes, f"{what}: axes {e.reading.axes}, expected {axes}"
     assert e.transposed == ec.transposed
@@ -261,7 +307,9 @@ def assert_explains_layer(ec: ExplainCase) -> None:
     assert example.shape == ncl, f"{what}: example_input {example.shape}, expected {ncl}"
     assert np.all(example == np.round(example)) and np.abs(example).max() <= 3, f"{what}: example {example}"
     assert d.output_shape == e.output_shape and d.output_length == e.output_length, f"{what}: default differs"
-    assert_trace(d, layer, from_ncl(example, case.layout, case.n is not None), ec.element, f"{what} (example)")
+    assert_trace(
+        d, layer, from_ncl(example, case.layout, case.n is not None), ec.element, f"{what} (example)"
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -281,7 +329,12 @@ def test_explain_hand_checked_tutorial():
     layer = Conv1d(2, 3, 5, rng=0, dtype=np.float64)
     x = np.arange(48, dtype=np.float64).reshape(4, 2, 6)
     e = explain(layer, input=x, element=(0, 0, 1))
-    assert (e.output_length.value, e.output_shape, e.weight_shape, e.bias_shape) == (2, (4, 3, 2), (3, 2, 5), (3,))
+    assert (e.output_length.value, e.output_shape, e.weight_shape, e.bias_shape) == (
+        2,
+        (4, 3, 2),
+        (3, 2, 5),
+        (3,),
+    )
     assert e.parameters == 3 * 2 * 5 + 3 and e.multiply_adds == 4 * 3 * 2 * 2 * 5
     by_hand = float(np.sum(x[0, :, 1:6] * layer.weight[0]) + layer.bias[0])
     assert e.trace.total == pytest.approx(by_hand, rel=1e-12), f"{e.trace.total} != {by_hand}"
@@ -290,7 +343,9 @@ def test_explain_hand_checked_tutorial():
 
 def test_explain_from_arguments_equals_explain_of_the_layer():
     """Conv1d's arguments as keywords build the same layer (weights seeded by ``seed``)."""
-    e = explain(in_channels=4, out_channels=6, kernel_size=3, stride=2, groups=2, input_shape=(2, 4, 11), seed=5)
+    e = explain(
+        in_channels=4, out_channels=6, kernel_size=3, stride=2, groups=2, input_shape=(2, 4, 11), seed=5
+    )
     layer = Conv1d(4, 6, 3, stride=2, groups=2, rng=5)
     f = explain(layer, (2, 4, 11), seed=5)
     assert e.output_shape == f.output_shape == (2, 6, 5), f"{e.output_shape}, {f.output_shape}"
@@ -326,8 +381,10 @@ def assert_formula(e: Explanation, case: ConvCase | TransposedCase, what: str) -
     assert evaluate_numbers(f.numbers) == f.value, f"{what}: {f.numbers!r} does not evaluate to {f.value}"
     if isinstance(case, TransposedCase):
         p = case.padding[0] if isinstance(case.padding, tuple) else case.padding
-        inner = (f"({case.l_in} - 1)*{case.stride} - 2*{p} + {case.dilation}*({case.k} - 1) + "
-                 f"{case.output_padding} + 1")
+        inner = (
+            f"({case.l_in} - 1)*{case.stride} - 2*{p} + {case.dilation}*({case.k} - 1) + "
+            f"{case.output_padding} + 1"
+        )
     else:
         left, right = case.pads
         inner = f"floor(({case.l_in} + {left} + {right} - {case.dilation}*({case.k} - 1) - 1) / {case.stride}) + 1"
@@ -396,14 +453,17 @@ def test_channels_last_input_array_is_explained_as_the_transposed_array():
     assert_trace(e, layer, x.transpose(0, 2, 1), (1, 3, 5), "channels-last input=")
 
 
-@pytest.mark.parametrize("layer, shape", [
-    (Conv1d(256, 100, 2, rng=0), (32, 35, 100)),
-    (Conv1d(256, 100, 2, rng=0), (35, 100)),
-    (Conv1d(256, 100, 2, layout="NLC", rng=0), (32, 100, 35)),
-    (ConvTranspose1d(8, 4, 3, rng=0), (2, 5, 9)),
-    (Conv1d(256, 100, 2, rng=0), (32, 35, 256, 1)),
-    (Conv1d(4, 4, 5, rng=0), (2, 4, 3)),
-])
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (Conv1d(256, 100, 2, rng=0), (32, 35, 100)),
+        (Conv1d(256, 100, 2, rng=0), (35, 100)),
+        (Conv1d(256, 100, 2, layout="NLC", rng=0), (32, 100, 35)),
+        (ConvTranspose1d(8, 4, 3, rng=0), (2, 5, 9)),
+        (Conv1d(256, 100, 2, rng=0), (32, 35, 256, 1)),
+        (Conv1d(4, 4, 5, rng=0), (2, 4, 3)),
+    ],
+)
 def test_shapes_no_transpose_fixes_raise_the_layers_error(layer, shape):
     with pytest.raises(ConvError) as from_layer:
         layer(np.zeros(shape, layer.weight.dtype))
@@ -452,8 +512,15 @@ def stack_cases(draw: Any) -> StackCase:
     layers = []
     for _ in range(draw(st.integers(1, 4))):
         padding = draw(st.sampled_from([0, 1, (2, 0), (0, 3), "valid", "same", "causal"]))
-        layers.append((draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 3)),
-                       draw(st.integers(1, 2)), padding))
+        layers.append(
+            (
+                draw(st.integers(1, 2)),
+                draw(st.integers(1, 4)),
+                draw(st.integers(1, 3)),
+                draw(st.integers(1, 2)),
+                padding,
+            )
+        )
     return StackCase(draw(st.integers(1, 2)), tuple(layers), draw(st.booleans()))
 
 
@@ -461,8 +528,18 @@ def positive_stack(case: StackCase) -> list[Conv1d]:
     """All weights > 0 and zero bias: an output is nonzero exactly when an impulse reaches it."""
     layers, c = [], case.channels
     for i, (c_out, k, d, s, padding) in enumerate(case.layers):
-        layer = Conv1d(c, c_out, k, stride=s, padding=padding, dilation=d, bias=case.bias,
-                       dtype=np.float64, algorithm="gemm", rng=i)
+        layer = Conv1d(
+            c,
+            c_out,
+            k,
+            stride=s,
+            padding=padding,
+            dilation=d,
+            bias=case.bias,
+            dtype=np.float64,
+            algorithm="gemm",
+            rng=i,
+        )
         layer.weight[...] = np.abs(layer.weight) + 0.1
         if layer.bias is not None:
             layer.bias[...] = 0
@@ -509,7 +586,9 @@ def test_stack_receptive_field_is_measured_through_the_real_stack(case):
         span = (layer.kernel_size[0] - 1) * layer.dilation[0] + 1
         assert step.span == span and step.layer == repr(layer), f"{what}: {step}"
         measured = measured_receptive_field(y, period, what)
-        assert step.receptive_field == measured, f"{what}: step says {step.receptive_field}, measured {measured}"
+        assert step.receptive_field == measured, (
+            f"{what}: step says {step.receptive_field}, measured {measured}"
+        )
     assert s.receptive_field == s.steps[-1].receptive_field, f"{case}: {s}"
 
 
@@ -517,7 +596,7 @@ def test_wavenet_stack_receptive_field_is_1024():
     layers = [Conv1d(16, 16, 2, dilation=2**i, padding="causal", rng=i) for i in range(10)]
     s = explain_stack(layers, (1, 16, 4096))
     assert s.receptive_field == 1024, f"{s.receptive_field}"
-    assert [step.receptive_field for step in s.steps] == [2**(i + 1) for i in range(10)], f"{s.steps}"
+    assert [step.receptive_field for step in s.steps] == [2 ** (i + 1) for i in range(10)], f"{s.steps}"
     x = np.zeros((1, 16, 4096), np.float32)
     for layer, step in zip(layers, s.steps):
         assert step.input_shape == x.shape, f"{step}"
@@ -545,13 +624,16 @@ def test_stack_receptive_field_of_a_transposed_layer(k, dilation, stride):
     ConvTranspose1d(K=2, dilation=3, stride=2) the taps 0 and 3 land on output positions of
     different parity, so each output sees exactly 1 input sample (K=4: taps 0, 6 / 3, 9, so
     inputs i and i+3: 4 samples)."""
-    layer = ConvTranspose1d(1, 1, k, stride=stride, dilation=dilation, bias=False, dtype=np.float64,
-                            algorithm="gemm", rng=0)
+    layer = ConvTranspose1d(
+        1, 1, k, stride=stride, dilation=dilation, bias=False, dtype=np.float64, algorithm="gemm", rng=0
+    )
     layer.weight[...] = np.abs(layer.weight) + 0.1
     length = 40
     measured = measured_receptive_field(layer(impulses(length, 1)), stride, f"{layer!r}")
     s = explain_stack([layer], (1, 1, length))
-    assert s.receptive_field == measured, f"{layer!r}: explain_stack says {s.receptive_field}, measured {measured}"
+    assert s.receptive_field == measured, (
+        f"{layer!r}: explain_stack says {s.receptive_field}, measured {measured}"
+    )
 
 
 # --------------------------------------------------------------------------- 5. JSON
@@ -560,9 +642,25 @@ def test_stack_receptive_field_of_a_transposed_layer(k, dilation, stride):
 def assert_json_equals_dataclass(e: Explanation, what: str) -> None:
     text = e.to_json()
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"{what}: non-standard JSON constant {c}"))
-    keys = {"layer", "transposed", "reading", "padding", "padding_note", "output_length", "output_shape",
-            "weight_shape", "weight_note", "bias_shape", "parameters", "multiply_adds", "receptive_field",
-            "trace", "algorithm", "algorithm_reason", "estimates_ms"}
+    keys = {
+        "layer",
+        "transposed",
+        "reading",
+        "padding",
+        "padding_note",
+        "output_length",
+        "output_shape",
+        "weight_shape",
+        "weight_note",
+        "bias_shape",
+        "parameters",
+        "multiply_adds",
+        "receptive_field",
+        "trace",
+        "algorithm",
+        "algorithm_reason",
+        "estimates_ms",
+    }
     assert keys <= set(data), f"{what}: missing keys {keys - set(data)}"
     assert not {"spec", "example_input", "weights"} & set(data), f"{what}: arrays leaked into JSON"
     assert data == e.to_dict(), f"{what}: to_json and to_dict differ"
@@ -570,13 +668,19 @@ def assert_json_equals_dataclass(e: Explanation, what: str) -> None:
     def plain(v: Any) -> Any:
         return [v.real, v.imag] if isinstance(v, complex) else v
 
-    assert data["output_length"] == {"symbols": e.output_length.symbols, "numbers": e.output_length.numbers,
-                                     "value": e.output_length.value}, f"{what}: {data['output_length']}"
+    assert data["output_length"] == {
+        "symbols": e.output_length.symbols,
+        "numbers": e.output_length.numbers,
+        "value": e.output_length.value,
+    }, f"{what}: {data['output_length']}"
     assert data["output_shape"] == list(e.output_shape) and data["weight_shape"] == list(e.weight_shape), what
     assert data["bias_shape"] == (None if e.bias_shape is None else list(e.bias_shape)), what
     assert data["padding"] == list(e.padding), what
     assert (data["parameters"], data["multiply_adds"], data["receptive_field"]) == (
-        e.parameters, e.multiply_adds, e.receptive_field), what
+        e.parameters,
+        e.multiply_adds,
+        e.receptive_field,
+    ), what
     assert data["reading"]["shape"] == list(e.reading.shape) and data["reading"]["fix"] == e.reading.fix, what
     assert data["reading"]["axes"] == e.reading.axes, what
     assert data["algorithm"] == e.algorithm and set(data["estimates_ms"]) == set(e.estimates_ms), what
@@ -584,21 +688,31 @@ def assert_json_equals_dataclass(e: Explanation, what: str) -> None:
     assert jt["element"] == list(tr.element) and jt["matches"] == tr.matches, what
     assert jt["total"] == plain(tr.total) and jt["computed"] == plain(tr.computed), what
     assert jt["bias"] == plain(tr.bias), what
-    assert len(jt["terms"]) == len(tr.terms), f"{what}: JSON has {len(jt['terms'])} terms, trace {len(tr.terms)}"
+    assert len(jt["terms"]) == len(tr.terms), (
+        f"{what}: JSON has {len(jt['terms'])} terms, trace {len(tr.terms)}"
+    )
     for jterm, term in zip(jt["terms"], tr.terms):
         assert jterm["weight_index"] == list(term.weight_index), what
         assert (jterm["input_value"], jterm["weight_value"], jterm["product"]) == (
-            plain(term.input_value), plain(term.weight_value), plain(term.product)), f"{what}: {jterm} vs {term}"
+            plain(term.input_value),
+            plain(term.weight_value),
+            plain(term.product),
+        ), f"{what}: {jterm} vs {term}"
         assert (jterm["channel"], jterm["tap"], jterm["position"], jterm["source"]) == (
-            term.channel, term.tap, term.position, term.source), f"{what}: {jterm} vs {term}"
+            term.channel,
+            term.tap,
+            term.position,
+            term.source,
+        ), f"{what}: {jterm} vs {term}"
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.one_of(explain_cases(), explain_cases(transposed=True)))
 def test_json_numbers_equal_the_dataclass(ec):
     layer = build_layer(ec.case, ec.dtype, ec.seed)
-    assert_json_equals_dataclass(explain(layer, ec.case.input_shape, element=ec.element_arg),
-                                 f"{layer!r} on {ec.case.input_shape}")
+    assert_json_equals_dataclass(
+        explain(layer, ec.case.input_shape, element=ec.element_arg), f"{layer!r} on {ec.case.input_shape}"
+    )
 
 
 def test_json_of_the_text_cnn():
@@ -660,17 +774,46 @@ def test_text_fits_80_columns(ec):
     assert_text(explain(layer, ec.case.input_shape, element=ec.element_arg), f"{layer!r}")
 
 
-@pytest.mark.parametrize("layer, shape, element", [
-    (Conv1d(256, 100, 2, rng=0), (32, 35, 256), None),
-    (Conv1d(256, 512, 7, stride=3, padding=(1000, 999), dilation=100, groups=4, padding_mode="replicate",
-            bias=False, layout="NLC", rng=0), (2, 5000, 256), (1, 511, 1500)),
-    (Conv1d(256, 256, 3, padding="same", padding_mode="reflect", groups=256, rng=0), (256, 1234), (255, 1233)),
-    (Conv1d(64, 128, 2, dilation=256, padding="causal", rng=0), (1, 64, 1000), (0, 127, 999)),
-    (Conv1d(12, 12, 5, stride=4, padding="same", rng=0), (3, 12, 10007), (2, 11, 2501)),
-    (ConvTranspose1d(256, 128, 16, stride=8, padding=4, output_padding=3, groups=2, rng=0), (4, 256, 300),
-     (3, 127, 2399)),
-    (ConvTranspose1d(512, 256, 4, stride=2, padding=1, dilation=3, layout="NLC", rng=0), (128, 512), (0, 0, 100)),
-])
+@pytest.mark.parametrize(
+    "layer, shape, element",
+    [
+        (Conv1d(256, 100, 2, rng=0), (32, 35, 256), None),
+        (
+            Conv1d(
+                256,
+                512,
+                7,
+                stride=3,
+                padding=(1000, 999),
+                dilation=100,
+                groups=4,
+                padding_mode="replicate",
+                bias=False,
+                layout="NLC",
+                rng=0,
+            ),
+            (2, 5000, 256),
+            (1, 511, 1500),
+        ),
+        (
+            Conv1d(256, 256, 3, padding="same", padding_mode="reflect", groups=256, rng=0),
+            (256, 1234),
+            (255, 1233),
+        ),
+        (Conv1d(64, 128, 2, dilation=256, padding="causal", rng=0), (1, 64, 1000), (0, 127, 999)),
+        (Conv1d(12, 12, 5, stride=4, padding="same", rng=0), (3, 12, 10007), (2, 11, 2501)),
+        (
+            ConvTranspose1d(256, 128, 16, stride=8, padding=4, output_padding=3, groups=2, rng=0),
+            (4, 256, 300),
+            (3, 127, 2399),
+        ),
+        (
+            ConvTranspose1d(512, 256, 4, stride=2, padding=1, dilation=3, layout="NLC", rng=0),
+            (128, 512),
+            (0, 0, 100),
+        ),
+    ],
+)
 def test_text_of_large_layers_fits_80_columns(layer, shape, element):
     e = explain(layer, shape, element=element)
     assert_text(e, f"{layer!r} on {shape}")
@@ -678,8 +821,16 @@ def test_text_of_large_layers_fits_80_columns(layer, shape, element):
 
 def test_text_of_the_text_cnn():
     text = str(explain(Conv1d(256, 100, 2, rng=0), (32, 35, 256)))
-    for expected in ["does not fit", "x.transpose(0, 2, 1)", "= 34", "output (32, 100, 34)",
-                     "weight (100, 256, 2)", "bias   (100,)", "51,300 parameters", "more terms"]:
+    for expected in [
+        "does not fit",
+        "x.transpose(0, 2, 1)",
+        "= 34",
+        "output (32, 100, 34)",
+        "weight (100, 256, 2)",
+        "bias   (100,)",
+        "51,300 parameters",
+        "more terms",
+    ]:
         assert expected in text, f"{expected!r} not in\n{text}"
 
 
@@ -693,16 +844,28 @@ def assert_png(path: Any, what: str) -> None:
     assert len(data) > 5000, f"{what}: suspiciously small PNG ({len(data)} bytes)"
 
 
-@pytest.mark.parametrize("name, layer, shape, element", [
-    ("stride2", Conv1d(2, 3, 3, stride=2, rng=0), (1, 2, 11), (0, 1, 3)),
-    ("dilation3", Conv1d(2, 3, 3, dilation=3, rng=0), (1, 2, 12), (0, 0, 2)),
-    ("same-reflect", Conv1d(2, 2, 4, padding="same", padding_mode="reflect", rng=0), (1, 2, 9), (0, 1, 0)),
-    ("groups2", Conv1d(4, 6, 3, groups=2, rng=0), (2, 4, 8), (1, 5, 2)),
-    ("wide-dilation", Conv1d(64, 128, 2, dilation=256, rng=0), (1, 64, 1000), (0, 100, 500)),
-    ("transposed", ConvTranspose1d(3, 2, 4, stride=2, padding=1, rng=0), (1, 3, 6), (0, 1, 5)),
-    ("transposed-groups", ConvTranspose1d(4, 4, 3, stride=3, dilation=2, output_padding=1, groups=2, rng=0),
-     (5, 4), (3, 7)),
-])
+@pytest.mark.parametrize(
+    "name, layer, shape, element",
+    [
+        ("stride2", Conv1d(2, 3, 3, stride=2, rng=0), (1, 2, 11), (0, 1, 3)),
+        ("dilation3", Conv1d(2, 3, 3, dilation=3, rng=0), (1, 2, 12), (0, 0, 2)),
+        (
+            "same-reflect",
+            Conv1d(2, 2, 4, padding="same", padding_mode="reflect", rng=0),
+            (1, 2, 9),
+            (0, 1, 0),
+        ),
+        ("groups2", Conv1d(4, 6, 3, groups=2, rng=0), (2, 4, 8), (1, 5, 2)),
+        ("wide-dilation", Conv1d(64, 128, 2, dilation=256, rng=0), (1, 64, 1000), (0, 100, 500)),
+        ("transposed", ConvTranspose1d(3, 2, 4, stride=2, padding=1, rng=0), (1, 3, 6), (0, 1, 5)),
+        (
+            "transposed-groups",
+            ConvTranspose1d(4, 4, 3, stride=3, dilation=2, output_padding=1, groups=2, rng=0),
+            (5, 4),
+            (3, 7),
+        ),
+    ],
+)
 def test_draw_writes_a_png(tmp_path, name, layer, shape, element):
     from conv1d.plot import draw
 
@@ -726,4 +889,3 @@ def test_demo_plot_writes_the_picture_and_says_where(tmp_path, capsys):
     out = capsys.readouterr().out
     assert_png(path, "conv1d demo --plot")
     assert str(path.resolve()) in out, f"{path} not mentioned in\n{out}"
-

@@ -82,7 +82,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycles() -> None:
     graph = import_graph()
-    assert ("conv1d.executor" in graph and "conv1d.kernels.gemm" in graph["conv1d.executor"]) or graph["conv1d.executor"]
+    assert ("conv1d.executor" in graph and "conv1d.kernels.gemm" in graph["conv1d.executor"]) or graph[
+        "conv1d.executor"
+    ]
     found = cycles(graph)
     assert not found, f"import cycles: {found}"
 
@@ -106,7 +108,12 @@ def test_only_the_executor_reaches_the_kernel_table() -> None:
     """Entry points reach kernels through conv1d.executor (streaming, layers, torch, Dask,
     functional, grad import no kernel module that computes)."""
     graph = import_graph()
-    computing = {"conv1d.kernels.gemm", "conv1d.kernels.direct", "conv1d.kernels.fft", "conv1d.kernels.winograd"}
+    computing = {
+        "conv1d.kernels.gemm",
+        "conv1d.kernels.direct",
+        "conv1d.kernels.fft",
+        "conv1d.kernels.winograd",
+    }
     allowed = {"conv1d.executor", "conv1d.dispatch"}
     for name, targets in graph.items():
         if name.startswith("conv1d.kernels") or name in allowed:

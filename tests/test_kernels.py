@@ -39,7 +39,9 @@ def _arrays(p: KernelProblem, seed: int) -> dict[str, Any]:
     }
 
 
-SUMS_BIAS = tuple(k for k in dispatch.KERNELS.values() if k.CAPABILITIES.sums_bias)  # conv_weight also fills ``bias=``
+SUMS_BIAS = tuple(
+    k for k in dispatch.KERNELS.values() if k.CAPABILITIES.sums_bias
+)  # conv_weight also fills ``bias=``
 
 
 def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -54,15 +56,22 @@ def _all_three(kernel: ModuleType, p: KernelProblem, a: dict[str, Any]) -> dict[
         result["bias gradient"] = a["y"].sum(axis=(0, 3))
     elif kernel in SUMS_BIAS:
         result["bias gradient"] = np.full((p.groups, p.co), 7, p.dtype)
-        result["conv_weight"] = kernel.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left,
-                                                   bias=result["bias gradient"])
+        result["conv_weight"] = kernel.conv_weight(
+            a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left, bias=result["bias gradient"]
+        )
     else:
         result["conv_weight"] = kernel.conv_weight(a["x"], a["y"], p.k, p.stride, p.dilation, p.pad_left)
     return result
 
 
-def _check_against_reference(name: str, block_bytes: int | None, p: KernelProblem, seed: int,
-                             large_input_paths: bool = False, one_thread: bool = False) -> None:
+def _check_against_reference(
+    name: str,
+    block_bytes: int | None,
+    p: KernelProblem,
+    seed: int,
+    large_input_paths: bool = False,
+    one_thread: bool = False,
+) -> None:
     """``large_input_paths``: take the paths meant for large inputs on these small ones too
     (GEMM's im2col one copy per tap and its forward's batch items side by side in one
     product, Winograd's blocked transposition into channels-last).
@@ -89,9 +98,12 @@ def _check_against_reference(name: str, block_bytes: int | None, p: KernelProble
     if KERNELS[name] in SUMS_BIAS:
         shapes["bias gradient"] = (p.groups, p.co)
     for op, shape in shapes.items():
-        assert expected[op].shape == shape, f"reference {op} shape {expected[op].shape}, the contract says {shape}"
-        assert_matches(actual[op], expected[op], p.dtype, f"{name}.{op} {p} block_bytes={block_bytes}",
-                       algorithm=name)
+        assert expected[op].shape == shape, (
+            f"reference {op} shape {expected[op].shape}, the contract says {shape}"
+        )
+        assert_matches(
+            actual[op], expected[op], p.dtype, f"{name}.{op} {p} block_bytes={block_bytes}", algorithm=name
+        )
     for key, copy in before.items():
         assert np.array_equal(a[key], copy), f"{name} wrote into its argument {key}"
 
@@ -157,7 +169,11 @@ def test_winograd_matrices_interpolate_exactly() -> None:
     for k in range(2, winograd.MAX_TAPS + 1):
         m = winograd.tile(k)
         at, g, bt = winograd.matrices(m, k, np.dtype(np.float64))
-        assert at.shape == (m, winograd.ALPHA) and g.shape == (winograd.ALPHA, k) and bt.shape == (winograd.ALPHA,) * 2
+        assert (
+            at.shape == (m, winograd.ALPHA)
+            and g.shape == (winograd.ALPHA, k)
+            and bt.shape == (winograd.ALPHA,) * 2
+        )
         assert np.all(at[:, winograd.ONES] == 1)  # the bias column
         d, w = rng.integers(-9, 10, winograd.ALPHA), rng.integers(-9, 10, k)
         expected = [int(np.dot(d[i : i + k], w)) for i in range(m)]
@@ -184,12 +200,27 @@ def test_tiny_blocks_really_split_the_work(monkeypatch: pytest.MonkeyPatch) -> N
     columns already need more than 64 bytes), so the kernel makes one matrix product per
     batch item and position: in conv, in conv_weight, and in conv_transpose, which for
     stride 1 is conv with the flipped kernel over its ``t_length`` outputs."""
-    p = KernelProblem(n=2, groups=1, ci=3, co=2, k=3, stride=1, dilation=1, length=20, pad_left=0, pad_right=0,
-                      bias=False, offset=0, t_length=20, dtype=np.dtype(np.float64))
+    p = KernelProblem(
+        n=2,
+        groups=1,
+        ci=3,
+        co=2,
+        k=3,
+        stride=1,
+        dilation=1,
+        length=20,
+        pad_left=0,
+        pad_right=0,
+        bias=False,
+        offset=0,
+        t_length=20,
+        dtype=np.dtype(np.float64),
+    )
     a = _arrays(p, seed=1)
     expected = _all_three(reference, p, a)
     calls: list[str] = []
     monkeypatch.setattr(gemm, "BLOCK_BYTES", 64)
+
     def counting(*args: Any, **kwargs: Any) -> np.ndarray:
         calls.append("matmul")
         return np.matmul(*args, **kwargs)
@@ -205,7 +236,11 @@ def test_tiny_blocks_really_split_the_work(monkeypatch: pytest.MonkeyPatch) -> N
             result = run()
         assert_matches(result, expected[op], p.dtype, f"gemm.{op} in one-position blocks")
         counts[op] = len(calls)
-    assert counts == {"conv": p.n * p.l_out, "conv_transpose": p.n * p.t_length, "conv_weight": p.n * p.l_out}, counts
+    assert counts == {
+        "conv": p.n * p.l_out,
+        "conv_transpose": p.n * p.t_length,
+        "conv_weight": p.n * p.l_out,
+    }, counts
 
 
 # --------------------------------------------------------------------------- hand-checked
@@ -249,13 +284,21 @@ def test_hand_checked(name: str, block_bytes: int | None, monkeypatch: pytest.Mo
     check(kernel.conv(_x([1, 0, 0], dt), _w([1, 2, 3], dt), 1, 1), _x([1], dt), "not flipped")
     # zero padding as numbers, and a bias: xp = [0, 1, 2, 3, 0], y[t] = xp[t] + xp[t+1] + 10
     bias = np.array([[10]], dt)
-    check(kernel.conv(_x([1, 2, 3], dt), _w([1, 1], dt), 1, 1, 1, 1, bias), _x([11, 13, 15, 13], dt), "pads, bias")
+    check(
+        kernel.conv(_x([1, 2, 3], dt), _w([1, 1], dt), 1, 1, 1, 1, bias),
+        _x([11, 13, 15, 13], dt),
+        "pads, bias",
+    )
     # padding alone can hold the window: L = 1, pads (2, 1), K = 4: one output, xp = [0, 0, 7, 0]
     check(kernel.conv(_x([7], dt), _w([1, 2, 3, 4], dt), 1, 1, 2, 1), _x([21], dt), "padding-only window")
 
     # transposed, overlap-add: y = [1, 10, 100] scatters y[t] * [1, 2, 3] to t, t+1, t+2
     y3 = _x([1, 10, 100], dt)
-    check(kernel.conv_transpose(y3, _w([1, 2, 3], dt), 1, 1, 5), _x([1, 12, 123, 230, 300], dt), "conv_transpose")
+    check(
+        kernel.conv_transpose(y3, _w([1, 2, 3], dt), 1, 1, 5),
+        _x([1, 12, 123, 230, 300], dt),
+        "conv_transpose",
+    )
     # a window of it: positions 1..5, the last one past the end reads 0
     check(kernel.conv_transpose(y3, _w([1, 2, 3], dt), 1, 1, 5, 1), _x([12, 123, 230, 300, 0], dt), "offset")
     # stride 2, one position more than the windows reach: the last sample stays 0
@@ -264,9 +307,15 @@ def test_hand_checked(name: str, block_bytes: int | None, monkeypatch: pytest.Mo
     check(kernel.conv_transpose(_x([1, 10], dt), _w([1, 2], dt), 1, 2, 4), _x([1, 10, 2, 20], dt), "d2")
 
     # weight gradient: gw[j] = sum_t y[t] x[2t + j] with x = 0..4, y = [1, 10], stride 2
-    check(kernel.conv_weight(_x([0, 1, 2, 3, 4], dt), _x([1, 10], dt), 2, 2, 1), _w([20, 31], dt), "conv_weight")
+    check(
+        kernel.conv_weight(_x([0, 1, 2, 3, 4], dt), _x([1, 10], dt), 2, 2, 1), _w([20, 31], dt), "conv_weight"
+    )
     # with pad_left = 1: xp = [0, 1, 2, 3], y = [1, 1, 1]: gw = [0+1+2, 1+2+3]
-    check(kernel.conv_weight(_x([1, 2, 3], dt), _x([1, 1, 1], dt), 2, 1, 1, 1), _w([3, 6], dt), "conv_weight pad")
+    check(
+        kernel.conv_weight(_x([1, 2, 3], dt), _x([1, 1, 1], dt), 2, 1, 1, 1),
+        _w([3, 6], dt),
+        "conv_weight pad",
+    )
 
     # two channels in, one out: y[t] = x0[t] + x1[t+1] (w = [[1, 0], [0, 1]])
     x2 = np.array([[1, 2, 3], [10, 20, 30]], dt)[None, None]  # (1, 1, Ci=2, 3)
@@ -286,8 +335,9 @@ def test_empty_batch(name: str) -> None:
     x, w, y = np.zeros((0, 2, 3, 6), dt), np.ones((2, 4, 3, 2), dt), np.zeros((0, 2, 4, 5), dt)
     assert_matches(kernel.conv(x, w, 1, 1), y, dt, f"{name}.conv", algorithm=name)
     assert_matches(kernel.conv_transpose(y, w, 1, 1, 6), x, dt, f"{name}.conv_transpose", algorithm=name)
-    assert_matches(kernel.conv_weight(x, y, 2, 1, 1), np.zeros((2, 4, 3, 2)), dt, f"{name}.conv_weight",
-                   algorithm=name)
+    assert_matches(
+        kernel.conv_weight(x, y, 2, 1, 1), np.zeros((2, 4, 3, 2)), dt, f"{name}.conv_weight", algorithm=name
+    )
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
@@ -300,7 +350,9 @@ def test_left_padding_longer_than_the_output(name: str) -> None:
     bias = rng.standard_normal((1, 2))
     expected = reference.conv(x, w, 1, 1, 9, 0, bias)
     assert expected.shape == (2, 1, 2, 6)
-    assert_matches(KERNELS[name].conv(x, w, 1, 1, 9, 0, bias), expected, np.float64, f"{name}.conv", algorithm=name)
+    assert_matches(
+        KERNELS[name].conv(x, w, 1, 1, 9, 0, bias), expected, np.float64, f"{name}.conv", algorithm=name
+    )
 
 
 @pytest.mark.parametrize("name", ["gemm", "winograd"])
@@ -326,7 +378,9 @@ def test_the_weight_gradient_reuses_what_the_forward_kept(name: str, monkeypatch
         kernel.conv_weight(x[:1], gy[:1], 5, 1, 1, 2, kept=keep)
 
 
-def test_the_winograd_input_gradient_reuses_the_forward_weight_transform(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_winograd_input_gradient_reuses_the_forward_weight_transform(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """conv(keep=d) leaves G @ w in d; conv_transpose(kept=d) (the input gradient, which
     interpolates at the reciprocal points to use it unflipped) takes it instead of
     computing it: the same result as the reference, no product with G made, and a kept
@@ -345,18 +399,28 @@ def test_the_winograd_input_gradient_reuses_the_forward_weight_transform(monkeyp
         return real(a, b, out=out)
 
     monkeypatch.setattr(winograd, "matmul", counted)
-    assert_matches(winograd.conv_transpose(gy, w, 1, 1, 20, 2, kept=keep), expected, np.float64,
-                   "winograd.conv_transpose(kept=)", algorithm="winograd")
+    assert_matches(
+        winograd.conv_transpose(gy, w, 1, 1, 20, 2, kept=keep),
+        expected,
+        np.float64,
+        "winograd.conv_transpose(kept=)",
+        algorithm="winograd",
+    )
     assert products == [(winograd.ALPHA, 1, 2 * 5, 4)]  # the products only (2 items x 5 tiles): no G @ w
     doubled = {key: 2 * value for key, value in keep.items()}
-    np.testing.assert_allclose(winograd.conv_transpose(gy, w, 1, 1, 20, 2, kept=doubled), 2 * expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        winograd.conv_transpose(gy, w, 1, 1, 20, 2, kept=doubled), 2 * expected, rtol=1e-9, atol=1e-9
+    )
 
 
-@pytest.mark.parametrize("n, g, ci, co, k, dilation, stride, extra", [
-    (1, 1, 64, 128, 2, 256, 1, 0),  # a stream's one-sample step of a WaveNet layer
-    (3, 2, 3, 4, 5, 3, 2, 1),  # grouped, strided, one sample past the window
-    (2, 4, 1, 2, 1, 1, 7, 6),  # depthwise, one tap, long stride
-])
+@pytest.mark.parametrize(
+    "n, g, ci, co, k, dilation, stride, extra",
+    [
+        (1, 1, 64, 128, 2, 256, 1, 0),  # a stream's one-sample step of a WaveNet layer
+        (3, 2, 3, 4, 5, 3, 2, 1),  # grouped, strided, one sample past the window
+        (2, 4, 1, 2, 1, 1, 7, 6),  # depthwise, one tap, long stride
+    ],
+)
 @pytest.mark.parametrize("bias", [False, True])
 def test_gemm_one_output_position_equals_the_reference(n, g, ci, co, k, dilation, stride, extra, bias):
     """One window per item (L_out = 1, no left padding): GEMM's matrix-vector path."""
@@ -367,4 +431,6 @@ def test_gemm_one_output_position_equals_the_reference(n, g, ci, co, k, dilation
     b = rng.standard_normal((g, co)) if bias else None
     expected = reference.conv(x, w, stride, dilation, 0, 0, b)
     assert expected.shape == (n, g, co, 1)
-    assert_matches(gemm.conv(x, w, stride, dilation, 0, 0, b), expected, np.float64, "gemm one window", algorithm="gemm")
+    assert_matches(
+        gemm.conv(x, w, stride, dilation, 0, 0, b), expected, np.float64, "gemm one window", algorithm="gemm"
+    )

@@ -22,7 +22,9 @@ def test_tutorial_text_cnn():
     """Conv1d(256, 100, 2) on (32, 35, 256) embeddings: the error, the transpose, (32, 100, 34)."""
     conv = conv1d.Conv1d(in_channels=256, out_channels=100, kernel_size=2)
     x = np.random.default_rng(0).standard_normal((32, 35, 256)).astype(np.float32)
-    with pytest.raises(ConvError, match=r"Axis 2 has 256: .* pass layout='NLC' or use x\.transpose\(0, 2, 1\)"):
+    with pytest.raises(
+        ConvError, match=r"Axis 2 has 256: .* pass layout='NLC' or use x\.transpose\(0, 2, 1\)"
+    ):
         conv(x)
     y = conv(x.transpose(0, 2, 1))
     assert y.shape == (32, 100, 34) and y.dtype == np.float32
@@ -41,8 +43,12 @@ def test_tutorial_interactive_walkthrough():
     y = conv(x)
     assert y.shape == (4, 3, 2)
     assert y.shape[2] == x.shape[2] - w.shape[2] + 1
-    np.testing.assert_allclose(y[0, 0, 0], x[0, 0, 0:5] @ w[0, 0] + x[0, 1, 0:5] @ w[0, 1] + b[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(y[0, 0, 1], x[0, 0, 1:6] @ w[0, 0] + x[0, 1, 1:6] @ w[0, 1] + b[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        y[0, 0, 0], x[0, 0, 0:5] @ w[0, 0] + x[0, 1, 0:5] @ w[0, 1] + b[0], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        y[0, 0, 1], x[0, 0, 1:6] @ w[0, 0] + x[0, 1, 1:6] @ w[0, 1] + b[0], rtol=1e-5, atol=1e-6
+    )
 
 
 # --------------------------------------------------------------------------- initialisation
@@ -54,8 +60,16 @@ def test_tutorial_interactive_walkthrough():
         (conv1d.Conv1d, torch.nn.Conv1d, dict(in_channels=64, out_channels=96, kernel_size=5)),
         (conv1d.Conv1d, torch.nn.Conv1d, dict(in_channels=64, out_channels=128, kernel_size=3, groups=4)),
         (conv1d.Conv1d, torch.nn.Conv1d, dict(in_channels=32, out_channels=32, kernel_size=9, groups=32)),
-        (conv1d.ConvTranspose1d, torch.nn.ConvTranspose1d, dict(in_channels=96, out_channels=64, kernel_size=4)),
-        (conv1d.ConvTranspose1d, torch.nn.ConvTranspose1d, dict(in_channels=64, out_channels=48, kernel_size=3, groups=4)),
+        (
+            conv1d.ConvTranspose1d,
+            torch.nn.ConvTranspose1d,
+            dict(in_channels=96, out_channels=64, kernel_size=4),
+        ),
+        (
+            conv1d.ConvTranspose1d,
+            torch.nn.ConvTranspose1d,
+            dict(in_channels=64, out_channels=48, kernel_size=3, groups=4),
+        ),
     ],
 )
 def test_init_matches_torch_distribution(cls, torch_cls, args):
@@ -111,9 +125,15 @@ layer_configs = st.fixed_dictionaries(
 
 def _torch_layer_args(c):
     return dict(
-        in_channels=c["cin_g"] * c["groups"], out_channels=c["cout_g"] * c["groups"],
-        kernel_size=c["kernel_size"], stride=c["stride"], padding=c["padding"], dilation=c["dilation"],
-        groups=c["groups"], bias=c["bias"], padding_mode=c["padding_mode"],
+        in_channels=c["cin_g"] * c["groups"],
+        out_channels=c["cout_g"] * c["groups"],
+        kernel_size=c["kernel_size"],
+        stride=c["stride"],
+        padding=c["padding"],
+        dilation=c["dilation"],
+        groups=c["groups"],
+        bias=c["bias"],
+        padding_mode=c["padding_mode"],
     )
 
 
@@ -144,9 +164,13 @@ def test_conv1d_layer_forward_backward_match_torch(c):
     expected.backward(torch.tensor(grad_y))
     grad_x = layer.backward(grad_y)
     np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_input")
-    np.testing.assert_allclose(layer.weight_grad, module.weight.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_weight")
+    np.testing.assert_allclose(
+        layer.weight_grad, module.weight.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_weight"
+    )
     if c["bias"]:
-        np.testing.assert_allclose(layer.bias_grad, module.bias.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_bias")
+        np.testing.assert_allclose(
+            layer.bias_grad, module.bias.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_bias"
+        )
 
 
 @settings(max_examples=60, deadline=None)
@@ -176,10 +200,16 @@ def test_conv_transpose1d_layer_forward_backward_match_torch(c, output_padding, 
     np.testing.assert_allclose(y, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
     grad_y = rng.standard_normal(y.shape)
     expected.backward(torch.tensor(grad_y))
-    np.testing.assert_allclose(layer.backward(grad_y), xt.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_input")
-    np.testing.assert_allclose(layer.weight_grad, module.weight.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_weight")
+    np.testing.assert_allclose(
+        layer.backward(grad_y), xt.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_input"
+    )
+    np.testing.assert_allclose(
+        layer.weight_grad, module.weight.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_weight"
+    )
     if c["bias"]:
-        np.testing.assert_allclose(layer.bias_grad, module.bias.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_bias")
+        np.testing.assert_allclose(
+            layer.bias_grad, module.bias.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg="grad_bias"
+        )
 
 
 def test_extras_in_layers_channels_last_and_causal():
@@ -191,8 +221,13 @@ def test_extras_in_layers_channels_last_and_causal():
     x2 = x.copy()
     x2[:, 7:, :] += 1.0
     np.testing.assert_array_equal(layer(x2.astype(np.float32))[:, :7], y[:, :7])
-    ref = conv1d.conv1d(x.transpose(0, 2, 1), layer.weight.astype(np.float64), layer.bias.astype(np.float64),
-                        padding=(6, 0), dilation=2)
+    ref = conv1d.conv1d(
+        x.transpose(0, 2, 1),
+        layer.weight.astype(np.float64),
+        layer.bias.astype(np.float64),
+        padding=(6, 0),
+        dilation=2,
+    )
     np.testing.assert_allclose(y, ref.transpose(0, 2, 1), rtol=1e-5, atol=1e-5)
 
 
@@ -284,8 +319,10 @@ def test_importing_conv1d_does_not_import_torch():
 def test_complex_layers_take_gradients_as_torch_autograd_does():
     """grad_input = conj(w) * g, grad_weight = conj(x) * g (Wirtinger), as torch's autograd."""
     rng = np.random.default_rng(5)
-    for cls, torch_cls, shape in ((conv1d.Conv1d, torch.nn.Conv1d, (2, 3, 9)),
-                                  (conv1d.ConvTranspose1d, torch.nn.ConvTranspose1d, (2, 3, 9))):
+    for cls, torch_cls, shape in (
+        (conv1d.Conv1d, torch.nn.Conv1d, (2, 3, 9)),
+        (conv1d.ConvTranspose1d, torch.nn.ConvTranspose1d, (2, 3, 9)),
+    ):
         layer = cls(3, 4, 3, stride=2, padding=1, dtype=np.complex128, rng=1)
         module = torch_cls(3, 4, 3, stride=2, padding=1, dtype=torch.complex128)
         module.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
@@ -295,8 +332,16 @@ def test_complex_layers_take_gradients_as_torch_autograd_does():
         grad_x = layer.backward(g)
         xt = torch.from_numpy(x).requires_grad_(True)
         module(xt).backward(torch.from_numpy(g))
-        np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=f"{cls.__name__} input")
-        np.testing.assert_allclose(layer.weight_grad, module.weight.grad.numpy(), rtol=1e-12, atol=1e-12,
-                                   err_msg=f"{cls.__name__} weight")
-        np.testing.assert_allclose(layer.bias_grad, module.bias.grad.numpy(), rtol=1e-12, atol=1e-12,
-                                   err_msg=f"{cls.__name__} bias")
+        np.testing.assert_allclose(
+            grad_x, xt.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=f"{cls.__name__} input"
+        )
+        np.testing.assert_allclose(
+            layer.weight_grad,
+            module.weight.grad.numpy(),
+            rtol=1e-12,
+            atol=1e-12,
+            err_msg=f"{cls.__name__} weight",
+        )
+        np.testing.assert_allclose(
+            layer.bias_grad, module.bias.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=f"{cls.__name__} bias"
+        )

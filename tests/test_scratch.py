@@ -89,8 +89,11 @@ def test_results_are_not_pool_memory(algorithm: str) -> None:
     w = rng.standard_normal((256, 128, 5)).astype(np.float32)
     y = conv1d.conv1d(x, w, padding=2, algorithm=algorithm)
     gy = rng.standard_normal(y.shape).astype(np.float32)
-    results = [y, conv1d.grad.conv1d_input(x.shape, w, gy, padding=2, algorithm=algorithm),
-               conv1d.grad.conv1d_weight(x, w.shape, gy, padding=2, algorithm=algorithm)]
+    results = [
+        y,
+        conv1d.grad.conv1d_input(x.shape, w, gy, padding=2, algorithm=algorithm),
+        conv1d.grad.conv1d_weight(x, w.shape, gy, padding=2, algorithm=algorithm),
+    ]
     pooled = [buf for buffers in scratch._local.pool.values() for buf in buffers]
     assert bool(pooled) == (algorithm != "direct")  # GEMM and Winograd borrow working memory
     for result in results:

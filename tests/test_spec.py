@@ -40,9 +40,15 @@ def test_output_length_hand_checked():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    l_in=st.integers(1, 60), k=st.integers(1, 7), stride=st.integers(1, 5), dilation=st.integers(1, 4),
-    padding=st.one_of(st.integers(0, 6), st.tuples(st.integers(0, 6), st.integers(0, 6)),
-                      st.sampled_from(["valid", "same", "causal"])),
+    l_in=st.integers(1, 60),
+    k=st.integers(1, 7),
+    stride=st.integers(1, 5),
+    dilation=st.integers(1, 4),
+    padding=st.one_of(
+        st.integers(0, 6),
+        st.tuples(st.integers(0, 6), st.integers(0, 6)),
+        st.sampled_from(["valid", "same", "causal"]),
+    ),
 )
 def test_output_length_is_the_real_length(l_in, k, stride, dilation, padding):
     span = (k - 1) * dilation + 1
@@ -53,13 +59,18 @@ def test_output_length_is_the_real_length(l_in, k, stride, dilation, padding):
         with pytest.raises(ConvError):
             conv1d.output_length(l_in, k, stride, padding, dilation)
         return
-    y = conv1d.conv1d(np.ones((1, 1, l_in)), np.ones((1, 1, k)), stride=stride, padding=padding, dilation=dilation)
+    y = conv1d.conv1d(
+        np.ones((1, 1, l_in)), np.ones((1, 1, k)), stride=stride, padding=padding, dilation=dilation
+    )
     assert y.shape == (1, 1, conv1d.output_length(l_in, k, stride, padding, dilation)) == spec.output_shape
     assert spec.span == span
     if padding in ("same", "causal"):
         assert spec.l_out == math.ceil(l_in / stride)
     if padding == "same" and stride == 1:  # PyTorch's split: total d*(K-1), extra on the right
-        assert (spec.pad_left, spec.pad_right) == (dilation * (k - 1) // 2, dilation * (k - 1) - dilation * (k - 1) // 2)
+        assert (spec.pad_left, spec.pad_right) == (
+            dilation * (k - 1) // 2,
+            dilation * (k - 1) - dilation * (k - 1) // 2,
+        )
     if padding == "causal":
         assert (spec.pad_left, spec.pad_right) == (span - 1, 0)
 
@@ -100,22 +111,34 @@ def test_seed_mistake_text_cnn_says_axis_2_and_the_fix():
 
 
 def test_channel_mismatch_batched_and_unbatched():
-    with raises(r"conv1d: weight \(33, 16, 3\) with groups=1 expects 16 input channels on axis 1, got input of shape \(8, 100, 16\)"):
+    with raises(
+        r"conv1d: weight \(33, 16, 3\) with groups=1 expects 16 input channels on axis 1, got input of shape \(8, 100, 16\)"
+    ):
         conv1d.conv1d(arr(8, 100, 16), arr(33, 16, 3))
-    with raises(r"expects 16 input channels on axis 0, got input of shape \(100, 16\) with 100 there\. Axis 1 has 16: if the input is channels-last \(L, C\), pass layout='NLC' or use x\.T"):
+    with raises(
+        r"expects 16 input channels on axis 0, got input of shape \(100, 16\) with 100 there\. Axis 1 has 16: if the input is channels-last \(L, C\), pass layout='NLC' or use x\.T"
+    ):
         conv1d.conv1d(arr(100, 16), arr(33, 16, 3))
-    with raises(r"expects 16 input channels on axis 2.*Axis 1 has 16: the input looks channels-first; pass layout='NCL'"):
+    with raises(
+        r"expects 16 input channels on axis 2.*Axis 1 has 16: the input looks channels-first; pass layout='NCL'"
+    ):
         conv1d.conv1d(arr(8, 16, 100), arr(33, 16, 3), layout="NLC")
-    with raises(r"weight \(4, 1, 3\) with groups=2 \(1 x 2\) expects 2 input channels on axis 1, got input of shape \(2, 3, 10\) with 3 there"):
+    with raises(
+        r"weight \(4, 1, 3\) with groups=2 \(1 x 2\) expects 2 input channels on axis 1, got input of shape \(2, 3, 10\) with 3 there"
+    ):
         conv1d.conv1d(arr(2, 3, 10), arr(4, 1, 3), groups=2)
     with raises(r"Weight axis 0 has 5: conv1d weights are \(C_out, C_in/groups, K\)"):
         conv1d.conv1d(arr(2, 5, 10), arr(5, 3, 3))
-    with raises(r"conv_transpose1d: weight \(3, 4, 3\) \(a transposed weight is \(C_in, C_out/groups, K\)\) expects 3 input channels"):
+    with raises(
+        r"conv_transpose1d: weight \(3, 4, 3\) \(a transposed weight is \(C_in, C_out/groups, K\)\) expects 3 input channels"
+    ):
         conv1d.conv_transpose1d(arr(2, 5, 10), arr(3, 4, 3))
 
 
 def test_wrong_rank():
-    with raises(r"input must be 3-D \(N, C_in, L\) batched or \(C_in, L\) unbatched, got 1-D input of shape \(10,\)\. For one signal with one channel use x\[None, None, :\]"):
+    with raises(
+        r"input must be 3-D \(N, C_in, L\) batched or \(C_in, L\) unbatched, got 1-D input of shape \(10,\)\. For one signal with one channel use x\[None, None, :\]"
+    ):
         conv1d.conv1d(arr(10), arr(1, 1, 3))
     with raises(r"got 4-D input of shape \(1, 2, 3, 10\)"):
         conv1d.conv1d(arr(1, 2, 3, 10), arr(1, 3, 3))
@@ -124,7 +147,9 @@ def test_wrong_rank():
 
 
 def test_groups_must_divide_channels():
-    with raises(r"Conv1d: in_channels=3 is not divisible by groups=2 \(the layer's channels\).*Valid groups here: 1"):
+    with raises(
+        r"Conv1d: in_channels=3 is not divisible by groups=2 \(the layer's channels\).*Valid groups here: 1"
+    ):
         conv1d.Conv1d(3, 4, 3, groups=2)
     with raises(r"Conv1d: out_channels=3 is not divisible by groups=2 .*Valid groups here: 1"):
         conv1d.Conv1d(4, 3, 3, groups=2)
@@ -137,16 +162,27 @@ def test_groups_must_divide_channels():
 
 
 def test_bias_shape_and_dtype():
-    with raises(r"weight \(4, 3, 3\) gives 4 output channels, so bias must have shape \(4,\), got bias of shape \(5,\)"):
+    with raises(
+        r"weight \(4, 3, 3\) gives 4 output channels, so bias must have shape \(4,\), got bias of shape \(5,\)"
+    ):
         conv1d.conv1d(arr(2, 3, 10), arr(4, 3, 3), arr(5))
-    with raises(r"input is float32 but bias is float64.*bias\.astype\(np\.float32\) or input\.astype\(np\.float64\)", kind=ConvTypeError):
+    with raises(
+        r"input is float32 but bias is float64.*bias\.astype\(np\.float32\) or input\.astype\(np\.float64\)",
+        kind=ConvTypeError,
+    ):
         conv1d.conv1d(arr(2, 3, 10), arr(4, 3, 3), arr(4, dtype=np.float64))
-    with raises(r"input is float32 but weight is float64.*weight\.astype\(np\.float32\) or input\.astype\(np\.float64\)", kind=ConvTypeError):
+    with raises(
+        r"input is float32 but weight is float64.*weight\.astype\(np\.float32\) or input\.astype\(np\.float64\)",
+        kind=ConvTypeError,
+    ):
         conv1d.conv1d(arr(2, 3, 10), arr(4, 3, 3, dtype=np.float64))
 
 
 def test_unsupported_dtypes():
-    with raises(r"input has dtype bool, which conv1d does not convolve\. Supported dtypes: float16, .*Convert with input\.astype\(np\.float32\)", kind=ConvTypeError):
+    with raises(
+        r"input has dtype bool, which conv1d does not convolve\. Supported dtypes: float16, .*Convert with input\.astype\(np\.float32\)",
+        kind=ConvTypeError,
+    ):
         conv1d.conv1d(np.zeros((1, 1, 5), bool), np.zeros((1, 1, 2), bool))
     with raises(r"input could not be read as a numeric array", kind=ConvTypeError):
         conv1d.conv1d([[[1, 2]], [[1]]], arr(1, 1, 1))
@@ -165,28 +201,40 @@ def test_kernel_longer_than_padded_input_shows_the_arithmetic():
 
 
 def test_zero_length_input():
-    with raises(r"the input has length 0 on axis 2 \(shape \(2, 3, 0\)\); a convolution needs at least one sample"):
+    with raises(
+        r"the input has length 0 on axis 2 \(shape \(2, 3, 0\)\); a convolution needs at least one sample"
+    ):
         conv1d.conv1d(arr(2, 3, 0), arr(4, 3, 1), padding=2)
     with raises(r"conv_transpose1d: the input has length 0"):
         conv1d.conv_transpose1d(arr(2, 3, 0), arr(3, 4, 1))
 
 
 def test_padding_strings_and_modes():
-    with raises(r"padding='full' is not a padding name; expected an int, \(left, right\) or one of 'valid', 'same', 'causal'\."):
+    with raises(
+        r"padding='full' is not a padding name; expected an int, \(left, right\) or one of 'valid', 'same', 'causal'\."
+    ):
         conv1d.conv1d(arr(1, 1, 5), arr(1, 1, 2), padding="full")
     with raises(r"padding='casual' is not a padding name.* Did you mean 'causal'\?"):
         conv1d.conv1d(arr(1, 1, 5), arr(1, 1, 2), padding="casual")
-    with raises(r"padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got padding_mode='reflection'\. Did you mean 'reflect'\?"):
+    with raises(
+        r"padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got padding_mode='reflection'\. Did you mean 'reflect'\?"
+    ):
         conv1d.Conv1d(1, 1, 2, padding_mode="reflection")
-    with raises(r"layout must be 'NCL' \(channels first, PyTorch's\) or 'NLC' \(channels last\), got layout='NWC'"):
+    with raises(
+        r"layout must be 'NCL' \(channels first, PyTorch's\) or 'NLC' \(channels last\), got layout='NWC'"
+    ):
         conv1d.conv1d(arr(1, 1, 5), arr(1, 1, 2), layout="NWC")
-    with raises(r"must be >= 0 \(negative padding is not supported\), got -1\. To drop samples, slice the input instead"):
+    with raises(
+        r"must be >= 0 \(negative padding is not supported\), got -1\. To drop samples, slice the input instead"
+    ):
         conv1d.conv1d(arr(1, 1, 5), arr(1, 1, 2), padding=-1)
     with raises(r"must be >= 0 .*got -2"):
         conv1d.conv1d(arr(1, 1, 5), arr(1, 1, 2), padding=(1, -2))
     with raises(r"padding must be an int, a 1-tuple or \(left, right\), got padding=\(1, 2, 3\)"):
         conv1d.conv1d(arr(1, 1, 5), arr(1, 1, 2), padding=(1, 2, 3))
-    with raises(r"padding must be an int, \(left, right\) or a padding name, got 1\.5 \(float\)", kind=ConvTypeError):
+    with raises(
+        r"padding must be an int, \(left, right\) or a padding name, got 1\.5 \(float\)", kind=ConvTypeError
+    ):
         conv1d.conv1d(arr(1, 1, 5), arr(1, 1, 2), padding=1.5)
 
 
@@ -207,9 +255,13 @@ def test_stride_and_dilation_must_be_positive_ints():
 
 
 def test_reflect_and_circular_limits():
-    with raises(r"padding_mode='reflect' needs each side's padding < L_in .* got padding \(4, 4\) for L_in=4\. Use padding_mode='replicate'"):
+    with raises(
+        r"padding_mode='reflect' needs each side's padding < L_in .* got padding \(4, 4\) for L_in=4\. Use padding_mode='replicate'"
+    ):
         conv1d.conv1d(arr(2, 3, 4), arr(1, 3, 3), padding=4, padding_mode="reflect")
-    with raises(r"padding_mode='circular' needs each side's padding <= L_in .* got padding \(5, 0\) for L_in=4"):
+    with raises(
+        r"padding_mode='circular' needs each side's padding <= L_in .* got padding \(5, 0\) for L_in=4"
+    ):
         conv1d.conv1d(arr(2, 3, 4), arr(1, 3, 3), padding=(5, 0), padding_mode="circular")
     assert conv1d.conv1d(arr(2, 3, 4), arr(1, 3, 3), padding=4, padding_mode="circular").shape == (2, 1, 10)
     assert conv1d.conv1d(arr(2, 3, 4), arr(1, 3, 3), padding=9, padding_mode="replicate").shape == (2, 1, 20)
@@ -219,20 +271,32 @@ def test_same_and_causal_combinations():
     # 'same' with a kernel longer than the input still works (it pads enough), as in PyTorch
     assert conv1d.conv1d(arr(1, 1, 2), arr(1, 1, 5), padding="same").shape == (1, 1, 2)
     # ... but reflect cannot pad 2 on a 2-sample input
-    with raises(r"padding_mode='reflect' needs each side's padding < L_in .* got padding \(2, 2\) for L_in=2"):
+    with raises(
+        r"padding_mode='reflect' needs each side's padding < L_in .* got padding \(2, 2\) for L_in=2"
+    ):
         conv1d.conv1d(arr(1, 1, 2), arr(1, 1, 5), padding="same", padding_mode="reflect")
     with raises(r"padding_mode='reflect' .* got padding \(4, 0\) for L_in=3"):
         conv1d.conv1d(arr(1, 1, 3), arr(1, 1, 5), padding="causal", padding_mode="reflect")
-    with raises(r"conv_transpose1d: padding must be an int for a transposed convolution \(as in PyTorch\), got padding='same'"):
+    with raises(
+        r"conv_transpose1d: padding must be an int for a transposed convolution \(as in PyTorch\), got padding='same'"
+    ):
         conv1d.conv_transpose1d(arr(1, 1, 3), arr(1, 1, 2), padding="same")
-    with raises(r"ConvTranspose1d: padding must be an int for a transposed convolution .* got padding='causal'"):
+    with raises(
+        r"ConvTranspose1d: padding must be an int for a transposed convolution .* got padding='causal'"
+    ):
         conv1d.ConvTranspose1d(1, 1, 2, padding="causal")
 
 
 def test_transposed_rules():
-    with raises(r"output_padding must be smaller than stride or dilation, got output_padding=2 with stride=2, dilation=1\..*use output_padding < 2"):
+    with raises(
+        r"output_padding must be smaller than stride or dilation, got output_padding=2 with stride=2, dilation=1\..*use output_padding < 2"
+    ):
         conv1d.conv_transpose1d(arr(2, 3, 10), arr(3, 4, 3), stride=2, output_padding=2)
-    assert conv1d.conv_transpose1d(arr(2, 3, 10), arr(3, 4, 3), dilation=3, output_padding=2).shape == (2, 4, 18)
+    assert conv1d.conv_transpose1d(arr(2, 3, 10), arr(3, 4, 3), dilation=3, output_padding=2).shape == (
+        2,
+        4,
+        18,
+    )
     with raises(r"output_padding must be >= 0, got output_padding=-1"):
         conv1d.conv_transpose1d(arr(2, 3, 10), arr(3, 4, 3), output_padding=-1)
     with raises(
@@ -240,7 +304,9 @@ def test_transposed_rules():
         r"\(1-1\)\*1 - 2\*1 \+ 1\*\(2-1\) \+ 0 \+ 1 = 0 samples; it must be at least 1\. Use padding <= 0"
     ):
         conv1d.conv_transpose1d(arr(1, 3, 1), arr(3, 4, 2), padding=1)
-    with raises(r"only padding_mode='zeros' is supported for transposed convolutions \(as in PyTorch\), got padding_mode='reflect'"):
+    with raises(
+        r"only padding_mode='zeros' is supported for transposed convolutions \(as in PyTorch\), got padding_mode='reflect'"
+    ):
         conv1d.ConvTranspose1d(3, 4, 3, padding_mode="reflect")
     with raises(r"weight \(0, 4, 3\) has no input channels"):
         conv1d.conv_transpose1d(arr(2, 0, 10), arr(0, 4, 3))
@@ -251,9 +317,13 @@ def test_output_size_rules():
     assert up(arr(1, 3, 10), output_size=[30]).shape == (1, 4, 30)
     assert up(arr(1, 3, 10), output_size=(1, 4, 32)).shape == (1, 4, 32)
     assert up(arr(3, 10), output_size=[4, 31]).shape == (4, 31)
-    with raises(r"ConvTranspose1d: requested an output length of 40, but for L_in=10 with stride=3, padding=0, kernel_size=3, dilation=1 the valid lengths are 30 to 32"):
+    with raises(
+        r"ConvTranspose1d: requested an output length of 40, but for L_in=10 with stride=3, padding=0, kernel_size=3, dilation=1 the valid lengths are 30 to 32"
+    ):
         up(arr(1, 3, 10), output_size=[40])
-    with raises(r"output_size must be the output length or the full output shape \(3 values for input of shape \(1, 3, 10\)\), got \[1, 30\]"):
+    with raises(
+        r"output_size must be the output length or the full output shape \(3 values for input of shape \(1, 3, 10\)\), got \[1, 30\]"
+    ):
         up(arr(1, 3, 10), output_size=[1, 30])
 
 
@@ -263,7 +333,9 @@ def test_empty_output_channels_is_an_error_as_in_torch():
 
 
 def test_grad_output_shape_is_checked():
-    with raises(r"conv1d_input: grad_output must have the convolution's output shape \(2, 4, 8\) \(input \(2, 3, 10\), weight \(4, 3, 3\), layout 'NCL'\), got \(2, 4, 9\)"):
+    with raises(
+        r"conv1d_input: grad_output must have the convolution's output shape \(2, 4, 8\) \(input \(2, 3, 10\), weight \(4, 3, 3\), layout 'NCL'\), got \(2, 4, 9\)"
+    ):
         conv1d.grad.conv1d_input((2, 3, 10), arr(4, 3, 3), arr(2, 4, 9))
     with raises(r"input_size must be a shape, a tuple of non-negative ints, got 10", kind=ConvTypeError):
         conv1d.grad.conv1d_input(10, arr(4, 3, 3), arr(2, 4, 9))
@@ -276,11 +348,16 @@ def test_grad_output_shape_is_checked():
 
 
 def test_layer_arguments():
-    with raises(r"Conv1d: dtype must be a floating or complex dtype .* got dtype=<class 'numpy.int64'>", kind=ConvTypeError):
+    with raises(
+        r"Conv1d: dtype must be a floating or complex dtype .* got dtype=<class 'numpy.int64'>",
+        kind=ConvTypeError,
+    ):
         conv1d.Conv1d(1, 1, 2, dtype=np.int64)
     with raises(r"device must be None or 'cpu', got 'cuda'"):
         conv1d.Conv1d(1, 1, 2, device="cuda")
-    with raises(r"Conv1d.load_state_dict: missing keys \['bias'\], unexpected keys \[\]; this layer has \['weight', 'bias'\] \(it was built with bias=True\)"):
+    with raises(
+        r"Conv1d.load_state_dict: missing keys \['bias'\], unexpected keys \[\]; this layer has \['weight', 'bias'\] \(it was built with bias=True\)"
+    ):
         conv1d.Conv1d(1, 1, 2).load_state_dict({"weight": arr(1, 1, 2)})
     with raises(r"'weight' has shape \(1, 1, 3\), the layer's weight has shape \(1, 1, 2\)"):
         conv1d.Conv1d(1, 1, 2).load_state_dict({"weight": arr(1, 1, 3), "bias": arr(1)})

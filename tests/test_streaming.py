@@ -91,8 +91,11 @@ def _fit_circular(draw: Any, case: ConvCase) -> ConvCase:
     left, right = case.pads
     if case.padding_mode != "circular" or left == 0:
         return case
-    lengths = [n for n in range(1, case.span + right + 14)
-               if padding_fits((0, right), "circular", n, case.k, case.stride, case.dilation)]
+    lengths = [
+        n
+        for n in range(1, case.span + right + 14)
+        if padding_fits((0, right), "circular", n, case.k, case.stride, case.dilation)
+    ]
     l_in = draw(st.one_of(st.just(lengths[0]), st.sampled_from(lengths), st.integers(lengths[-1], 160)))
     return replace(case, padding=(0, right), l_in=l_in)
 
@@ -100,7 +103,9 @@ def _fit_circular(draw: Any, case: ConvCase) -> ConvCase:
 @st.composite
 def streamable_conv_cases(draw: Any, padding_modes: tuple[str, ...] = PADDING_MODES) -> ConvCase:
     """Valid conv1d calls a stream accepts: 'same' only at stride 1, circular without left padding."""
-    return _fit_circular(draw, draw(conv_cases(batch=BATCHES, strided_same=False, padding_modes=padding_modes)))
+    return _fit_circular(
+        draw, draw(conv_cases(batch=BATCHES, strided_same=False, padding_modes=padding_modes))
+    )
 
 
 @st.composite
@@ -108,8 +113,11 @@ def refused_conv_cases(draw: Any) -> ConvCase:
     """A streamable layer with an input length the offline layer refuses (0, shorter than the
     span once padded, or beyond the padding mode's limits)."""
     case = draw(streamable_conv_cases())
-    bad = [0] + [n for n in range(1, case.span + 12)
-                 if not padding_fits(case.padding, case.padding_mode, n, case.k, case.stride, case.dilation)]
+    bad = [0] + [
+        n
+        for n in range(1, case.span + 12)
+        if not padding_fits(case.padding, case.padding_mode, n, case.k, case.stride, case.dilation)
+    ]
     return replace(case, l_in=draw(st.sampled_from(bad)))
 
 
@@ -118,8 +126,11 @@ def refused_transposed_cases(draw: Any) -> TransposedCase:
     """A transposed layer with an input length whose output would be empty (or no input)."""
     case = draw(transposed_cases(batch=BATCHES))
     p = case.padding[0] if isinstance(case.padding, tuple) else case.padding
-    bad = [0] + [n for n in range(1, 14)
-                 if transposed_length(n, case.k, case.stride, p, case.output_padding, case.dilation) < 1]
+    bad = [0] + [
+        n
+        for n in range(1, 14)
+        if transposed_length(n, case.k, case.stride, p, case.output_padding, case.dilation) < 1
+    ]
     return replace(case, l_in=draw(st.sampled_from(bad)))
 
 
@@ -157,8 +168,9 @@ def run_stream(stream: Any, x: np.ndarray, chunking: Chunking, axis: int) -> lis
     return [stream(c) for c in chunks] + [stream.flush()]
 
 
-def run_functional(call: Callable[..., tuple[np.ndarray, Any]], state: Any, x: np.ndarray, chunking: Chunking,
-                   axis: int) -> tuple[list[np.ndarray], list[tuple[Any, Any]]]:
+def run_functional(
+    call: Callable[..., tuple[np.ndarray, Any]], state: Any, x: np.ndarray, chunking: Chunking, axis: int
+) -> tuple[list[np.ndarray], list[tuple[Any, Any]]]:
     """As :func:`run_stream` for ``call(chunk, state, flush) -> (y, state)``, from ``state``.
     Returns the outputs and every (state given, deep copy of it taken before the call)."""
     chunks = split(x, chunking.sizes, axis)
@@ -172,8 +184,9 @@ def run_functional(call: Callable[..., tuple[np.ndarray, Any]], state: Any, x: n
     return pieces, given_states
 
 
-def assert_streamed(pieces: list[np.ndarray], expected: np.ndarray, dtype: Any, axis: int, what: str,
-                    algorithm: str = "gemm") -> None:
+def assert_streamed(
+    pieces: list[np.ndarray], expected: np.ndarray, dtype: Any, axis: int, what: str, algorithm: str = "gemm"
+) -> None:
     """Each piece has the expected dtype and the expected shape but for its length; all of
     them concatenated match ``expected`` (shape, dtype, values within the table's tolerance)."""
     dtype = np.dtype(dtype)
@@ -197,28 +210,48 @@ def assert_streamed(pieces: list[np.ndarray], expected: np.ndarray, dtype: Any, 
 
 def assert_same_state(actual: Any, expected: Any, what: str) -> None:
     """Field by field: arrays equal in dtype, shape and values; everything else ==."""
-    assert type(actual) is type(expected), f"{what}: {type(actual).__name__}, expected {type(expected).__name__}"
+    assert type(actual) is type(expected), (
+        f"{what}: {type(actual).__name__}, expected {type(expected).__name__}"
+    )
     if expected is None:
         return
     for f in fields(expected):
         a, e = getattr(actual, f.name), getattr(expected, f.name)
         if isinstance(e, np.ndarray):
-            same = isinstance(a, np.ndarray) and a.dtype == e.dtype and a.shape == e.shape and np.array_equal(a, e)
+            same = (
+                isinstance(a, np.ndarray)
+                and a.dtype == e.dtype
+                and a.shape == e.shape
+                and np.array_equal(a, e)
+            )
             assert same, f"{what}: field {f.name} changed from {e!r} to {a!r}"
         else:
-            assert not isinstance(a, np.ndarray) and a == e, f"{what}: field {f.name} changed from {e!r} to {a!r}"
+            assert not isinstance(a, np.ndarray) and a == e, (
+                f"{what}: field {f.name} changed from {e!r} to {a!r}"
+            )
 
 
 def tolerance_kind(algorithm: str) -> str:
     return "fft" if algorithm == "fft" else "gemm"
 
 
-def conv_layer(case: ConvCase, dtype: Any, seed: int, algorithm: str = "auto") -> tuple[conv1d.Conv1d, np.ndarray]:
+def conv_layer(
+    case: ConvCase, dtype: Any, seed: int, algorithm: str = "auto"
+) -> tuple[conv1d.Conv1d, np.ndarray]:
     """The case's layer (weights drawn from ``seed``) and its input, laid out as ``case.view``."""
     rng = np.random.default_rng(seed)
     layer = conv1d.Conv1d(
-        case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding, dilation=case.dilation,
-        groups=case.groups, bias=case.bias, padding_mode=case.padding_mode, dtype=dtype, layout=case.layout,
+        case.c_in,
+        case.c_out,
+        case.k,
+        stride=case.stride,
+        padding=case.padding,
+        dilation=case.dilation,
+        groups=case.groups,
+        bias=case.bias,
+        padding_mode=case.padding_mode,
+        dtype=dtype,
+        layout=case.layout,
         algorithm=algorithm,
     )
     layer.weight[...] = random_array(rng, layer.weight.shape, dtype)
@@ -227,13 +260,23 @@ def conv_layer(case: ConvCase, dtype: Any, seed: int, algorithm: str = "auto") -
     return layer, lay_out(random_array(rng, case.input_shape, dtype), case.view)
 
 
-def transposed_layer(case: TransposedCase, dtype: Any, seed: int,
-                     algorithm: str = "auto") -> tuple[conv1d.ConvTranspose1d, np.ndarray]:
+def transposed_layer(
+    case: TransposedCase, dtype: Any, seed: int, algorithm: str = "auto"
+) -> tuple[conv1d.ConvTranspose1d, np.ndarray]:
     rng = np.random.default_rng(seed)
     layer = conv1d.ConvTranspose1d(
-        case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding,
-        output_padding=case.output_padding, groups=case.groups, bias=case.bias, dilation=case.dilation,
-        dtype=dtype, layout=case.layout, algorithm=algorithm,
+        case.c_in,
+        case.c_out,
+        case.k,
+        stride=case.stride,
+        padding=case.padding,
+        output_padding=case.output_padding,
+        groups=case.groups,
+        bias=case.bias,
+        dilation=case.dilation,
+        dtype=dtype,
+        layout=case.layout,
+        algorithm=algorithm,
     )
     layer.weight[...] = random_array(rng, layer.weight.shape, dtype)
     if layer.bias is not None:
@@ -247,20 +290,43 @@ def transposed_span(case: TransposedCase) -> int:
 
 def conv_call(layer: conv1d.Conv1d) -> Callable[..., tuple[np.ndarray, Any]]:
     """``stream_conv1d`` with the layer's arguments, as ``call(chunk, state, flush)``."""
+
     def call(chunk: np.ndarray, state: Any, flush: bool) -> tuple[np.ndarray, Any]:
         return conv1d.stream_conv1d(
-            chunk, state, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups,
-            padding_mode=layer.padding_mode, layout=layer.layout, algorithm=layer.algorithm, flush=flush,
+            chunk,
+            state,
+            layer.weight,
+            layer.bias,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            layer.groups,
+            padding_mode=layer.padding_mode,
+            layout=layer.layout,
+            algorithm=layer.algorithm,
+            flush=flush,
         )
+
     return call
 
 
 def transposed_call(layer: conv1d.ConvTranspose1d) -> Callable[..., tuple[np.ndarray, Any]]:
     def call(chunk: np.ndarray, state: Any, flush: bool) -> tuple[np.ndarray, Any]:
         return conv1d.stream_conv_transpose1d(
-            chunk, state, layer.weight, layer.bias, layer.stride, layer.padding, layer.output_padding,
-            layer.groups, layer.dilation, layout=layer.layout, algorithm=layer.algorithm, flush=flush,
+            chunk,
+            state,
+            layer.weight,
+            layer.bias,
+            layer.stride,
+            layer.padding,
+            layer.output_padding,
+            layer.groups,
+            layer.dilation,
+            layout=layer.layout,
+            algorithm=layer.algorithm,
+            flush=flush,
         )
+
     return call
 
 
@@ -332,7 +398,9 @@ def test_state_is_frozen_plain_data():
     state = stream.state
     assert isinstance(state, conv1d.ConvStreamState), type(state)
     assert state.seen == 5 and state.emitted == 5 and state.batched is False, state
-    assert state.context.shape == (1, 2, 2), f"context {state.context.shape}: span - 1 = 2 samples of left context"
+    assert state.context.shape == (1, 2, 2), (
+        f"context {state.context.shape}: span - 1 = 2 samples of left context"
+    )
     with pytest.raises(AttributeError):
         state.seen = 0
     up = conv1d.StreamingConvTranspose1d(conv1d.ConvTranspose1d(2, 3, 3, stride=2, dtype=np.float64, rng=0))
@@ -356,29 +424,51 @@ def test_the_layers_current_weights_are_used_at_each_call():
 
 
 @settings(max_examples=150, deadline=None)
-@given(case=streamable_conv_cases(), dtype=st.sampled_from(FLOATS), algorithm=st.sampled_from(ALGORITHMS),
-       seed=seeds, data=st.data())
+@given(
+    case=streamable_conv_cases(),
+    dtype=st.sampled_from(FLOATS),
+    algorithm=st.sampled_from(ALGORITHMS),
+    seed=seeds,
+    data=st.data(),
+)
 def test_conv1d_stream_equals_offline(case, dtype, algorithm, seed, data):
     layer, x = conv_layer(case, dtype, seed, algorithm)
     chunking = data.draw(chunkings(case.l_in, case.span), label="chunking")
     expected = layer(x)
     axis = length_axis(case.layout)
     pieces = run_stream(conv1d.StreamingConv1d(layer), x, chunking, axis)
-    assert_streamed(pieces, expected, dtype, axis, f"{case}, {dtype}, algorithm={algorithm}, {chunking}",
-                    tolerance_kind(algorithm))
+    assert_streamed(
+        pieces,
+        expected,
+        dtype,
+        axis,
+        f"{case}, {dtype}, algorithm={algorithm}, {chunking}",
+        tolerance_kind(algorithm),
+    )
 
 
 @settings(max_examples=100, deadline=None)
-@given(case=transposed_cases(batch=BATCHES), dtype=st.sampled_from(FLOATS), algorithm=st.sampled_from(ALGORITHMS),
-       seed=seeds, data=st.data())
+@given(
+    case=transposed_cases(batch=BATCHES),
+    dtype=st.sampled_from(FLOATS),
+    algorithm=st.sampled_from(ALGORITHMS),
+    seed=seeds,
+    data=st.data(),
+)
 def test_conv_transpose1d_stream_equals_offline(case, dtype, algorithm, seed, data):
     layer, x = transposed_layer(case, dtype, seed, algorithm)
     chunking = data.draw(chunkings(case.l_in, transposed_span(case)), label="chunking")
     expected = layer(x)
     axis = length_axis(case.layout)
     pieces = run_stream(conv1d.StreamingConvTranspose1d(layer), x, chunking, axis)
-    assert_streamed(pieces, expected, dtype, axis, f"{case}, {dtype}, algorithm={algorithm}, {chunking}",
-                    tolerance_kind(algorithm))
+    assert_streamed(
+        pieces,
+        expected,
+        dtype,
+        axis,
+        f"{case}, {dtype}, algorithm={algorithm}, {chunking}",
+        tolerance_kind(algorithm),
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -400,7 +490,9 @@ def test_conv1d_stream_refuses_at_flush_what_offline_refuses(case, seed, data):
     emitted = sum(stream(c).shape[axis] for c in chunks)
     left, right = resolve_padding(case.padding, case.l_in, case.k, case.stride, case.dilation)
     if case.l_in + left + right < case.span:
-        assert emitted == 0, f"{what}: {emitted} outputs emitted before flush, but the signal is too short for one"
+        assert emitted == 0, (
+            f"{what}: {emitted} outputs emitted before flush, but the signal is too short for one"
+        )
     with pytest.raises(ConvError) as error:
         stream.flush(last)
     got = str(error.value)
@@ -435,8 +527,16 @@ def test_conv_transpose1d_stream_refuses_at_flush_what_offline_refuses(case, see
 # --------------------------------------------------------------------------- functional forms, checkpoints, state
 
 
-def _check_functional(stream: Any, call: Callable[..., Any], x: np.ndarray, expected: np.ndarray, span: int,
-                      axis: int, what: str, data: Any) -> None:
+def _check_functional(
+    stream: Any,
+    call: Callable[..., Any],
+    x: np.ndarray,
+    expected: np.ndarray,
+    span: int,
+    axis: int,
+    what: str,
+    data: Any,
+) -> None:
     """The functional form equals the class call by call, never modifies a state it is
     given, and resumes from any kept state (twice, in two other chunkings) to the offline result."""
     dtype = x.dtype
@@ -458,8 +558,13 @@ def _check_functional(stream: Any, call: Callable[..., Any], x: np.ndarray, expe
     for attempt in range(2):
         again = data.draw(chunkings(length - done, span), label=f"resumed chunking {attempt}")
         resumed, _ = run_functional(call, state, rest, again, axis)
-        assert_streamed(pieces[:j] + resumed, expected, dtype, axis,
-                        f"{what}: resumed after call {j} of {chunking} ({done} samples) in {again}")
+        assert_streamed(
+            pieces[:j] + resumed,
+            expected,
+            dtype,
+            axis,
+            f"{what}: resumed after call {j} of {chunking} ({done} samples) in {again}",
+        )
     for i, (given_state, before) in enumerate(given_states):
         assert_same_state(given_state, before, f"{what}, {chunking}: the state given to call {i}")
         context = getattr(given_state, "context", None)
@@ -473,20 +578,37 @@ def _check_functional(stream: Any, call: Callable[..., Any], x: np.ndarray, expe
 @given(case=streamable_conv_cases(), seed=seeds, data=st.data())
 def test_stream_conv1d_equals_class_and_never_modifies_states(case, seed, data):
     layer, x = conv_layer(case, "float64", seed)
-    _check_functional(conv1d.StreamingConv1d(layer), conv_call(layer), x, layer(x), case.span,
-                      length_axis(case.layout), str(case), data)
+    _check_functional(
+        conv1d.StreamingConv1d(layer),
+        conv_call(layer),
+        x,
+        layer(x),
+        case.span,
+        length_axis(case.layout),
+        str(case),
+        data,
+    )
 
 
 @settings(max_examples=60, deadline=None)
 @given(case=transposed_cases(batch=BATCHES), seed=seeds, data=st.data())
 def test_stream_conv_transpose1d_equals_class_and_never_modifies_states(case, seed, data):
     layer, x = transposed_layer(case, "float64", seed)
-    _check_functional(conv1d.StreamingConvTranspose1d(layer), transposed_call(layer), x, layer(x),
-                      transposed_span(case), length_axis(case.layout), str(case), data)
+    _check_functional(
+        conv1d.StreamingConvTranspose1d(layer),
+        transposed_call(layer),
+        x,
+        layer(x),
+        transposed_span(case),
+        length_axis(case.layout),
+        str(case),
+        data,
+    )
 
 
-def _check_state_round_trips(make: Callable[[], Any], x: np.ndarray, expected: np.ndarray, span: int, axis: int,
-                             what: str, data: Any) -> None:
+def _check_state_round_trips(
+    make: Callable[[], Any], x: np.ndarray, expected: np.ndarray, span: int, axis: int, what: str, data: Any
+) -> None:
     """``state`` taken mid-stream resumes a new stream and the same stream after reset(), and
     survives pickle, each continued in another chunking, all equal to offline."""
     dtype = x.dtype
@@ -499,41 +621,72 @@ def _check_state_round_trips(make: Callable[[], Any], x: np.ndarray, expected: n
     kept = copy.deepcopy(state)
     rest = cut(x, done, length, axis)
     tail = data.draw(chunkings(length - done, span), label="chunking after")
-    assert_streamed(before + run_stream(stream, rest, tail, axis), expected, dtype, axis,
-                    f"{what}: {head} then {tail}, after taking the state")
+    assert_streamed(
+        before + run_stream(stream, rest, tail, axis),
+        expected,
+        dtype,
+        axis,
+        f"{what}: {head} then {tail}, after taking the state",
+    )
 
     fresh = make()
     fresh.load_state(state)
     other = data.draw(chunkings(length - done, span), label="chunking in a new stream")
-    assert_streamed(before + run_stream(fresh, rest, other, axis), expected, dtype, axis,
-                    f"{what}: {head}, state loaded into a new stream, then {other}")
+    assert_streamed(
+        before + run_stream(fresh, rest, other, axis),
+        expected,
+        dtype,
+        axis,
+        f"{what}: {head}, state loaded into a new stream, then {other}",
+    )
     assert_same_state(state, kept, f"{what}: the state after loading it and streaming on")
 
     stream.reset()
     stream.load_state(pickle.loads(pickle.dumps(state)))
     third = data.draw(chunkings(length - done, span), label="chunking after pickle")
-    assert_streamed(before + run_stream(stream, rest, third, axis), expected, dtype, axis,
-                    f"{what}: {head}, pickled state loaded after reset(), then {third}")
+    assert_streamed(
+        before + run_stream(stream, rest, third, axis),
+        expected,
+        dtype,
+        axis,
+        f"{what}: {head}, pickled state loaded after reset(), then {third}",
+    )
 
     stream.reset()  # and from the start again, the whole signal in one more chunking
     again = data.draw(chunkings(length, span), label="chunking after reset")
-    assert_streamed(run_stream(stream, x, again, axis), expected, dtype, axis, f"{what}: after reset(), {again}")
+    assert_streamed(
+        run_stream(stream, x, again, axis), expected, dtype, axis, f"{what}: after reset(), {again}"
+    )
 
 
 @settings(max_examples=60, deadline=None)
 @given(case=streamable_conv_cases(), seed=seeds, data=st.data())
 def test_conv1d_state_load_state_pickle_reset(case, seed, data):
     layer, x = conv_layer(case, "float64", seed)
-    _check_state_round_trips(lambda: conv1d.StreamingConv1d(layer), x, layer(x), case.span,
-                             length_axis(case.layout), str(case), data)
+    _check_state_round_trips(
+        lambda: conv1d.StreamingConv1d(layer),
+        x,
+        layer(x),
+        case.span,
+        length_axis(case.layout),
+        str(case),
+        data,
+    )
 
 
 @settings(max_examples=60, deadline=None)
 @given(case=transposed_cases(batch=BATCHES), seed=seeds, data=st.data())
 def test_conv_transpose1d_state_load_state_pickle_reset(case, seed, data):
     layer, x = transposed_layer(case, "float64", seed)
-    _check_state_round_trips(lambda: conv1d.StreamingConvTranspose1d(layer), x, layer(x), transposed_span(case),
-                             length_axis(case.layout), str(case), data)
+    _check_state_round_trips(
+        lambda: conv1d.StreamingConvTranspose1d(layer),
+        x,
+        layer(x),
+        transposed_span(case),
+        length_axis(case.layout),
+        str(case),
+        data,
+    )
 
 
 # --------------------------------------------------------------------------- what the stream keeps; an empty batch
@@ -578,8 +731,9 @@ def test_state_is_a_copy(mode, padding):
         if isinstance(getattr(state, f.name), np.ndarray):
             getattr(state, f.name)[...] = 77
     pieces += [stream(x[..., 1:].copy()), stream.flush()]
-    assert_streamed(pieces, expected, np.float64, -1,
-                    f"{layer!r}, after overwriting the state taken after 1 sample")
+    assert_streamed(
+        pieces, expected, np.float64, -1, f"{layer!r}, after overwriting the state taken after 1 sample"
+    )
 
 
 @pytest.mark.parametrize(
@@ -635,13 +789,26 @@ def impulse_layers(draw: Any) -> tuple[conv1d.Conv1d, int, int]:
     k, dilation = draw(st.integers(1, 5)), draw(st.integers(1, 3))
     groups, ci, co = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
     span = (k - 1) * dilation + 1
-    named = ["causal", "valid"] + (["same"] if k % 2 == 1 else [])  # 'same' with odd K: pad_left (K-1)/2 * dilation
-    padding = draw(st.one_of(
-        st.sampled_from(named),
-        st.tuples(st.integers(0, k - 1).map(lambda j: j * dilation), st.integers(0, 4)),
-    ))
-    layer = conv1d.Conv1d(groups * ci, groups * co, k, padding=padding, dilation=dilation, groups=groups,
-                          bias=False, dtype=np.float64, rng=draw(seeds))
+    named = ["causal", "valid"] + (
+        ["same"] if k % 2 == 1 else []
+    )  # 'same' with odd K: pad_left (K-1)/2 * dilation
+    padding = draw(
+        st.one_of(
+            st.sampled_from(named),
+            st.tuples(st.integers(0, k - 1).map(lambda j: j * dilation), st.integers(0, 4)),
+        )
+    )
+    layer = conv1d.Conv1d(
+        groups * ci,
+        groups * co,
+        k,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=False,
+        dtype=np.float64,
+        rng=draw(seeds),
+    )
     layer.weight[...] = np.abs(layer.weight) + 0.1
     delay = span - 1 - resolve_padding(padding, 1, k, 1, dilation)[0]
     i = draw(st.integers(0, 12))
@@ -684,9 +851,17 @@ def timing_cases(draw: Any) -> ConvCase:
     span = (k - 1) * dilation + 1
     lengths = [n for n in range(1, span + 30) if padding_fits((left, right), mode, n, k, stride, dilation)]
     return ConvCase(
-        n=draw(st.sampled_from([None, 1, 2])), groups=1, c_in_per_group=draw(st.integers(1, 2)),
-        c_out_per_group=draw(st.integers(1, 2)), k=k, stride=stride, dilation=dilation, padding=(left, right),
-        padding_mode=mode, l_in=draw(st.sampled_from(lengths[-20:])), layout=draw(st.sampled_from(["NCL", "NLC"])),
+        n=draw(st.sampled_from([None, 1, 2])),
+        groups=1,
+        c_in_per_group=draw(st.integers(1, 2)),
+        c_out_per_group=draw(st.integers(1, 2)),
+        k=k,
+        stride=stride,
+        dilation=dilation,
+        padding=(left, right),
+        padding_mode=mode,
+        l_in=draw(st.sampled_from(lengths[-20:])),
+        layout=draw(st.sampled_from(["NCL", "NLC"])),
     )
 
 
@@ -702,8 +877,10 @@ def test_conv1d_output_t_comes_with_input_t_stride_plus_delay(case, seed):
     assert stream.delay == case.span - 1 - left, f"{case}: delay {stream.delay}"
     axis = length_axis(case.layout)
     got = releases(stream, x, axis, last_in_flush=False)
-    due = [max(0, t * case.stride + stream.delay, left if case.padding_mode == "reflect" else 0)
-           for t in range(case.l_out)]
+    due = [
+        max(0, t * case.stride + stream.delay, left if case.padding_mode == "reflect" else 0)
+        for t in range(case.l_out)
+    ]
     expected = [min(d, case.l_in) for d in due]
     assert got == expected, (
         f"{case} (delay {stream.delay}): outputs came with inputs {got}, expected {expected} "
@@ -757,7 +934,9 @@ def _offline(steps: list[Any], x: np.ndarray) -> np.ndarray:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 1000), length=st.integers(1, 40), batch=st.sampled_from([None, 1, 3]), data=st.data())
+@given(
+    seed=st.integers(0, 1000), length=st.integers(1, 40), batch=st.sampled_from([None, 1, 3]), data=st.data()
+)
 def test_sequential_stream_equals_offline_composition(seed, length, batch, data):
     steps = _stack_layers(seed)
     net = conv1d.StreamingSequential(*steps)
@@ -779,15 +958,27 @@ def test_sequential_stream_equals_offline_composition(seed, length, batch, data)
     other = conv1d.StreamingSequential(*steps)
     other.load_state(state)
     tail = data.draw(chunkings(length - done, 3), label="chunking after")
-    assert_streamed(before + run_stream(other, x[..., done:], tail, -1), expected, np.float64, -1,
-                    f"stack, {shape}: {head}, state into a new stack, {tail}")
-    assert_streamed(before + run_stream(net, x[..., done:], tail, -1), expected, np.float64, -1,
-                    f"stack, {shape}: {head}, the stack that gave its state, {tail}")
+    assert_streamed(
+        before + run_stream(other, x[..., done:], tail, -1),
+        expected,
+        np.float64,
+        -1,
+        f"stack, {shape}: {head}, state into a new stack, {tail}",
+    )
+    assert_streamed(
+        before + run_stream(net, x[..., done:], tail, -1),
+        expected,
+        np.float64,
+        -1,
+        f"stack, {shape}: {head}, the stack that gave its state, {tail}",
+    )
 
 
 def test_sequential_delay_is_the_sum_scaled_by_rates():
     down = conv1d.Conv1d(1, 1, 3, stride=2, padding=(2, 0), dtype=np.float64, rng=0)  # delay 0, rate 2
-    same = conv1d.Conv1d(1, 1, 3, padding="same", dtype=np.float64, rng=1)  # delay 1 of its input: 2 of the stack's
+    same = conv1d.Conv1d(
+        1, 1, 3, padding="same", dtype=np.float64, rng=1
+    )  # delay 1 of its input: 2 of the stack's
     net = conv1d.StreamingSequential(down, np.tanh, same)
     assert net.delay == 2 and type(net.delay) is int and net.rate == 2, (net.delay, net.rate)
     # and that is when outputs come: output t with input 2t + 2 (flush when that is past the end)
@@ -815,25 +1006,34 @@ def test_sequential_delay_is_the_sum_scaled_by_rates():
     assert nested.delay == Fraction(3, 2) and nested.rate == Fraction(1, 2), (nested.delay, nested.rate)
 
     # upsampling first: the conv's delay of 1 is half an input sample of the stack
-    up = conv1d.StreamingSequential(conv1d.ConvTranspose1d(1, 1, 4, stride=2, padding=1),
-                                    conv1d.Conv1d(1, 1, 3, padding="same"))
+    up = conv1d.StreamingSequential(
+        conv1d.ConvTranspose1d(1, 1, 4, stride=2, padding=1), conv1d.Conv1d(1, 1, 3, padding="same")
+    )
     assert up.delay == 1 and up.rate == Fraction(1, 2), (up.delay, up.rate)  # 1/2 + 1 * 1/2
 
 
 def test_nested_sequential_state_round_trip():
-    inner = conv1d.StreamingSequential(conv1d.Conv1d(1, 2, 3, padding="causal", dtype=np.float64, rng=0), np.tanh)
+    inner = conv1d.StreamingSequential(
+        conv1d.Conv1d(1, 2, 3, padding="causal", dtype=np.float64, rng=0), np.tanh
+    )
     layers = [conv1d.Conv1d(2, 1, 2, stride=2, dtype=np.float64, rng=1)]
     net = conv1d.StreamingSequential(inner, *layers)
     x = np.random.default_rng(0).uniform(-1, 1, (1, 1, 11))
     expected = layers[0](np.tanh(inner.steps[0].layer(x)))
     pieces = [net(x[..., :4])]
     state = net.state
-    assert len(state) == 2 and isinstance(state[0], list) and isinstance(state[1], conv1d.ConvStreamState), state
-    fresh = conv1d.StreamingSequential(
-        conv1d.StreamingSequential(inner.steps[0].layer, np.tanh), *layers)
+    assert len(state) == 2 and isinstance(state[0], list) and isinstance(state[1], conv1d.ConvStreamState), (
+        state
+    )
+    fresh = conv1d.StreamingSequential(conv1d.StreamingSequential(inner.steps[0].layer, np.tanh), *layers)
     fresh.load_state(pickle.loads(pickle.dumps(state)))
-    assert_streamed(pieces + [fresh(x[..., 4:5]), fresh.flush(x[..., 5:])], expected, np.float64, -1,
-                    "nested stack resumed from a pickled state after 4 samples")
+    assert_streamed(
+        pieces + [fresh(x[..., 4:5]), fresh.flush(x[..., 5:])],
+        expected,
+        np.float64,
+        -1,
+        "nested stack resumed from a pickled state after 4 samples",
+    )
 
 
 def test_sequential_errors_and_flush():
@@ -858,19 +1058,26 @@ def test_sequential_errors_and_flush():
 
 
 def test_refused_configurations():
-    with pytest.raises(ConvError, match=r"padding_mode='circular' pads the start of the signal with its end \(2 "):
+    with pytest.raises(
+        ConvError, match=r"padding_mode='circular' pads the start of the signal with its end \(2 "
+    ):
         conv1d.StreamingConv1d(conv1d.Conv1d(2, 3, 3, padding=2, padding_mode="circular"))
     with pytest.raises(ConvError, match=r"padding_mode='circular' pads the start .* pad only on the right"):
-        conv1d.stream_conv1d(np.ones((1, 1, 4)), None, np.ones((1, 1, 3)), padding="causal",
-                             padding_mode="circular")
+        conv1d.stream_conv1d(
+            np.ones((1, 1, 4)), None, np.ones((1, 1, 3)), padding="causal", padding_mode="circular"
+        )
     conv1d.StreamingConv1d(conv1d.Conv1d(2, 3, 3, padding=(0, 2), padding_mode="circular"))  # accepted
     with pytest.raises(ConvError, match=r"padding='same' with stride=2 splits its padding .* does not know"):
         conv1d.StreamingConv1d(conv1d.Conv1d(2, 3, 3, padding="same", stride=2))
     with pytest.raises(ConvError, match=r"padding='same' with stride=3"):
         conv1d.stream_conv1d(np.ones((1, 1, 4)), None, np.ones((1, 1, 3)), stride=3, padding="same")
-    with pytest.raises(ConvError, match=r"StreamingConv1d: expected a conv1d\.Conv1d layer, got ConvTranspose1d"):
+    with pytest.raises(
+        ConvError, match=r"StreamingConv1d: expected a conv1d\.Conv1d layer, got ConvTranspose1d"
+    ):
         conv1d.StreamingConv1d(conv1d.ConvTranspose1d(2, 3, 3))
-    with pytest.raises(ConvError, match=r"StreamingConvTranspose1d: expected a conv1d\.ConvTranspose1d layer, got Conv1d"):
+    with pytest.raises(
+        ConvError, match=r"StreamingConvTranspose1d: expected a conv1d\.ConvTranspose1d layer, got Conv1d"
+    ):
         conv1d.StreamingConvTranspose1d(conv1d.Conv1d(2, 3, 3))
 
 
@@ -885,7 +1092,9 @@ def test_refused_chunks_leave_the_stream_intact(kind):
         layer = conv1d.ConvTranspose1d(2, 3, 3, stride=2, padding=1, dtype=np.float64, rng=0)
         stream, op = conv1d.StreamingConvTranspose1d(layer), "StreamingConvTranspose1d"
     x = np.random.default_rng(0).uniform(-1, 1, (2, 2, 9))
-    with pytest.raises(ConvError, match=rf"{op}: flush\(\) without a chunk needs the stream to have seen one"):
+    with pytest.raises(
+        ConvError, match=rf"{op}: flush\(\) without a chunk needs the stream to have seen one"
+    ):
         stream.flush()
     pieces = [stream(x[..., :2])]
     with pytest.raises(ConvError, match=r"carries a batch of 2 signals; got a chunk of shape \(3, 2, 4\)"):
@@ -906,7 +1115,9 @@ def test_refused_chunks_leave_the_stream_intact(kind):
     pieces.append(stream.flush(x[..., 7:]))
     assert_streamed(pieces, layer(x), np.float64, -1, f"{op} with refused chunks in between")
     for late in (lambda: stream(x[..., :1]), lambda: stream.flush(x[..., :1]), stream.flush):
-        with pytest.raises(ConvError, match=rf"{op}: this stream was flushed \(its output is complete\); call reset"):
+        with pytest.raises(
+            ConvError, match=rf"{op}: this stream was flushed \(its output is complete\); call reset"
+        ):
             late()
     stream.reset()
     with pytest.raises(ConvError, match=r"flush\(\) without a chunk"):
@@ -921,7 +1132,9 @@ def test_functional_refuses_a_chunk_of_another_dtype(kind):
     call = conv1d.stream_conv1d if kind == "conv" else conv1d.stream_conv_transpose1d
     _, state = call(np.ones((1, 2, 4)), None, w)
     kept = copy.deepcopy(state)
-    with pytest.raises(ConvError, match=r"carries float64 chunks; got float32\. Convert the chunk with \.astype\('float64'\)"):
+    with pytest.raises(
+        ConvError, match=r"carries float64 chunks; got float32\. Convert the chunk with \.astype\('float64'\)"
+    ):
         call(np.ones((1, 2, 4), np.float32), state, w.astype(np.float32))
     with pytest.raises(ConvError, match=r"this stream carries a batch of 1 signals"):
         call(np.ones((2, 2, 4)), state, w)
@@ -970,16 +1183,33 @@ def test_integer_transposed_streams_are_exact(case, dtype, seed, data):
 
 
 @settings(max_examples=60, deadline=None)
-@given(conv=streamable_conv_cases(), transposed=transposed_cases(batch=BATCHES),
-       algorithm=st.sampled_from(ALGORITHMS), seed=seeds, data=st.data())
+@given(
+    conv=streamable_conv_cases(),
+    transposed=transposed_cases(batch=BATCHES),
+    algorithm=st.sampled_from(ALGORITHMS),
+    seed=seeds,
+    data=st.data(),
+)
 def test_float16_streams(conv, transposed, algorithm, seed, data):
     layer, x = conv_layer(conv, "float16", seed, algorithm)
     chunking = data.draw(chunkings(conv.l_in, conv.span), label="conv chunking")
     axis = length_axis(conv.layout)
-    assert_streamed(run_stream(conv1d.StreamingConv1d(layer), x, chunking, axis), layer(x), np.float16, axis,
-                    f"{conv}, float16, algorithm={algorithm}, {chunking}", tolerance_kind(algorithm))
+    assert_streamed(
+        run_stream(conv1d.StreamingConv1d(layer), x, chunking, axis),
+        layer(x),
+        np.float16,
+        axis,
+        f"{conv}, float16, algorithm={algorithm}, {chunking}",
+        tolerance_kind(algorithm),
+    )
     layer, x = transposed_layer(transposed, "float16", seed, algorithm)
     chunking = data.draw(chunkings(transposed.l_in, transposed_span(transposed)), label="transposed chunking")
     axis = length_axis(transposed.layout)
-    assert_streamed(run_stream(conv1d.StreamingConvTranspose1d(layer), x, chunking, axis), layer(x), np.float16,
-                    axis, f"{transposed}, float16, algorithm={algorithm}, {chunking}", tolerance_kind(algorithm))
+    assert_streamed(
+        run_stream(conv1d.StreamingConvTranspose1d(layer), x, chunking, axis),
+        layer(x),
+        np.float16,
+        axis,
+        f"{transposed}, float16, algorithm={algorithm}, {chunking}",
+        tolerance_kind(algorithm),
+    )

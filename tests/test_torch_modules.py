@@ -48,8 +48,11 @@ import conv1d.torch._runtime as rt
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 ALGORITHMS = ("auto", "gemm", "direct", "fft")
-TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
-                np.dtype(np.complex128): torch.complex128}
+TORCH_DTYPES = {
+    np.dtype(np.float64): torch.float64,
+    np.dtype(np.float32): torch.float32,
+    np.dtype(np.complex128): torch.complex128,
+}
 # torch.nn accepts int, (p,), 'valid' and 'same' at stride 1, NCL only.
 TORCH_FORMS = ("int", "1-tuple", "valid", "same")
 EXTRA_FORMS = ("causal", "pair", "same")
@@ -57,10 +60,17 @@ EXTRA_FORMS = ("causal", "pair", "same")
 # How the input tensor sits in memory (a leaf either way, so it collects its gradient):
 # strategies.VIEWS, with 'reversed' (negative strides, which torch lacks) read as a view
 # that starts one element into its storage.
-TENSOR_VIEWS = {"contiguous": "contiguous", "strided": "strided", "transposed": "transposed", "reversed": "offset"}
+TENSOR_VIEWS = {
+    "contiguous": "contiguous",
+    "strided": "strided",
+    "transposed": "transposed",
+    "reversed": "offset",
+}
 
 
-one_torch_thread = pytest.fixture(autouse=True, scope="module")(one_thread_each)  # see helpers.one_thread_each
+one_torch_thread = pytest.fixture(autouse=True, scope="module")(
+    one_thread_each
+)  # see helpers.one_thread_each
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -86,20 +96,43 @@ def leaf(a: np.ndarray, view: str = "contiguous") -> torch.Tensor:
     return t
 
 
-def conv_module(case: ConvCase, dtype: Any, algorithm: str = "auto", *, cls: type = ct.Conv1d) -> torch.nn.Module:
+def conv_module(
+    case: ConvCase, dtype: Any, algorithm: str = "auto", *, cls: type = ct.Conv1d
+) -> torch.nn.Module:
     """``cls`` (ours or torch.nn.Conv1d) built for ``case``; extras only for ours."""
     extras = {} if cls is torch.nn.Conv1d else {"layout": case.layout, "algorithm": algorithm}
-    return cls(case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding, dilation=case.dilation,
-               groups=case.groups, bias=case.bias, padding_mode=case.padding_mode,
-               dtype=TORCH_DTYPES[np.dtype(dtype)], **extras)
+    return cls(
+        case.c_in,
+        case.c_out,
+        case.k,
+        stride=case.stride,
+        padding=case.padding,
+        dilation=case.dilation,
+        groups=case.groups,
+        bias=case.bias,
+        padding_mode=case.padding_mode,
+        dtype=TORCH_DTYPES[np.dtype(dtype)],
+        **extras,
+    )
 
 
-def transposed_module(case: TransposedCase, dtype: Any, algorithm: str = "auto", *,
-                      cls: type = ct.ConvTranspose1d) -> torch.nn.Module:
+def transposed_module(
+    case: TransposedCase, dtype: Any, algorithm: str = "auto", *, cls: type = ct.ConvTranspose1d
+) -> torch.nn.Module:
     extras = {} if cls is torch.nn.ConvTranspose1d else {"layout": case.layout, "algorithm": algorithm}
-    return cls(case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding,
-               output_padding=case.output_padding, groups=case.groups, bias=case.bias, dilation=case.dilation,
-               dtype=TORCH_DTYPES[np.dtype(dtype)], **extras)
+    return cls(
+        case.c_in,
+        case.c_out,
+        case.k,
+        stride=case.stride,
+        padding=case.padding,
+        output_padding=case.output_padding,
+        groups=case.groups,
+        bias=case.bias,
+        dilation=case.dilation,
+        dtype=TORCH_DTYPES[np.dtype(dtype)],
+        **extras,
+    )
 
 
 def set_parameters(module: torch.nn.Module, weight: np.ndarray, bias: np.ndarray | None) -> None:
@@ -109,16 +142,27 @@ def set_parameters(module: torch.nn.Module, weight: np.ndarray, bias: np.ndarray
             module.bias.copy_(torch.from_numpy(bias))
 
 
-def assert_same_as(ours: torch.nn.Module, run_ours: Callable[[torch.Tensor], torch.Tensor],
-                   ref_parameters: tuple[torch.Tensor, torch.Tensor | None],
-                   run_ref: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, grad_output: np.ndarray | None,
-                   dtype: Any, what: str, *, view: str = "contiguous", algorithm: str = "gemm") -> None:
+def assert_same_as(
+    ours: torch.nn.Module,
+    run_ours: Callable[[torch.Tensor], torch.Tensor],
+    ref_parameters: tuple[torch.Tensor, torch.Tensor | None],
+    run_ref: Callable[[torch.Tensor], torch.Tensor],
+    x: np.ndarray,
+    grad_output: np.ndarray | None,
+    dtype: Any,
+    what: str,
+    *,
+    view: str = "contiguous",
+    algorithm: str = "gemm",
+) -> None:
     """Forward and every gradient of ``ours`` equal the reference's: shape, dtype, then values
     within ``tolerance(dtype, algorithm)``. ``grad_output=None`` backpropagates ``y.sum()``
     (an expanded, stride-0 output gradient)."""
     x_ours, x_ref = leaf(x, view), leaf(x)
     y, y_ref = run_ours(x_ours), run_ref(x_ref)
-    assert isinstance(y, torch.Tensor) and y.requires_grad, f"{what}: output {type(y)} is not part of the graph"
+    assert isinstance(y, torch.Tensor) and y.requires_grad, (
+        f"{what}: output {type(y)} is not part of the graph"
+    )
     assert_matches(y.detach().numpy(), y_ref.detach().numpy(), dtype, f"{what}: output", algorithm=algorithm)
     if grad_output is None:
         y.sum().backward()
@@ -134,16 +178,25 @@ def assert_same_as(ours: torch.nn.Module, run_ours: Callable[[torch.Tensor], tor
         assert ours.bias is None, f"{what}: the module has a bias the reference lacks"
     for name, mine, theirs in pairs:
         assert theirs.grad is not None, f"{what}: the reference computed no {name} gradient"
-        assert mine.grad is not None, f"{what}: no {name} gradient (reference has shape {tuple(theirs.grad.shape)})"
-        assert_matches(mine.grad.numpy(), theirs.grad.numpy(), dtype, f"{what}: {name} gradient", algorithm=algorithm)
+        assert mine.grad is not None, (
+            f"{what}: no {name} gradient (reference has shape {tuple(theirs.grad.shape)})"
+        )
+        assert_matches(
+            mine.grad.numpy(), theirs.grad.numpy(), dtype, f"{what}: {name} gradient", algorithm=algorithm
+        )
 
 
 def ran(algorithm: str, case: ConvCase | TransposedCase, dtype: Any) -> str:
     """The kernel that runs: the forced one or the planner's choice (for the tolerance row)."""
     if algorithm != "auto":
         return algorithm
-    return conv1d.plan(case.input_shape, case.weight_shape, **case.options, dtype=dtype,
-                       transposed=isinstance(case, TransposedCase)).algorithm.value
+    return conv1d.plan(
+        case.input_shape,
+        case.weight_shape,
+        **case.options,
+        dtype=dtype,
+        transposed=isinstance(case, TransposedCase),
+    ).algorithm.value
 
 
 # --------------------------------------------------------------------------- 1. gradcheck
@@ -159,7 +212,9 @@ def _tiny(case: ConvCase | TransposedCase) -> bool:
     return 0 < min(sizes) and sum(sizes) <= 160 and case.l_in <= 24
 
 
-tiny_conv_cases = conv_cases(batch=st.sampled_from([None, 1, 2]), c_in_per_group=st.integers(1, 2)).filter(_tiny)
+tiny_conv_cases = conv_cases(batch=st.sampled_from([None, 1, 2]), c_in_per_group=st.integers(1, 2)).filter(
+    _tiny
+)
 tiny_transposed_cases = transposed_cases(batch=st.sampled_from([None, 1, 2])).filter(_tiny)
 
 
@@ -199,9 +254,15 @@ def test_conv1d_module_passes_gradcheck(case: ConvCase, seed: int) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(case=tiny_transposed_cases, seed=seeds, how=st.sampled_from(["output_padding", "int", "length list", "shape"]),
-       extra=st.integers(0, 3))
-def test_conv_transpose1d_module_passes_gradcheck(case: TransposedCase, seed: int, how: str, extra: int) -> None:
+@given(
+    case=tiny_transposed_cases,
+    seed=seeds,
+    how=st.sampled_from(["output_padding", "int", "length list", "shape"]),
+    extra=st.integers(0, 3),
+)
+def test_conv_transpose1d_module_passes_gradcheck(
+    case: TransposedCase, seed: int, how: str, extra: int
+) -> None:
     """With the module's output_padding, or forward(x, output_size=...) as a length, a
     one-element list, or the full output shape."""
     a = make_arrays(case, np.float64, seed)
@@ -223,16 +284,27 @@ def _check_equals_torch_nn(case: ConvCase | TransposedCase, dtype: Any, seed: in
     """Our module, given torch.nn's parameters for ``case``, gives torch.nn's forward result
     and input/weight/bias gradients in ``dtype``."""
     transposed = isinstance(case, TransposedCase)
-    build, torch_cls = (transposed_module, torch.nn.ConvTranspose1d) if transposed else (conv_module, torch.nn.Conv1d)
+    build, torch_cls = (
+        (transposed_module, torch.nn.ConvTranspose1d) if transposed else (conv_module, torch.nn.Conv1d)
+    )
     a = make_arrays(case, dtype, seed)
     ref = build(case, dtype, cls=torch_cls)
     set_parameters(ref, a.weight, a.bias)
     ours = build(case, dtype, algorithm)
     ours.load_state_dict(ref.state_dict())
     name = "ConvTranspose1d" if transposed else "Conv1d"
-    assert_same_as(ours, ours, (ref.weight, ref.bias), ref, a.input, a.grad_output, dtype,
-                   f"{name} {np.dtype(dtype)} {case} algorithm={algorithm}", view=case.view,
-                   algorithm=ran(algorithm, case, dtype))
+    assert_same_as(
+        ours,
+        ours,
+        (ref.weight, ref.bias),
+        ref,
+        a.input,
+        a.grad_output,
+        dtype,
+        f"{name} {np.dtype(dtype)} {case} algorithm={algorithm}",
+        view=case.view,
+        algorithm=ran(algorithm, case, dtype),
+    )
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -250,8 +322,11 @@ def test_conv_transpose1d_equals_torch_nn_float64(algorithm: str, case: Transpos
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=conv_cases(padding_forms=TORCH_FORMS, layouts=("NCL",), strided_same=False), seed=seeds,
-       algorithm=st.sampled_from(ALGORITHMS))
+@given(
+    case=conv_cases(padding_forms=TORCH_FORMS, layouts=("NCL",), strided_same=False),
+    seed=seeds,
+    algorithm=st.sampled_from(ALGORITHMS),
+)
 def test_conv1d_equals_torch_nn_float32(case: ConvCase, seed: int, algorithm: str) -> None:
     """float32 against torch.nn in float32: both round, so the helpers' float32 row (14x the
     largest forward error seen against a float64 oracle) covers the two errors together."""
@@ -266,8 +341,9 @@ def test_conv_transpose1d_equals_torch_nn_float32(case: TransposedCase, seed: in
 
 @settings(max_examples=25, deadline=None)
 @given(case=transposed_cases(layouts=("NCL",)), seed=seeds, extra=st.integers(0, 3), as_shape=st.booleans())
-def test_conv_transpose1d_output_size_equals_torch_nn(case: TransposedCase, seed: int, extra: int,
-                                                      as_shape: bool) -> None:
+def test_conv_transpose1d_output_size_equals_torch_nn(
+    case: TransposedCase, seed: int, extra: int, as_shape: bool
+) -> None:
     a = make_arrays(case, np.float64, seed)
     length = requested_length(case, extra)
     output_size = [*case.output_shape[:-1], length] if as_shape else [length]
@@ -276,9 +352,17 @@ def test_conv_transpose1d_output_size_equals_torch_nn(case: TransposedCase, seed
     ours = transposed_module(case, np.float64)
     ours.load_state_dict(ref.state_dict())
     g = random_array(np.random.default_rng(seed), (*case.output_shape[:-1], length), np.float64)
-    assert_same_as(ours, lambda x: ours(x, output_size=output_size), (ref.weight, ref.bias),
-                   lambda x: ref(x, output_size=output_size), a.input, g, np.float64,
-                   f"ConvTranspose1d {case} output_size={output_size}", view=case.view)
+    assert_same_as(
+        ours,
+        lambda x: ours(x, output_size=output_size),
+        (ref.weight, ref.bias),
+        lambda x: ref(x, output_size=output_size),
+        a.input,
+        g,
+        np.float64,
+        f"ConvTranspose1d {case} output_size={output_size}",
+        view=case.view,
+    )
 
 
 def test_output_size_whose_shortest_length_is_zero_is_accepted() -> None:
@@ -291,8 +375,12 @@ def test_output_size_whose_shortest_length_is_zero_is_accepted() -> None:
     x = torch.randn(1, 1, 1, dtype=torch.float64)
     expected = ref(x, output_size=[1])
     assert expected.shape == (1, 1, 1)
-    assert_matches(ours(x, output_size=[1]).detach().numpy(), expected.detach().numpy(), np.float64,
-                   "ConvTranspose1d(1, 1, 2, stride=2, padding=1)(x of length 1, output_size=[1])")
+    assert_matches(
+        ours(x, output_size=[1]).detach().numpy(),
+        expected.detach().numpy(),
+        np.float64,
+        "ConvTranspose1d(1, 1, 2, stride=2, padding=1)(x of length 1, output_size=[1])",
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -322,8 +410,18 @@ def test_conv1d_extras_equal_torch_composed(algorithm: str, case: ConvCase, seed
     def composed(x: torch.Tensor) -> torch.Tensor:
         return torch_conv1d_tensors(x, w, b, **case.options)
 
-    assert_same_as(ours, ours, (w, b), composed, a.input, a.grad_output, np.float64,
-                   f"Conv1d {case} algorithm={algorithm}", view=case.view, algorithm=ran(algorithm, case, np.float64))
+    assert_same_as(
+        ours,
+        ours,
+        (w, b),
+        composed,
+        a.input,
+        a.grad_output,
+        np.float64,
+        f"Conv1d {case} algorithm={algorithm}",
+        view=case.view,
+        algorithm=ran(algorithm, case, np.float64),
+    )
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -339,9 +437,18 @@ def test_conv_transpose1d_nlc_equals_torch_composed(algorithm: str, case: Transp
     def composed(x: torch.Tensor) -> torch.Tensor:
         return torch_conv_transpose1d_tensors(x, w, b, **case.options)
 
-    assert_same_as(ours, ours, (w, b), composed, a.input, a.grad_output, np.float64,
-                   f"ConvTranspose1d {case} algorithm={algorithm}", view=case.view,
-                   algorithm=ran(algorithm, case, np.float64))
+    assert_same_as(
+        ours,
+        ours,
+        (w, b),
+        composed,
+        a.input,
+        a.grad_output,
+        np.float64,
+        f"ConvTranspose1d {case} algorithm={algorithm}",
+        view=case.view,
+        algorithm=ran(algorithm, case, np.float64),
+    )
 
 
 def test_extras_hand_checked() -> None:
@@ -353,7 +460,9 @@ def test_extras_hand_checked() -> None:
     assert m(x).tolist() == [[[0, 1, 3, 5, 7]]], "causal: y[t] = x[t-1] + x[t]"
     m = ct.Conv1d(1, 1, 2, padding=(2, 0), dilation=2, bias=False, layout="NLC", dtype=torch.float64)
     set_parameters(m, np.ones((1, 1, 2)), None)
-    assert m(x.transpose(1, 2)).tolist() == [[[0], [1], [2], [4], [6]]], "(2, 0), dilation 2, NLC: y[t] = x[t-2] + x[t]"
+    assert m(x.transpose(1, 2)).tolist() == [[[0], [1], [2], [4], [6]]], (
+        "(2, 0), dilation 2, NLC: y[t] = x[t-2] + x[t]"
+    )
     m = ct.Conv1d(1, 1, 3, stride=2, padding="same", bias=False, dtype=torch.float64)
     set_parameters(m, np.ones((1, 1, 3)), None)
     assert m(x).tolist() == [[[1, 6, 7]]], "same, stride 2: L_out = ceil(5/2), one zero each side"
@@ -395,7 +504,7 @@ def test_backward_refuses_inputs_changed_in_place_after_the_forward(cls: type, e
     saved-tensor check must still stop it when either changed in place in between (as
     torch.nn's layers do), instead of silently using the new values."""
     layer = cls(2, 3, 3, dtype=torch.float64)
-    x = (torch.randn(2, 2, 9, dtype=torch.float64, requires_grad=True) * 1.0)
+    x = torch.randn(2, 2, 9, dtype=torch.float64, requires_grad=True) * 1.0
     y = layer(x)
     with torch.no_grad():
         (x if edited == "input" else layer.weight).add_(1)
@@ -438,9 +547,11 @@ def test_functorch_transforms_get_torchs_own_refusal(cls: type) -> None:
     assert torch.allclose(layer(leaked[0]), theirs(leaked[0]), atol=1e-12)
 
 
-@pytest.mark.parametrize("ours_cls, torch_cls", [(ct.Conv1d, torch.nn.Conv1d),
-                                                  (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)],
-                         ids=["Conv1d", "ConvTranspose1d"])
+@pytest.mark.parametrize(
+    "ours_cls, torch_cls",
+    [(ct.Conv1d, torch.nn.Conv1d), (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)],
+    ids=["Conv1d", "ConvTranspose1d"],
+)
 def test_complex128_gradients_equal_torch_nn(ours_cls: type, torch_cls: type) -> None:
     """The class docstring accepts complex dtypes; torch's autograd convention for complex
     tensors is grad_x = grad_y * conj(w), grad_w = grad_y * conj(x) (one tap, one channel:
@@ -458,28 +569,34 @@ def test_complex128_gradients_equal_torch_nn(ours_cls: type, torch_cls: type) ->
     assert xb.grad.item() == g * np.conj(w) and ref.weight.grad.item() == g * np.conj(x), "torch's convention"
     assert (xa.grad.item(), ours.weight.grad.item()) == (xb.grad.item(), ref.weight.grad.item()), (
         f"input, weight gradients {xa.grad.item()}, {ours.weight.grad.item()}; torch.nn gives "
-        f"{xb.grad.item()}, {ref.weight.grad.item()} (grad * conj(w), grad * conj(x))")
+        f"{xb.grad.item()}, {ref.weight.grad.item()} (grad * conj(w), grad * conj(x))"
+    )
 
 
 # --------------------------------------------------------------------------- 3. module parity
 
 
-@pytest.mark.parametrize("ours, theirs", [(ct.Conv1d, torch.nn.Conv1d),
-                                          (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)])
+@pytest.mark.parametrize(
+    "ours, theirs", [(ct.Conv1d, torch.nn.Conv1d), (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)]
+)
 def test_constructor_signature_is_torchs_plus_keyword_only_extras(ours: type, theirs: type) -> None:
     mine = inspect.signature(ours.__init__).parameters
     torchs = inspect.signature(theirs.__init__).parameters
     shared = [(p.name, p.default, p.kind) for p in mine.values() if p.name in torchs]
     assert shared == [(p.name, p.default, p.kind) for p in torchs.values()], (
-        f"{ours.__name__}: {shared} differs from torch's {list(torchs.values())}")
+        f"{ours.__name__}: {shared} differs from torch's {list(torchs.values())}"
+    )
     extras = {p.name: (p.default, p.kind) for p in mine.values() if p.name not in torchs}
-    assert extras == {"layout": ("NCL", inspect.Parameter.KEYWORD_ONLY),
-                      "algorithm": ("auto", inspect.Parameter.KEYWORD_ONLY)}, f"{ours.__name__} extras: {extras}"
+    assert extras == {
+        "layout": ("NCL", inspect.Parameter.KEYWORD_ONLY),
+        "algorithm": ("auto", inspect.Parameter.KEYWORD_ONLY),
+    }, f"{ours.__name__} extras: {extras}"
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("ours, theirs", [(ct.Conv1d, torch.nn.Conv1d),
-                                          (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)])
+@pytest.mark.parametrize(
+    "ours, theirs", [(ct.Conv1d, torch.nn.Conv1d), (ct.ConvTranspose1d, torch.nn.ConvTranspose1d)]
+)
 def test_state_dict_and_initialisation_are_torchs(ours: type, theirs: type, bias: bool) -> None:
     """Same seed, same weights (torch's kaiming-uniform and bias bounds), and the same
     amount of the random stream used; state dicts load both ways."""
@@ -493,9 +610,12 @@ def test_state_dict_and_initialisation_are_torchs(ours: type, theirs: type, bias
     after_mine = torch.rand(3)
     assert isinstance(mine, theirs) and type(mine) is ours
     assert list(mine.state_dict()) == list(ref.state_dict()), (
-        f"keys {list(mine.state_dict())}, torch {list(ref.state_dict())}")
+        f"keys {list(mine.state_dict())}, torch {list(ref.state_dict())}"
+    )
     for key, value in ref.state_dict().items():
-        assert torch.equal(mine.state_dict()[key], value), f"{ours.__name__}.{key} initialised differently from torch's"
+        assert torch.equal(mine.state_dict()[key], value), (
+            f"{ours.__name__}.{key} initialised differently from torch's"
+        )
     assert torch.equal(after_mine, after_ref), "construction consumed a different amount of the random stream"
     # torch -> ours and ours -> torch
     torch.manual_seed(99)
@@ -503,8 +623,12 @@ def test_state_dict_and_initialisation_are_torchs(ours: type, theirs: type, bias
     other_mine.load_state_dict(ref.state_dict())
     other_ref.load_state_dict(mine.state_dict())
     for key, value in ref.state_dict().items():
-        assert torch.equal(other_mine.state_dict()[key], value), f"{key}: torch's state dict did not load into ours"
-        assert torch.equal(other_ref.state_dict()[key], value), f"{key}: our state dict did not load into torch's"
+        assert torch.equal(other_mine.state_dict()[key], value), (
+            f"{key}: torch's state dict did not load into ours"
+        )
+        assert torch.equal(other_ref.state_dict()[key], value), (
+            f"{key}: our state dict did not load into torch's"
+        )
     x = torch.randn(2, 6, 11, dtype=torch.float64)
     assert torch.allclose(other_mine(x), ref(x), rtol=1e-12, atol=1e-12), "loaded module computes differently"
 
@@ -519,18 +643,27 @@ def test_repr_equals_torchs_for_torch_options(case: ConvCase) -> None:
 @settings(max_examples=30, deadline=None)
 @given(case=transposed_cases(layouts=("NCL",)))
 def test_transposed_repr_equals_torchs(case: TransposedCase) -> None:
-    ours, ref = transposed_module(case, np.float64), transposed_module(case, np.float64, cls=torch.nn.ConvTranspose1d)
+    ours, ref = (
+        transposed_module(case, np.float64),
+        transposed_module(case, np.float64, cls=torch.nn.ConvTranspose1d),
+    )
     assert repr(ours) == repr(ref)
 
 
 def test_repr_shows_the_extras() -> None:
     assert repr(ct.Conv1d(2, 3, 4, padding="causal", layout="NLC", algorithm="fft")) == (
-        "Conv1d(2, 3, kernel_size=(4,), stride=(1,), padding=causal, layout='NLC', algorithm='fft')")
-    assert repr(ct.Conv1d(2, 3, 4, padding=(1, 2))) == "Conv1d(2, 3, kernel_size=(4,), stride=(1,), padding=(1, 2))"
+        "Conv1d(2, 3, kernel_size=(4,), stride=(1,), padding=causal, layout='NLC', algorithm='fft')"
+    )
+    assert (
+        repr(ct.Conv1d(2, 3, 4, padding=(1, 2)))
+        == "Conv1d(2, 3, kernel_size=(4,), stride=(1,), padding=(1, 2))"
+    )
     assert repr(ct.Conv1d(2, 3, 4, stride=2, padding="same")) == (
-        "Conv1d(2, 3, kernel_size=(4,), stride=(2,), padding=same)")
+        "Conv1d(2, 3, kernel_size=(4,), stride=(2,), padding=same)"
+    )
     assert repr(ct.ConvTranspose1d(2, 3, 4, layout="NLC", algorithm="direct")) == (
-        "ConvTranspose1d(2, 3, kernel_size=(4,), stride=(1,), layout='NLC', algorithm='direct')")
+        "ConvTranspose1d(2, 3, kernel_size=(4,), stride=(1,), layout='NLC', algorithm='direct')"
+    )
 
 
 @pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d])
@@ -558,7 +691,9 @@ def test_cpu_device_is_accepted() -> None:
 
 
 def test_wrong_input_channels_is_refused() -> None:
-    with pytest.raises(conv1d.ConvError, match=r"expects 3 input channels on axis 1, got input of shape \(2, 5, 10\)"):
+    with pytest.raises(
+        conv1d.ConvError, match=r"expects 3 input channels on axis 1, got input of shape \(2, 5, 10\)"
+    ):
         ct.Conv1d(3, 4, 3)(torch.randn(2, 5, 10))
     with pytest.raises(conv1d.ConvError, match="input channels"):
         ct.Conv1d(3, 4, 3, layout="NLC")(torch.randn(2, 10, 5))
@@ -576,7 +711,9 @@ def test_mixed_dtypes_are_refused() -> None:
 
 @pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d])
 def test_a_bad_algorithm_name_is_refused(cls: type) -> None:
-    with pytest.raises(conv1d.ConvError, match=r"algorithm must be one of 'auto', 'gemm', 'direct', 'fft'.*'fft'\?"):
+    with pytest.raises(
+        conv1d.ConvError, match=r"algorithm must be one of 'auto', 'gemm', 'direct', 'fft'.*'fft'\?"
+    ):
         cls(2, 3, 3, algorithm="fast")
 
 
@@ -618,8 +755,13 @@ def test_fft_weight_spectra_follow_in_place_updates() -> None:
                 p -= 0.5 * p.grad
         optimiser.zero_grad()
         ref.zero_grad()
-        assert_matches(ours(x).detach().numpy(), ref(x).detach().numpy(), np.float64, f"after step {step}",
-                       algorithm="fft")
+        assert_matches(
+            ours(x).detach().numpy(),
+            ref(x).detach().numpy(),
+            np.float64,
+            f"after step {step}",
+            algorithm="fft",
+        )
 
 
 # --------------------------------------------------------------------------- 4. convert
@@ -638,7 +780,9 @@ class Inner(torch.nn.Module):
 def make_model(seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Conv1d(3, 8, 5, padding="same"), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
+        torch.nn.Conv1d(3, 8, 5, padding="same"),
+        torch.nn.BatchNorm1d(8),
+        torch.nn.ReLU(),
         Inner(),
         torch.nn.Conv1d(4, 2, 3, stride=2, padding=1, padding_mode="reflect", bias=False),
     ).double()
@@ -646,7 +790,11 @@ def make_model(seed: int = 0) -> torch.nn.Module:
 
 
 def convs(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))]
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))
+    ]
 
 
 def test_convert_replaces_every_convolution_and_keeps_outputs() -> None:
@@ -664,7 +812,9 @@ def test_convert_replaces_every_convolution_and_keeps_outputs() -> None:
     assert type(model[1]) is torch.nn.BatchNorm1d and type(model[2]) is torch.nn.ReLU
     assert list(model.state_dict()) == list(original.state_dict())
     after = model(x)
-    assert torch.allclose(after, before, rtol=1e-12, atol=1e-12), f"outputs differ by {(after - before).abs().max()}"
+    assert torch.allclose(after, before, rtol=1e-12, atol=1e-12), (
+        f"outputs differ by {(after - before).abs().max()}"
+    )
 
     back = ct.convert(model, to="torch")
     for (name, old), (_, new) in zip(convs(original), convs(back)):
@@ -720,13 +870,17 @@ def test_a_training_step_after_convert_gives_the_same_gradients() -> None:
         assert torch.allclose(b.double(), c.double(), rtol=1e-12, atol=1e-12), f"buffer {name}"
 
 
-@pytest.mark.parametrize("module", [
-    ct.Conv1d(2, 3, 3, padding="causal"),
-    ct.Conv1d(2, 3, 3, padding=(1, 2)),
-    ct.Conv1d(2, 3, 3, stride=2, padding="same"),
-    ct.Conv1d(2, 3, 3, layout="NLC"),
-    ct.ConvTranspose1d(2, 3, 3, layout="NLC"),
-], ids=["causal", "pair", "same-stride-2", "NLC", "transposed-NLC"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        ct.Conv1d(2, 3, 3, padding="causal"),
+        ct.Conv1d(2, 3, 3, padding=(1, 2)),
+        ct.Conv1d(2, 3, 3, stride=2, padding="same"),
+        ct.Conv1d(2, 3, 3, layout="NLC"),
+        ct.ConvTranspose1d(2, 3, 3, layout="NLC"),
+    ],
+    ids=["causal", "pair", "same-stride-2", "NLC", "transposed-NLC"],
+)
 def test_convert_back_refuses_conv1d_only_options(module: torch.nn.Module) -> None:
     with pytest.raises(conv1d.ConvError, match=r"cannot become a torch\.nn module"):
         ct.convert(module, to="torch")
@@ -766,8 +920,9 @@ def test_import_conv1d_does_not_import_torch() -> None:
         "assert issubclass(conv1d.torch.Conv1d, torch.nn.Conv1d)\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
@@ -783,6 +938,7 @@ def _count_torch_products(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tu
         def counted(*args: Any, **kwargs: Any) -> torch.Tensor:
             calls.append((name, tuple(args[0].shape)))
             return product(*args, **kwargs)
+
         return counted
 
     for name in ("matmul", "mm", "bmm"):
@@ -815,27 +971,58 @@ def test_gemm_products_go_to_torch_matmul_inside_the_modules(monkeypatch: pytest
     assert torch.allclose(x1.grad, x2.grad, atol=1e-4)
     assert torch.allclose(ours.weight.grad, theirs.weight.grad, atol=1e-3)
     assert torch.allclose(ours.bias.grad, theirs.bias.grad, atol=1e-3)
-    assert np.asarray(conv1d.conv1d(np.ones((1, 6, 9)), np.ones((8, 6, 5)), algorithm="gemm")).shape == (1, 8, 5)
+    assert np.asarray(conv1d.conv1d(np.ones((1, 6, 9)), np.ones((8, 6, 5)), algorithm="gemm")).shape == (
+        1,
+        8,
+        5,
+    )
     assert not calls  # outside the modules NumPy's matmul does the products
 
 
-@pytest.mark.parametrize("case", ["2-D", "2-D transposed", "batched", "batched transposed", "4-D transposed",
-                                  "4-D, batch axes swapped", "broadcast", "2-D @ batched"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "2-D",
+        "2-D transposed",
+        "batched",
+        "batched transposed",
+        "4-D transposed",
+        "4-D, batch axes swapped",
+        "broadcast",
+        "2-D @ batched",
+    ],
+)
 @pytest.mark.parametrize("with_out", [False, True])
-def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_torch_products_above_the_numpy_threshold(
+    case: str, with_out: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Products past SMALL_PRODUCT go to torch: mm for matrices, bmm for equal batch axes
     (folded by views, transposed operands included), matmul for broadcasting; each
     equals np.matmul, with or without ``out``."""
     rng = np.random.default_rng(1)
-    shapes = {"2-D": ((70, 90), (90, 80)), "batched": ((8, 40, 64), (8, 64, 96)),
-              "broadcast": ((3, 40, 64), (1, 64, 96)), "2-D @ batched": ((40, 64), (3, 64, 96))}
-    used = {"2-D": "mm", "2-D transposed": "mm", "batched": "bmm", "batched transposed": "bmm",
-            "4-D transposed": "bmm", "4-D, batch axes swapped": "bmm", "broadcast": "matmul",
-            "2-D @ batched": "matmul"}[case]
+    shapes = {
+        "2-D": ((70, 90), (90, 80)),
+        "batched": ((8, 40, 64), (8, 64, 96)),
+        "broadcast": ((3, 40, 64), (1, 64, 96)),
+        "2-D @ batched": ((40, 64), (3, 64, 96)),
+    }
+    used = {
+        "2-D": "mm",
+        "2-D transposed": "mm",
+        "batched": "bmm",
+        "batched transposed": "bmm",
+        "4-D transposed": "bmm",
+        "4-D, batch axes swapped": "bmm",
+        "broadcast": "matmul",
+        "2-D @ batched": "matmul",
+    }[case]
     if case == "2-D transposed":
         a, b = rng.standard_normal((90, 70)).T, rng.standard_normal((80, 90)).T
     elif case == "batched transposed":
-        a, b = rng.standard_normal((8, 64, 40)).transpose(0, 2, 1), rng.standard_normal((8, 96, 64)).transpose(0, 2, 1)
+        a, b = (
+            rng.standard_normal((8, 64, 40)).transpose(0, 2, 1),
+            rng.standard_normal((8, 96, 64)).transpose(0, 2, 1),
+        )
     elif case == "4-D transposed":  # as the Winograd kernel hands them over: (ALPHA, G, cols, C) views
         a = rng.standard_normal((8, 40, 2, 64)).transpose(0, 2, 1, 3)
         b = rng.standard_normal((8, 2, 96, 64)).transpose(0, 1, 3, 2)
@@ -857,8 +1044,20 @@ def test_torch_products_above_the_numpy_threshold(case: str, with_out: bool, mon
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("case", ["float32", "float64", "complex64", "float16", "mixed", "read-only", "reversed",
-                                  "strided out", "batched"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "float32",
+        "float64",
+        "complex64",
+        "float16",
+        "mixed",
+        "read-only",
+        "reversed",
+        "strided out",
+        "batched",
+    ],
+)
 def test_torch_matmul_provider_equals_numpy(case: str) -> None:
     """The provider equals np.matmul, falling back to it for what torch cannot view or should
     not multiply; ``out`` is filled and returned."""
@@ -866,7 +1065,10 @@ def test_torch_matmul_provider_equals_numpy(case: str) -> None:
     a, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 5))
     out = None
     if case in ("float32", "float16", "read-only", "reversed", "strided out"):
-        a, b = a.astype(np.float32 if case != "float16" else np.float16), b.astype(np.float32 if case != "float16" else np.float16)
+        a, b = (
+            a.astype(np.float32 if case != "float16" else np.float16),
+            b.astype(np.float32 if case != "float16" else np.float16),
+        )
     if case == "complex64":
         a, b = (a + 1j * a).astype(np.complex64), (b - 2j * b).astype(np.complex64)
     if case == "mixed":
@@ -891,16 +1093,22 @@ def test_trained_models_pickle_deepcopy_and_torch_save() -> None:
     """A model that has run forward and backward (so its layers remember plans, whose
     kernels are Python modules) still deep-copies, pickles and goes through torch.save /
     torch.load whole; the copies compute what the original does."""
-    model = torch.nn.Sequential(ct.Conv1d(2, 4, 3, padding="same", dtype=torch.float64), torch.nn.ReLU(),
-                                ct.ConvTranspose1d(4, 2, 3, stride=2, dtype=torch.float64))
+    model = torch.nn.Sequential(
+        ct.Conv1d(2, 4, 3, padding="same", dtype=torch.float64),
+        torch.nn.ReLU(),
+        ct.ConvTranspose1d(4, 2, 3, stride=2, dtype=torch.float64),
+    )
     x = torch.randn(3, 2, 10, dtype=torch.float64)
     model(x).square().sum().backward()
     expected = model(x).detach()
     buffer = io.BytesIO()
     torch.save(model, buffer)
     buffer.seek(0)
-    copies = {"deepcopy": copy.deepcopy(model), "pickle": pickle.loads(pickle.dumps(model)),
-              "torch.save": torch.load(buffer, weights_only=False)}
+    copies = {
+        "deepcopy": copy.deepcopy(model),
+        "pickle": pickle.loads(pickle.dumps(model)),
+        "torch.save": torch.load(buffer, weights_only=False),
+    }
     for how, other in copies.items():
         assert torch.equal(other(x), expected), how
         other(x).sum().backward()  # and it trains: plans are made anew
@@ -913,8 +1121,11 @@ def test_explain_accepts_conv1d_torch_modules_as_it_accepts_torch_nn_ones() -> N
     causal = ct.Conv1d(4, 8, 3, padding="causal", layout="NLC", dtype=torch.float64)
     e = conv1d.explain(causal, (2, 10, 4))
     assert e.output_shape == (2, 10, 8) and e.padding == (2, 0) and e.trace is not None and e.trace.matches
-    assert conv1d.explain(ct.Conv1d(4, 8, 3), (2, 4, 10)).output_shape == conv1d.explain(
-        torch.nn.Conv1d(4, 8, 3), (2, 4, 10)).output_shape == (2, 8, 8)
+    assert (
+        conv1d.explain(ct.Conv1d(4, 8, 3), (2, 4, 10)).output_shape
+        == conv1d.explain(torch.nn.Conv1d(4, 8, 3), (2, 4, 10)).output_shape
+        == (2, 8, 8)
+    )
     assert conv1d.explain(ct.ConvTranspose1d(4, 8, 3, stride=2), (2, 4, 10)).output_shape == (2, 8, 21)
     stack = torch.nn.Sequential(ct.Conv1d(4, 8, 3), torch.nn.ReLU(), torch.nn.Conv1d(8, 2, 3, dilation=2))
     assert conv1d.explain_stack(stack, (2, 4, 10)).receptive_field == 7

@@ -64,8 +64,9 @@ def ran(algorithm: str, case: ConvCase | TransposedCase, dtype: Any) -> str:
     if algorithm != "auto":
         return algorithm
     transposed = isinstance(case, TransposedCase)
-    return conv1d.plan(case.input_shape, case.weight_shape, **case.options, dtype=dtype,
-                       transposed=transposed).algorithm.value
+    return conv1d.plan(
+        case.input_shape, case.weight_shape, **case.options, dtype=dtype, transposed=transposed
+    ).algorithm.value
 
 
 # --------------------------------------------------------------------------- forward
@@ -88,8 +89,9 @@ def test_conv1d_matches_torch(dtype: Any, algorithm: str, case: ConvCase, seed: 
 @given(case=transposed_cases(), seed=seeds)
 def test_conv_transpose1d_matches_torch(dtype: Any, algorithm: str, case: TransposedCase, seed: int) -> None:
     a = make_arrays(case, dtype, seed)
-    actual = conv1d.conv_transpose1d(lay_out(a.input, case.view), a.weight, a.bias, **case.options,
-                                     algorithm=algorithm)
+    actual = conv1d.conv_transpose1d(
+        lay_out(a.input, case.view), a.weight, a.bias, **case.options, algorithm=algorithm
+    )
     expected = torch_conv_transpose1d(a.input, a.weight, a.bias, **case.options)
     assert_matches(actual, expected, dtype, f"conv_transpose1d {case}", algorithm=ran(algorithm, case, dtype))
 
@@ -104,15 +106,21 @@ def test_extras_torch_lacks_hand_checked() -> None:
     assert_matches(conv1d.conv1d(x, ones, padding=(2, 0), dilation=2), [[0, 1, 2, 4, 6]], F64, "(2, 0)")
     # same, stride 2, K=3, L=5: L_out = ceil(5/2) = 3, total = (3-1)*2 + 3 - 5 = 2 -> (1, 1);
     # x_pad = [0, 0, 1, 2, 3, 4, 0]: windows at 0, 2, 4
-    assert_matches(conv1d.conv1d(x, np.ones((1, 1, 3)), stride=2, padding="same"), [[1, 6, 7]], F64, "same s2 k3")
+    assert_matches(
+        conv1d.conv1d(x, np.ones((1, 1, 3)), stride=2, padding="same"), [[1, 6, 7]], F64, "same s2 k3"
+    )
     # same, stride 2, K=4, L=5: total = 4 + 4 - 5 = 3 -> (1, 2), the extra sample on the right;
     # x_pad = [0, 0, 1, 2, 3, 4, 0, 0]
-    assert_matches(conv1d.conv1d(x, np.ones((1, 1, 4)), stride=2, padding="same"), [[3, 10, 7]], F64, "same s2 k4")
+    assert_matches(
+        conv1d.conv1d(x, np.ones((1, 1, 4)), stride=2, padding="same"), [[3, 10, 7]], F64, "same s2 k4"
+    )
     # same, stride 2, K=2, L=6: total = 4 + 2 - 6 = 0, no padding
     x6 = np.arange(6, dtype=np.float64)[None]
     assert_matches(conv1d.conv1d(x6, ones, stride=2, padding="same"), [[1, 5, 9]], F64, "same s2 k2")
     # NLC is the same numbers channels-last: (L=5, C_in=1)
-    assert_matches(conv1d.conv1d(x.T, ones, padding="causal", layout="NLC"), [[0], [1], [3], [5], [7]], F64, "NLC")
+    assert_matches(
+        conv1d.conv1d(x.T, ones, padding="causal", layout="NLC"), [[0], [1], [3], [5], [7]], F64, "NLC"
+    )
 
 
 # --------------------------------------------------------------------------- gradients
@@ -128,34 +136,50 @@ def test_conv1d_gradients_match_torch_autograd(algorithm: str, case: ConvCase, s
     kernel = ran(algorithm, case, F64)
     actual_input = cgrad.conv1d_input(case.input_shape, a.weight, gy, **case.options, algorithm=algorithm)
     assert_matches(actual_input, expected.input, F64, f"conv1d grad input {case}", algorithm=kernel)
-    actual_weight = cgrad.conv1d_weight(lay_out(a.input, case.view), case.weight_shape, gy, **case.options,
-                                        algorithm=algorithm)
+    actual_weight = cgrad.conv1d_weight(
+        lay_out(a.input, case.view), case.weight_shape, gy, **case.options, algorithm=algorithm
+    )
     assert_matches(actual_weight, expected.weight, F64, f"conv1d grad weight {case}", algorithm=kernel)
     if case.bias:
-        assert_matches(cgrad.conv1d_bias(gy, layout=case.layout), expected.bias, F64, f"conv1d grad bias {case}")
+        assert_matches(
+            cgrad.conv1d_bias(gy, layout=case.layout), expected.bias, F64, f"conv1d grad bias {case}"
+        )
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @settings(max_examples=120, deadline=None)
 @given(case=transposed_cases(), seed=seeds)
-def test_conv_transpose1d_gradients_match_torch_autograd(algorithm: str, case: TransposedCase, seed: int) -> None:
+def test_conv_transpose1d_gradients_match_torch_autograd(
+    algorithm: str, case: TransposedCase, seed: int
+) -> None:
     a = make_arrays(case, F64, seed)
     expected = torch_conv_transpose1d_grads(a.input, a.weight, a.bias, a.grad_output, **case.options)
     gy = lay_out(a.grad_output, case.view)
     kernel = ran(algorithm, case, F64)
-    actual_input = cgrad.conv_transpose1d_input(case.input_shape, a.weight, gy, **case.options, algorithm=algorithm)
+    actual_input = cgrad.conv_transpose1d_input(
+        case.input_shape, a.weight, gy, **case.options, algorithm=algorithm
+    )
     assert_matches(actual_input, expected.input, F64, f"conv_transpose1d grad input {case}", algorithm=kernel)
-    actual_weight = cgrad.conv_transpose1d_weight(lay_out(a.input, case.view), case.weight_shape, gy,
-                                                  **case.options, algorithm=algorithm)
-    assert_matches(actual_weight, expected.weight, F64, f"conv_transpose1d grad weight {case}", algorithm=kernel)
+    actual_weight = cgrad.conv_transpose1d_weight(
+        lay_out(a.input, case.view), case.weight_shape, gy, **case.options, algorithm=algorithm
+    )
+    assert_matches(
+        actual_weight, expected.weight, F64, f"conv_transpose1d grad weight {case}", algorithm=kernel
+    )
     if case.bias:
-        assert_matches(cgrad.conv1d_bias(gy, layout=case.layout), expected.bias, F64,
-                       f"conv_transpose1d grad bias {case}")
+        assert_matches(
+            cgrad.conv1d_bias(gy, layout=case.layout),
+            expected.bias,
+            F64,
+            f"conv_transpose1d grad bias {case}",
+        )
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    case=conv_cases(batch=st.integers(0, 3), padding_forms=("int",), padding_modes=("zeros",), layouts=("NCL",)),
+    case=conv_cases(
+        batch=st.integers(0, 3), padding_forms=("int",), padding_modes=("zeros",), layouts=("NCL",)
+    ),
     seed=seeds,
 )
 def test_gradients_match_torch_nn_grad(case: ConvCase, seed: int) -> None:
@@ -184,8 +208,13 @@ DTYPE_ALGORITHM_IDS = [f"{dtype.name}-{algorithm}" for dtype, algorithm in DTYPE
 def test_conv1d_every_dtype(dtype: np.dtype, algorithm: str, case: ConvCase, seed: int) -> None:
     a = make_arrays(case, dtype, seed)
     actual = conv1d.conv1d(lay_out(a.input, case.view), a.weight, a.bias, **case.options, algorithm=algorithm)
-    assert_matches(actual, torch_conv1d(a.input, a.weight, a.bias, **case.options), dtype, f"conv1d {case}",
-                   algorithm=ran(algorithm, case, dtype))
+    assert_matches(
+        actual,
+        torch_conv1d(a.input, a.weight, a.bias, **case.options),
+        dtype,
+        f"conv1d {case}",
+        algorithm=ran(algorithm, case, dtype),
+    )
     if dtype.kind in "iu" and (case.dilation == 1 or dtype == np.int64):
         # torch's own integer convolution wraps the same way (it has no dilated kernel for
         # integers narrower than int64)
@@ -196,12 +225,15 @@ def test_conv1d_every_dtype(dtype: np.dtype, algorithm: str, case: ConvCase, see
 @pytest.mark.parametrize(("dtype", "algorithm"), DTYPE_ALGORITHMS, ids=DTYPE_ALGORITHM_IDS)
 @settings(max_examples=25, deadline=None)
 @given(case=transposed_cases(), seed=seeds)
-def test_conv_transpose1d_every_dtype(dtype: np.dtype, algorithm: str, case: TransposedCase, seed: int) -> None:
+def test_conv_transpose1d_every_dtype(
+    dtype: np.dtype, algorithm: str, case: TransposedCase, seed: int
+) -> None:
     """torch's conv_transpose1d has no integer kernel but int64: ints are checked against the
     exact int64 result wrapped to the dtype."""
     a = make_arrays(case, dtype, seed)
-    actual = conv1d.conv_transpose1d(lay_out(a.input, case.view), a.weight, a.bias, **case.options,
-                                     algorithm=algorithm)
+    actual = conv1d.conv_transpose1d(
+        lay_out(a.input, case.view), a.weight, a.bias, **case.options, algorithm=algorithm
+    )
     expected = torch_conv_transpose1d(a.input, a.weight, a.bias, **case.options)
     assert_matches(actual, expected, dtype, f"conv_transpose1d {case}", algorithm=ran(algorithm, case, dtype))
 
@@ -216,7 +248,9 @@ def test_integer_wraparound_hand_checked() -> None:
     u = np.full((1, 2, 1), 200, np.uint8)
     assert_matches(conv1d.conv1d(u, np.ones((1, 2, 1), np.uint8)), [[[144]]], np.uint8, "uint8 conv1d")
     # int16: 200*200*2 = 80000 = 65536 + 14464
-    assert_matches(conv1d.conv1d(x.astype(np.int16) * 2, w.astype(np.int16) * 2), [[[14464]]], np.int16, "int16")
+    assert_matches(
+        conv1d.conv1d(x.astype(np.int16) * 2, w.astype(np.int16) * 2), [[[14464]]], np.int16, "int16"
+    )
     # transposed, int8: each output sample sums 100*100 over the two input channels
     wt = np.full((2, 1, 2), 100, np.int8)
     assert_matches(conv1d.conv_transpose1d(x, wt), [[[32, 32]]], np.int8, "int8 conv_transpose1d")
@@ -237,9 +271,15 @@ def test_bool_is_refused_like_torch() -> None:
 
 @pytest.mark.parametrize(
     ("x_dtype", "w_dtype", "b_dtype"),
-    [("float32", "float64", None), ("float64", "float32", None), ("float64", "float64", "float32"),
-     ("int64", "float64", None), ("int8", "int16", None), ("complex64", "float32", None),
-     ("int64", "int64", "float64")],
+    [
+        ("float32", "float64", None),
+        ("float64", "float32", None),
+        ("float64", "float64", "float32"),
+        ("int64", "float64", None),
+        ("int8", "int16", None),
+        ("complex64", "float32", None),
+        ("int64", "int64", "float64"),
+    ],
 )
 def test_mixed_dtypes_are_refused_like_torch(x_dtype: str, w_dtype: str, b_dtype: str | None) -> None:
     x, w = np.ones((1, 2, 5), x_dtype), np.ones((3, 2, 2), w_dtype)
@@ -258,20 +298,33 @@ def test_mixed_dtypes_are_refused_like_torch(x_dtype: str, w_dtype: str, b_dtype
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @settings(max_examples=25, deadline=None)
 @given(case=conv_cases(batch=st.just(0)), tcase=transposed_cases(batch=st.just(0)), seed=seeds)
-def test_empty_batch_gives_an_empty_batch(algorithm: str, case: ConvCase, tcase: TransposedCase, seed: int) -> None:
+def test_empty_batch_gives_an_empty_batch(
+    algorithm: str, case: ConvCase, tcase: TransposedCase, seed: int
+) -> None:
     a = make_arrays(case, F64, seed)
     actual = conv1d.conv1d(a.input, a.weight, a.bias, **case.options, algorithm=algorithm)
     assert actual.shape == case.output_shape and actual.shape[0] == 0, (actual.shape, case)
     assert_matches(actual, torch_conv1d(a.input, a.weight, a.bias, **case.options), F64, f"N=0 {case}")
-    assert_matches(cgrad.conv1d_weight(a.input, case.weight_shape, a.grad_output, **case.options, algorithm=algorithm),
-                   np.zeros(case.weight_shape), F64, f"N=0 grad weight {case}")
+    assert_matches(
+        cgrad.conv1d_weight(a.input, case.weight_shape, a.grad_output, **case.options, algorithm=algorithm),
+        np.zeros(case.weight_shape),
+        F64,
+        f"N=0 grad weight {case}",
+    )
     t = make_arrays(tcase, F64, seed)
     actual = conv1d.conv_transpose1d(t.input, t.weight, t.bias, **tcase.options, algorithm=algorithm)
     assert actual.shape == tcase.output_shape and actual.shape[0] == 0, (actual.shape, tcase)
-    assert_matches(actual, torch_conv_transpose1d(t.input, t.weight, t.bias, **tcase.options), F64, f"N=0 {tcase}")
-    assert_matches(cgrad.conv_transpose1d_input(tcase.input_shape, t.weight, t.grad_output, **tcase.options,
-                                                algorithm=algorithm),
-                   np.zeros(tcase.input_shape), F64, f"N=0 grad input {tcase}")
+    assert_matches(
+        actual, torch_conv_transpose1d(t.input, t.weight, t.bias, **tcase.options), F64, f"N=0 {tcase}"
+    )
+    assert_matches(
+        cgrad.conv_transpose1d_input(
+            tcase.input_shape, t.weight, t.grad_output, **tcase.options, algorithm=algorithm
+        ),
+        np.zeros(tcase.input_shape),
+        F64,
+        f"N=0 grad input {tcase}",
+    )
 
 
 def _ncl_to_case_layout(case: ConvCase, y: np.ndarray) -> np.ndarray:
@@ -298,8 +351,13 @@ def test_zero_input_channels_give_the_bias(case: ConvCase, seed: int, algorithm:
 
 
 @settings(max_examples=200, deadline=None)
-@given(case=conv_cases(), tcase=transposed_cases(), seed=seeds, weight_view=st.sampled_from(VIEWS),
-       algorithm=st.sampled_from(ALGORITHMS))
+@given(
+    case=conv_cases(),
+    tcase=transposed_cases(),
+    seed=seeds,
+    weight_view=st.sampled_from(VIEWS),
+    algorithm=st.sampled_from(ALGORITHMS),
+)
 def test_any_memory_layout_read_only_and_inputs_unchanged(
     case: ConvCase, tcase: TransposedCase, seed: int, weight_view: str, algorithm: str
 ) -> None:
@@ -307,8 +365,12 @@ def test_any_memory_layout_read_only_and_inputs_unchanged(
     as they were; results are fresh, writeable and C-contiguous."""
     for this, forward, oracle, grads in (
         (case, conv1d.conv1d, torch_conv1d, (cgrad.conv1d_input, cgrad.conv1d_weight)),
-        (tcase, conv1d.conv_transpose1d, torch_conv_transpose1d,
-         (cgrad.conv_transpose1d_input, cgrad.conv_transpose1d_weight)),
+        (
+            tcase,
+            conv1d.conv_transpose1d,
+            torch_conv_transpose1d,
+            (cgrad.conv_transpose1d_input, cgrad.conv_transpose1d_weight),
+        ),
     ):
         a = make_arrays(this, F64, seed)
         x = lay_out(a.input, this.view, readonly=True)
@@ -330,10 +392,17 @@ def test_any_memory_layout_read_only_and_inputs_unchanged(
         for name, result in results.items():
             assert result.flags.writeable, f"{name} result is read-only ({this})"
             for arg_name, arg in arguments.items():
-                assert arg is None or not np.shares_memory(result, arg), f"{name} result shares memory with {arg_name}"
+                assert arg is None or not np.shares_memory(result, arg), (
+                    f"{name} result shares memory with {arg_name}"
+                )
         assert results["forward"].flags.c_contiguous, f"forward result not C-contiguous ({this})"
-        assert_matches(results["forward"], oracle(a.input, a.weight, a.bias, **this.options), F64, f"{this}",
-                       algorithm=ran(algorithm, this, F64))
+        assert_matches(
+            results["forward"],
+            oracle(a.input, a.weight, a.bias, **this.options),
+            F64,
+            f"{this}",
+            algorithm=ran(algorithm, this, F64),
+        )
 
 
 @settings(max_examples=60, deadline=None)
@@ -351,16 +420,22 @@ def test_python_lists_work(case: ConvCase, tcase: TransposedCase, seed: int) -> 
     t = make_arrays(tcase, F64, seed)
     as_list = None if t.bias is None else t.bias.tolist()
     actual = conv1d.conv_transpose1d(t.input.tolist(), t.weight.tolist(), as_list, **tcase.options)
-    assert_matches(actual, conv1d.conv_transpose1d(t.input, t.weight, t.bias, **tcase.options), F64, f"lists {tcase}")
+    assert_matches(
+        actual, conv1d.conv_transpose1d(t.input, t.weight, t.bias, **tcase.options), F64, f"lists {tcase}"
+    )
 
 
 def test_python_lists_hand_checked() -> None:
     # y[t] = x[t] - x[t+1] + 0.5
-    assert_matches(conv1d.conv1d([[[0.0, 1, 2, 4]]], [[[1.0, -1]]], [0.5]), [[[-0.5, -0.5, -1.5]]], F64, "floats")
+    assert_matches(
+        conv1d.conv1d([[[0.0, 1, 2, 4]]], [[[1.0, -1]]], [0.5]), [[[-0.5, -0.5, -1.5]]], F64, "floats"
+    )
     # Python ints are int64: unbatched (C_in=1, L=3) -> [1+2, 2+3]
     assert_matches(conv1d.conv1d([[1, 2, 3]], [[[1, 1]]]), [[3, 5]], np.int64, "ints")
     assert_matches(conv1d.conv_transpose1d([[1, 10]], [[[1, 2]]]), [[1, 12, 20]], np.int64, "transposed ints")
-    assert_matches(cgrad.conv1d_weight([[1.0, 2, 3]], (1, 1, 2), [[1.0, 1]]), [[[3.0, 5.0]]], F64, "grad weight")
+    assert_matches(
+        cgrad.conv1d_weight([[1.0, 2, 3]], (1, 1, 2), [[1.0, 1]]), [[[3.0, 5.0]]], F64, "grad weight"
+    )
 
 
 # --------------------------------------------------------------------------- error parity
@@ -382,7 +457,9 @@ def _torch_call(raw: RawCall, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     F.pad by the padding on each side, then a padding-0 convolution."""
     xt, wt, bt = (to_torch(v) for v in (x, w, b))
     if raw.transposed:
-        return F.conv_transpose1d(xt, wt, bt, raw.stride, raw.padding, raw.output_padding, raw.groups, raw.dilation)
+        return F.conv_transpose1d(
+            xt, wt, bt, raw.stride, raw.padding, raw.output_padding, raw.groups, raw.dilation
+        )
     if raw.padding_mode == "zeros":
         return F.conv1d(xt, wt, bt, raw.stride, raw.padding, raw.dilation, raw.groups)
     if raw.padding == "same" and raw.stride != 1:
@@ -445,7 +522,9 @@ def check_error_parity(raw: RawCall, seed: int = 0) -> None:
         if x.size == 0 and isinstance(error, conv1d.ConvError):
             _event("empty input: only torch accepts")
             return
-        raise AssertionError(f"torch accepts {raw}, but conv1d raised {type(error).__name__}: {error}") from None
+        raise AssertionError(
+            f"torch accepts {raw}, but conv1d raised {type(error).__name__}: {error}"
+        ) from None
     channel_axis = len(raw.input_shape) - 2
     if not raw.transposed and raw.input_shape[channel_axis] == 0:  # the C_in = 0 deviation
         shape = list(expected.shape)
@@ -467,8 +546,9 @@ def test_conv_transpose1d_error_parity(raw: RawCall, seed: int) -> None:
     check_error_parity(raw, seed)
 
 
-def _raw(transposed: bool, input_shape: tuple, weight_shape: tuple, bias_shape: tuple | None = None,
-         **options: Any) -> RawCall:
+def _raw(
+    transposed: bool, input_shape: tuple, weight_shape: tuple, bias_shape: tuple | None = None, **options: Any
+) -> RawCall:
     options = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, **options}
     return RawCall(transposed, input_shape, weight_shape, bias_shape, **options)
 

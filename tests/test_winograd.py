@@ -41,8 +41,9 @@ W = "winograd"
 def test_conv1d_matches_torch(dtype: Any, case: ConvCase, seed: int) -> None:
     a = make_arrays(case, dtype, seed)
     actual = conv1d.conv1d(lay_out(a.input, case.view), a.weight, a.bias, **case.options, algorithm=W)
-    assert_matches(actual, torch_conv1d(a.input, a.weight, a.bias, **case.options), dtype, f"conv1d {case}",
-                   algorithm=W)
+    assert_matches(
+        actual, torch_conv1d(a.input, a.weight, a.bias, **case.options), dtype, f"conv1d {case}", algorithm=W
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -50,13 +51,21 @@ def test_conv1d_matches_torch(dtype: Any, case: ConvCase, seed: int) -> None:
 @given(case=transposed_cases(winograd=True), seed=seeds)
 def test_conv_transpose1d_matches_torch(dtype: Any, case: TransposedCase, seed: int) -> None:
     a = make_arrays(case, dtype, seed)
-    actual = conv1d.conv_transpose1d(lay_out(a.input, case.view), a.weight, a.bias, **case.options, algorithm=W)
-    assert_matches(actual, torch_conv_transpose1d(a.input, a.weight, a.bias, **case.options), dtype,
-                   f"conv_transpose1d {case}", algorithm=W)
+    actual = conv1d.conv_transpose1d(
+        lay_out(a.input, case.view), a.weight, a.bias, **case.options, algorithm=W
+    )
+    assert_matches(
+        actual,
+        torch_conv_transpose1d(a.input, a.weight, a.bias, **case.options),
+        dtype,
+        f"conv_transpose1d {case}",
+        algorithm=W,
+    )
 
 
-def _check_gradients(case: ConvCase | TransposedCase, seed: int, oracle: Any, input_grad: Any,
-                     weight_grad: Any) -> None:
+def _check_gradients(
+    case: ConvCase | TransposedCase, seed: int, oracle: Any, input_grad: Any, weight_grad: Any
+) -> None:
     """Input and weight gradients by Winograd (``conv1d.grad`` functions) against torch's
     autograd (``oracle``), in float64."""
     a = make_arrays(case, F64, seed)
@@ -64,7 +73,9 @@ def _check_gradients(case: ConvCase | TransposedCase, seed: int, oracle: Any, in
     gy = lay_out(a.grad_output, case.view)
     actual_input = input_grad(case.input_shape, a.weight, gy, **case.options, algorithm=W)
     assert_matches(actual_input, expected.input, F64, f"grad input {case}", algorithm=W)
-    actual_weight = weight_grad(lay_out(a.input, case.view), case.weight_shape, gy, **case.options, algorithm=W)
+    actual_weight = weight_grad(
+        lay_out(a.input, case.view), case.weight_shape, gy, **case.options, algorithm=W
+    )
     assert_matches(actual_weight, expected.weight, F64, f"grad weight {case}", algorithm=W)
 
 
@@ -77,8 +88,9 @@ def test_conv1d_gradients_match_torch_autograd(case: ConvCase, seed: int) -> Non
 @settings(max_examples=60, deadline=None)
 @given(case=transposed_cases(winograd=True), seed=seeds)
 def test_conv_transpose1d_gradients_match_torch_autograd(case: TransposedCase, seed: int) -> None:
-    _check_gradients(case, seed, torch_conv_transpose1d_grads, cgrad.conv_transpose1d_input,
-                     cgrad.conv_transpose1d_weight)
+    _check_gradients(
+        case, seed, torch_conv_transpose1d_grads, cgrad.conv_transpose1d_input, cgrad.conv_transpose1d_weight
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -86,16 +98,34 @@ def test_conv_transpose1d_gradients_match_torch_autograd(case: TransposedCase, s
 def test_layer_forward_and_backward_match_torch(case: ConvCase, seed: int) -> None:
     """conv1d.Conv1d (NumPy layer) with algorithm='winograd': output and all three gradients."""
     a = make_arrays(case, F64, seed)
-    layer = conv1d.Conv1d(case.c_in, case.c_out, case.k, stride=case.stride, padding=case.padding,
-                          dilation=case.dilation, groups=case.groups, bias=case.bias, padding_mode=case.padding_mode,
-                          layout=case.layout, dtype=np.float64, algorithm=W)
+    layer = conv1d.Conv1d(
+        case.c_in,
+        case.c_out,
+        case.k,
+        stride=case.stride,
+        padding=case.padding,
+        dilation=case.dilation,
+        groups=case.groups,
+        bias=case.bias,
+        padding_mode=case.padding_mode,
+        layout=case.layout,
+        dtype=np.float64,
+        algorithm=W,
+    )
     layer.weight[...] = a.weight
     if case.bias:
         layer.bias[...] = a.bias
     expected = torch_conv1d_grads(a.input, a.weight, a.bias, a.grad_output, **case.options)
-    assert_matches(layer(lay_out(a.input, case.view)), torch_conv1d(a.input, a.weight, a.bias, **case.options), F64,
-                   f"layer forward {case}", algorithm=W)
-    assert_matches(layer.backward(a.grad_output), expected.input, F64, f"layer grad input {case}", algorithm=W)
+    assert_matches(
+        layer(lay_out(a.input, case.view)),
+        torch_conv1d(a.input, a.weight, a.bias, **case.options),
+        F64,
+        f"layer forward {case}",
+        algorithm=W,
+    )
+    assert_matches(
+        layer.backward(a.grad_output), expected.input, F64, f"layer grad input {case}", algorithm=W
+    )
     assert_matches(layer.weight_grad, expected.weight, F64, f"layer grad weight {case}", algorithm=W)
 
 
@@ -105,8 +135,12 @@ def _small(case: ConvCase | TransposedCase) -> bool:
 
 
 @settings(max_examples=20, deadline=None)
-@given(case=conv_cases(winograd=True, batch=st.sampled_from([None, 1, 2]),
-                       c_in_per_group=st.integers(1, 2)).filter(_small), seed=seeds)
+@given(
+    case=conv_cases(
+        winograd=True, batch=st.sampled_from([None, 1, 2]), c_in_per_group=st.integers(1, 2)
+    ).filter(_small),
+    seed=seeds,
+)
 def test_torch_module_passes_gradcheck(case: ConvCase, seed: int) -> None:
     a = make_arrays(case, F64, seed)
     module = conv_module(case, F64, W)
@@ -145,8 +179,14 @@ def test_fcn_layer_in_float32_inside_torch() -> None:
     with gemm.products(torch_matmul):
         spec = conv1d_spec((5, 128, 150), (256, 128, 5), (256,), padding="same", dtype=np.float32)
         assert executor(spec).plan.algorithm is Algorithm.WINOGRAD
-    for what, a, b in (("output", y1, y2), ("grad input", x1.grad, x2.grad), ("grad weight", ours.weight.grad,
-                       theirs.weight.grad), ("grad bias", ours.bias.grad, theirs.bias.grad)):
+    for what, a, b in (
+        ("output", y1, y2),
+        ("grad input", x1.grad, x2.grad),
+        ("grad weight", ours.weight.grad, theirs.weight.grad),
+        ("grad bias", ours.bias.grad, theirs.bias.grad),
+    ):
         a, b = a.detach().double().numpy(), b.detach().double().numpy()
         scale = np.abs(b).max()
-        assert np.abs(a - b).max() <= 1e-5 * scale, f"{what}: {np.abs(a - b).max() / scale:.2e} of the largest value"
+        assert np.abs(a - b).max() <= 1e-5 * scale, (
+            f"{what}: {np.abs(a - b).max() / scale:.2e} of the largest value"
+        )

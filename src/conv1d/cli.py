@@ -32,9 +32,13 @@ exit status: 0 on success; 2 for arguments that make no valid layer or input.
 
 def _ints(text: str) -> tuple[int, ...]:
     try:
-        values = tuple(int(part) for part in text.replace("(", "").replace(")", "").split(",") if part.strip())
+        values = tuple(
+            int(part) for part in text.replace("(", "").replace(")", "").split(",") if part.strip()
+        )
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,35,256, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 32,35,256, got {text!r}"
+        ) from None
     if not values:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,35,256, got {text!r}")
     return values
@@ -45,7 +49,9 @@ def _padding(text: str) -> Any:
         return text
     values = _ints(text)
     if len(values) > 2:
-        raise argparse.ArgumentTypeError(f"padding is an int, left,right, valid, same or causal; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"padding is an int, left,right, valid, same or causal; got {text!r}"
+        )
     return values[0] if len(values) == 1 else values
 
 
@@ -58,23 +64,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"conv1d {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser("demo", help="replay the two classic Conv1d tutorials")
-    demo.add_argument("--plot", metavar="PATH", default="conv1d-demo.png",
-                      help="where to write the picture (default conv1d-demo.png; 'none' to skip)")
+    demo.add_argument(
+        "--plot",
+        metavar="PATH",
+        default="conv1d-demo.png",
+        help="where to write the picture (default conv1d-demo.png; 'none' to skip)",
+    )
     ex = commands.add_parser(
-        "explain", help="explain a Conv1d on your input shape, with numbers",
+        "explain",
+        help="explain a Conv1d on your input shape, with numbers",
         description=textwrap.fill(
             "Explain what a Conv1d (or ConvTranspose1d) does to an input shape: how the shape is "
             "read, the output-length formula with your numbers, the shapes and why, one output "
-            "element worked out by hand, and the algorithm.", 78),
-        epilog=_EXPLAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+            "element worked out by hand, and the algorithm.",
+            78,
+        ),
+        epilog=_EXPLAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     layer = ex.add_argument_group("the layer (as Conv1d's arguments)")
     layer.add_argument("--in-channels", type=int, required=True, metavar="C_IN")
     layer.add_argument("--out-channels", type=int, required=True, metavar="C_OUT")
     layer.add_argument("--kernel-size", type=int, required=True, metavar="K")
     layer.add_argument("--stride", type=int, default=1)
-    layer.add_argument("--padding", type=_padding, default=0,
-                       help="int, left,right, valid, same or causal (default 0)")
+    layer.add_argument(
+        "--padding", type=_padding, default=0, help="int, left,right, valid, same or causal (default 0)"
+    )
     layer.add_argument("--dilation", type=int, default=1)
     layer.add_argument("--groups", type=int, default=1)
     layer.add_argument("--no-bias", action="store_true", help="bias=False")
@@ -82,12 +97,23 @@ def _parser() -> argparse.ArgumentParser:
     layer.add_argument("--layout", default="NCL", help="NCL (channels first, default) or NLC")
     layer.add_argument("--transposed", action="store_true", help="explain ConvTranspose1d instead")
     layer.add_argument("--output-padding", type=int, default=0, help="ConvTranspose1d only")
-    layer.add_argument("--dilations", type=_ints, metavar="D1,D2,...",
-                       help="a stack of such layers with these dilations (C_OUT -> C_OUT after the first)")
+    layer.add_argument(
+        "--dilations",
+        type=_ints,
+        metavar="D1,D2,...",
+        help="a stack of such layers with these dilations (C_OUT -> C_OUT after the first)",
+    )
     what = ex.add_argument_group("what to explain")
-    what.add_argument("--input-shape", type=_ints, required=True, metavar="N,C,L",
-                      help="your input's shape as you have it, e.g. 32,35,256")
-    what.add_argument("--element", type=_ints, metavar="N,O,T", help="output element to work out (default 0,0,0)")
+    what.add_argument(
+        "--input-shape",
+        type=_ints,
+        required=True,
+        metavar="N,C,L",
+        help="your input's shape as you have it, e.g. 32,35,256",
+    )
+    what.add_argument(
+        "--element", type=_ints, metavar="N,O,T", help="output element to work out (default 0,0,0)"
+    )
     what.add_argument("--seed", type=int, default=0, help="seed of the example weights and input (default 0)")
     out = ex.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -97,9 +123,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _layer_arguments(args: argparse.Namespace) -> dict[str, Any]:
     arguments = {
-        "in_channels": args.in_channels, "out_channels": args.out_channels, "kernel_size": args.kernel_size,
-        "stride": args.stride, "padding": args.padding, "dilation": args.dilation, "groups": args.groups,
-        "bias": not args.no_bias, "padding_mode": args.padding_mode, "layout": args.layout,
+        "in_channels": args.in_channels,
+        "out_channels": args.out_channels,
+        "kernel_size": args.kernel_size,
+        "stride": args.stride,
+        "padding": args.padding,
+        "dilation": args.dilation,
+        "groups": args.groups,
+        "bias": not args.no_bias,
+        "padding_mode": args.padding_mode,
+        "layout": args.layout,
     }
     if args.transposed:
         arguments["output_padding"] = args.output_padding
@@ -119,7 +152,9 @@ def _explain(args: argparse.Namespace) -> int:
         cls = ConvTranspose1d if transposed else Conv1d
         layers = []
         for i, d in enumerate(args.dilations):
-            step = dict(arguments, dilation=d, in_channels=arguments["in_channels"] if i == 0 else args.out_channels)
+            step = dict(
+                arguments, dilation=d, in_channels=arguments["in_channels"] if i == 0 else args.out_channels
+            )
             layers.append(cls(**step, rng=args.seed + i))
         stack = explain_stack(layers, args.input_shape)
         sys.stdout.write(stack.to_json() + "\n" if args.json else str(stack))

@@ -41,8 +41,12 @@ class Algorithm(enum.StrEnum):
         return self.value
 
 
-KERNELS: dict[Algorithm, ModuleType] = {Algorithm.GEMM: gemm, Algorithm.DIRECT: direct, Algorithm.FFT: fft,
-                                        Algorithm.WINOGRAD: winograd}
+KERNELS: dict[Algorithm, ModuleType] = {
+    Algorithm.GEMM: gemm,
+    Algorithm.DIRECT: direct,
+    Algorithm.FFT: fft,
+    Algorithm.WINOGRAD: winograd,
+}
 # Rates of the development machine (benchmarks/calibrate.py prints them for another one).
 GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
 DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
@@ -64,7 +68,12 @@ CORES = os.cpu_count() or 1  # the rates above are for all of them
 # short-output transposes and col2im measured 1.3-1.9x slower there), which the higher
 # figure stands for.
 TRANSFORM_BANDWIDTH = {False: 8e9, True: 16e9}
-CALL_SECONDS = {Algorithm.GEMM: 25e-6, Algorithm.DIRECT: 8e-6, Algorithm.FFT: 80e-6, Algorithm.WINOGRAD: 60e-6}
+CALL_SECONDS = {
+    Algorithm.GEMM: 25e-6,
+    Algorithm.DIRECT: 8e-6,
+    Algorithm.FFT: 80e-6,
+    Algorithm.WINOGRAD: 60e-6,
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,8 @@ class Plan:
 
     def describe(self) -> str:
         costs = ", ".join(
-            f"{a.value} {s * 1e3:.3g} ms" if math.isfinite(s) else f"{a.value} n/a" for a, s in self.seconds.items()
+            f"{a.value} {s * 1e3:.3g} ms" if math.isfinite(s) else f"{a.value} n/a"
+            for a, s in self.seconds.items()
         )
         return f"{self.algorithm.value}: {self.reason} (estimated {costs})"
 
@@ -121,7 +131,9 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     cols = n * lo if lo < 256 else lo
     efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 96.0 / max(ci * k, 1) + 64.0 / max(cols, 1))
     gathered = itemsize * n * g * ci * k * lo if k > 1 else 0
-    seconds[Algorithm.GEMM] = CALL_SECONDS[Algorithm.GEMM] + 2 * macs / (GEMM_FLOPS * efficiency) + (io + 2 * gathered) / BANDWIDTH
+    seconds[Algorithm.GEMM] = (
+        CALL_SECONDS[Algorithm.GEMM] + 2 * macs / (GEMM_FLOPS * efficiency) + (io + 2 * gathered) / BANDWIDTH
+    )
     # Winograd: ALPHA products of (Co x Ci) by (Ci x tiles), plus the transforms, which are
     # passes over memory.
     if 2 <= k <= winograd.MAX_TAPS:
@@ -132,10 +144,15 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
         # Per tile: the input's m samples copied channels-last (read and write) and their
         # ALPHA transforms written; ALPHA products written and read back, m outputs written
         # and moved once more into the caller's layout; and the weights' transform.
-        moved = g * (tiles * (ci * (winograd.ALPHA + 2 * m) + co * (2 * winograd.ALPHA + 2 * m))
-                     + co * ci * (k + winograd.ALPHA))
-        seconds[Algorithm.WINOGRAD] = (CALL_SECONDS[Algorithm.WINOGRAD] + 2 * w_macs / (GEMM_FLOPS * w_efficiency)
-                                       + (io + itemsize * moved) / TRANSFORM_BANDWIDTH[provided])
+        moved = g * (
+            tiles * (ci * (winograd.ALPHA + 2 * m) + co * (2 * winograd.ALPHA + 2 * m))
+            + co * ci * (k + winograd.ALPHA)
+        )
+        seconds[Algorithm.WINOGRAD] = (
+            CALL_SECONDS[Algorithm.WINOGRAD]
+            + 2 * w_macs / (GEMM_FLOPS * w_efficiency)
+            + (io + itemsize * moved) / TRANSFORM_BANDWIDTH[provided]
+        )
     else:
         seconds[Algorithm.WINOGRAD] = math.inf
     # Direct: one pass over input and output, vectorised multiply-adds (strided reads are
@@ -144,8 +161,12 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     share = min(threads.get(), CORES) / CORES
     direct_macs = DIRECT_MACS * share / (1 if spec.stride == 1 else 3)
     rows = n * g * co * ci * k
-    seconds[Algorithm.DIRECT] = (CALL_SECONDS[Algorithm.DIRECT] + macs / direct_macs + rows * DIRECT_ROW_SECONDS / share
-                                 / CORES + io / BANDWIDTH)
+    seconds[Algorithm.DIRECT] = (
+        CALL_SECONDS[Algorithm.DIRECT]
+        + macs / direct_macs
+        + rows * DIRECT_ROW_SECONDS / share / CORES
+        + io / BANDWIDTH
+    )
     # FFT: transforms of input blocks, output blocks and kernels, plus per-frequency mixing.
     span = spec.span
     nfft = fft.fft_length(span, lp)
@@ -153,7 +174,9 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     transform = 2.5 * nfft * math.log2(max(nfft, 2))
     fft_flops = transform * (n * g * (ci + co) * blocks + g * co * ci)
     mix_flops = 8.0 * n * g * co * ci * (nfft // 2 + 1) * blocks
-    seconds[Algorithm.FFT] = CALL_SECONDS[Algorithm.FFT] + fft_flops / FFT_FLOPS + mix_flops / MIX_FLOPS + 3 * io / BANDWIDTH
+    seconds[Algorithm.FFT] = (
+        CALL_SECONDS[Algorithm.FFT] + fft_flops / FFT_FLOPS + mix_flops / MIX_FLOPS + 3 * io / BANDWIDTH
+    )
     return {a: seconds[a] for a in Algorithm}  # in the enum's order, for printing
 
 
@@ -167,8 +190,10 @@ def _refusal(spec: ConvSpec, algorithm: Algorithm) -> str | None:
         if spec.dtype.kind in "iu":
             return f"the Winograd transforms have fractions, so integer results ({spec.dtype}) would round; use 'gemm' or 'direct'"
         if spec.stride != 1 or spec.dilation != 1:
-            return (f"the Winograd kernel computes stride 1, dilation 1 only (got stride={spec.stride}, "
-                    f"dilation={spec.dilation}); use 'gemm'")
+            return (
+                f"the Winograd kernel computes stride 1, dilation 1 only (got stride={spec.stride}, "
+                f"dilation={spec.dilation}); use 'gemm'"
+            )
         if not 2 <= spec.k <= winograd.MAX_TAPS:
             also = " (or 'fft' for long kernels)" if spec.k > winograd.MAX_TAPS else ""
             return f"the Winograd kernel takes kernels of 2 to {winograd.MAX_TAPS} taps (got K={spec.k}); use 'gemm'{also}"
@@ -203,8 +228,10 @@ def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:
         return "small problem: compiled loops have the least overhead"
     if algorithm is Algorithm.WINOGRAD:
         m = winograd.tile(k)
-        return (f"channel-rich, {k} taps: Winograd F({m}, {k}) does {winograd.ALPHA} multiplications per {m} outputs "
-                f"instead of {m * k}")
+        return (
+            f"channel-rich, {k} taps: Winograd F({m}, {k}) does {winograd.ALPHA} multiplications per {m} outputs "
+            f"instead of {m * k}"
+        )
     return f"channel-rich ({co}x{ci * k} weight matrix per group): BLAS matrix products"
 
 
@@ -215,9 +242,15 @@ def _memory(spec: ConvSpec, algorithm: Algorithm) -> int:
         return min(gemm.BLOCK_BYTES, itemsize * n * g * ci * k * lo) + itemsize * n * g * ci * lp
     if algorithm is Algorithm.WINOGRAD:
         m = winograd.tile(k)
-        blocks = min(winograd.BLOCK_BYTES, winograd.tile_slots(n, lo, k) * g * winograd.tile_bytes(ci, co, m, itemsize))
+        blocks = min(
+            winograd.BLOCK_BYTES, winograd.tile_slots(n, lo, k) * g * winograd.tile_bytes(ci, co, m, itemsize)
+        )
         return blocks + itemsize * g * winograd.ALPHA * co * ci  # and the transformed weights
     if algorithm is Algorithm.FFT:
         nfft = fft.fft_length(spec.span, lp)
-        return min(fft.BLOCK_BYTES, 16 * n * g * max(ci, co) * nfft) + 8 * g * co * ci * nfft + itemsize * n * g * ci * lp
+        return (
+            min(fft.BLOCK_BYTES, 16 * n * g * max(ci, co) * nfft)
+            + 8 * g * co * ci * nfft
+            + itemsize * n * g * ci * lp
+        )
     return 0

@@ -36,7 +36,9 @@ def shape_str(shape: tuple[int, ...]) -> str:
     return str(tuple(int(s) for s in shape))
 
 
-def mixed_dtypes(op: str, first: str, first_dtype: object, other: str, other_dtype: object, fix: str) -> ConvTypeError:
+def mixed_dtypes(
+    op: str, first: str, first_dtype: object, other: str, other_dtype: object, fix: str
+) -> ConvTypeError:
     """The one wording of a dtype mismatch between two arrays of one call, with the fix."""
     return ConvTypeError(
         f"{op}: {first} is {first_dtype} but {other} is {other_dtype}; they must share one dtype "

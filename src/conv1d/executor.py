@@ -53,7 +53,21 @@ class Executor:
     ``b`` (C_out,), ``gy`` its output shape.
     """
 
-    __slots__ = ("_b", "_spectra", "_w", "_w3", "_x", "_x3", "_y", "_y3", "can", "kernel", "plain", "plan", "spec")
+    __slots__ = (
+        "_b",
+        "_spectra",
+        "_w",
+        "_w3",
+        "_x",
+        "_x3",
+        "_y",
+        "_y3",
+        "can",
+        "kernel",
+        "plain",
+        "plan",
+        "spec",
+    )
 
     def __init__(self, spec: ConvSpec, algorithm: Any = "auto") -> None:
         self.spec = spec
@@ -61,8 +75,12 @@ class Executor:
         self.kernel = KERNELS[self.plan.algorithm]
         self.can = self.kernel.CAPABILITIES
         # Plain arrays: every conversion to and from the kernels' arrays is a reshape.
-        self.plain = (spec.padding_mode == "zeros" and spec.layout == "NCL" and spec.batched
-                      and compute_dtype(spec.dtype) == spec.dtype)
+        self.plain = (
+            spec.padding_mode == "zeros"
+            and spec.layout == "NCL"
+            and spec.batched
+            and compute_dtype(spec.dtype) == spec.dtype
+        )
         g, ci, co = spec.groups, spec.c_in_per_group, spec.c_out_per_group
         self._x, self._x3 = (spec.n, g, ci, spec.l_in), (spec.n, spec.c_in, spec.l_in)
         self._y, self._y3 = (spec.n, g, co, spec.l_out), (spec.n, spec.c_out, spec.l_out)
@@ -101,19 +119,22 @@ class Executor:
                 return spectrum
         nfft = self.kernel.conv_length(self.spec.k, self.spec.dilation, padded_length)
         spectrum = self.kernel.kernel_spectrum(wg, self.spec.dilation, nfft)
-        self._spectra = (*self._spectra[-(SPECTRA_KEPT - 1):], (wg.copy(), spectrum))
+        self._spectra = (*self._spectra[-(SPECTRA_KEPT - 1) :], (wg.copy(), spectrum))
         return spectrum
 
     # -- the four computations ----------------------------------------------------------
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, keep: dict | None = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, keep: dict | None = None
+    ) -> np.ndarray:
         """The convolution's output. ``keep``: a dict in which kernels that can
         (``keeps_input``/``keeps_weights``) leave their gathered or transformed input and
         weight for :meth:`weight_grad`'s and :meth:`input_grad`'s ``kept`` in the same step."""
         s, can = self.spec, self.can
         if s.transposed:
-            y = self.kernel.conv_transpose(self._groups(x), self._weight(w), s.stride, s.dilation, s.l_out,
-                                           s.pad_left)
+            y = self.kernel.conv_transpose(
+                self._groups(x), self._weight(w), s.stride, s.dilation, s.l_out, s.pad_left
+            )
             n, g, c, length = y.shape
             y = y.reshape(n, g * c, length)
             if b is not None:  # in place, on the kernel's own fresh array
@@ -157,26 +178,31 @@ class Executor:
             # uncropped output's gradient; a conv of it gives floor((L_pad - span)/stride) + 1
             # >= L_in positions (output_padding >= stride, allowed when dilation > stride,
             # adds positions no input sample reached).
-            grad = self.kernel.conv(self._groups(gy), self._weight(w), s.stride, s.dilation, s.pad_left,
-                                    s.pad_right)
+            grad = self.kernel.conv(
+                self._groups(gy), self._weight(w), s.stride, s.dilation, s.pad_left, s.pad_right
+            )
             return self._result(grad[..., : s.l_in])
         extra = {"kept": kept} if kept and self.can.keeps_weights else {}
         if self.plain:
-            gx = self.kernel.conv_transpose(gy.reshape(self._y), w.reshape(self._w), s.stride, s.dilation, s.l_in,
-                                            s.pad_left, **extra)
+            gx = self.kernel.conv_transpose(
+                gy.reshape(self._y), w.reshape(self._w), s.stride, s.dilation, s.l_in, s.pad_left, **extra
+            )
             return np.ascontiguousarray(gx.reshape(self._x3))
         gyg, wg = self._groups(gy), self._weight(w)
         if s.padding_mode == "zeros":  # the kernel computes just the unpadded window
-            return self._result(self.kernel.conv_transpose(gyg, wg, s.stride, s.dilation, s.l_in, s.pad_left,
-                                                           **extra))
+            return self._result(
+                self.kernel.conv_transpose(gyg, wg, s.stride, s.dilation, s.l_in, s.pad_left, **extra)
+            )
         padded = self.kernel.conv_transpose(gyg, wg, s.stride, s.dilation, s.l_pad, 0, **extra)
         n, g, c, length = padded.shape
-        grad = _padding.pad_adjoint(padded.reshape(n, g * c, length), s.l_in, s.pad_left, s.pad_right,
-                                    s.padding_mode)
+        grad = _padding.pad_adjoint(
+            padded.reshape(n, g * c, length), s.l_in, s.pad_left, s.pad_right, s.padding_mode
+        )
         return from_ncl(grad, s.layout, s.batched, s.dtype)
 
-    def weight_grad(self, x: np.ndarray, gy: np.ndarray, kept: dict | None = None,
-                    bias: np.ndarray | None = None) -> np.ndarray:
+    def weight_grad(
+        self, x: np.ndarray, gy: np.ndarray, kept: dict | None = None, bias: np.ndarray | None = None
+    ) -> np.ndarray:
         """The gradient with respect to the weight, of the weight's shape, C-contiguous (a
         strided gradient slows an optimiser step down). ``kept``: what :meth:`forward`'s
         ``keep`` collected from the same ``x``. ``bias``: a (C_out,) array that receives
@@ -186,14 +212,17 @@ class Executor:
             bias[...] = self.bias_grad(gy)
             bias = None
         if s.transposed:  # the adjoint's weight gradient: the output gradient in the input's place
-            gw = self.kernel.conv_weight(self._groups(gy), self._groups(x), s.k, s.stride, s.dilation, s.pad_left)
+            gw = self.kernel.conv_weight(
+                self._groups(gy), self._groups(x), s.k, s.stride, s.dilation, s.pad_left
+            )
             return np.ascontiguousarray(gw.reshape(self._w3), dtype=s.dtype)
         extra: dict[str, Any] = {"kept": kept} if kept and can.keeps_input else {}
         if bias is not None:
             extra["bias"] = bias.reshape(self._b)
         if self.plain:
-            gw = self.kernel.conv_weight(x.reshape(self._x), gy.reshape(self._y), s.k, s.stride, s.dilation,
-                                         s.pad_left, **extra)
+            gw = self.kernel.conv_weight(
+                x.reshape(self._x), gy.reshape(self._y), s.k, s.stride, s.dilation, s.pad_left, **extra
+            )
             return np.ascontiguousarray(gw.reshape(self._w3))
         xg, pad_left, _ = self._padded_input(x)
         gw = self.kernel.conv_weight(xg, self._groups(gy), s.k, s.stride, s.dilation, pad_left, **extra)

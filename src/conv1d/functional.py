@@ -104,12 +104,32 @@ def conv1d(
     or ``ConvTypeError`` (also a ``TypeError``), where PyTorch raises ``RuntimeError``.
     """
     if is_dask_array(input):
-        return lazy("conv1d", False, input, weight, bias, stride=stride, padding=padding, dilation=dilation,
-                    groups=groups, padding_mode=padding_mode, layout=layout, algorithm=algorithm)
+        return lazy(
+            "conv1d",
+            False,
+            input,
+            weight,
+            bias,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            padding_mode=padding_mode,
+            layout=layout,
+            algorithm=algorithm,
+        )
     x, w, b = as_arrays("conv1d", input=input, weight=weight, bias=bias)
     spec = conv1d_spec(
-        x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
-        dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout, dtype=x.dtype,
+        x.shape,
+        w.shape,
+        None if b is None else b.shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        layout=layout,
+        dtype=x.dtype,
     )
     return executor(spec, algorithm).forward(x, w, b)
 
@@ -157,13 +177,31 @@ def conv_transpose1d(
     int64 only). Padding strings and padding modes are refused, as in PyTorch.
     """
     if is_dask_array(input):
-        return lazy("conv_transpose1d", True, input, weight, bias, stride=stride, padding=padding,
-                    output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
-                    algorithm=algorithm)
+        return lazy(
+            "conv_transpose1d",
+            True,
+            input,
+            weight,
+            bias,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            groups=groups,
+            dilation=dilation,
+            layout=layout,
+            algorithm=algorithm,
+        )
     x, w, b = as_arrays("conv_transpose1d", input=input, weight=weight, bias=bias)
     spec = conv_transpose1d_spec(
-        x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
-        output_padding=output_padding, groups=groups, dilation=dilation, layout=layout,
+        x.shape,
+        w.shape,
+        None if b is None else b.shape,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        layout=layout,
         dtype=x.dtype,
     )
     return executor(spec, algorithm).forward(x, w, b)
@@ -193,13 +231,29 @@ def plan(
     """
     if transposed:
         spec = conv_transpose1d_spec(
-            input_shape, weight_shape, stride=stride, padding=padding, output_padding=output_padding,
-            groups=groups, dilation=dilation, layout=layout, dtype=dtype, op="plan",
+            input_shape,
+            weight_shape,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            groups=groups,
+            dilation=dilation,
+            layout=layout,
+            dtype=dtype,
+            op="plan",
         )
     else:
         spec = conv1d_spec(
-            input_shape, weight_shape, stride=stride, padding=padding, dilation=dilation, groups=groups,
-            padding_mode=padding_mode, layout=layout, dtype=dtype, op="plan",
+            input_shape,
+            weight_shape,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            padding_mode=padding_mode,
+            layout=layout,
+            dtype=dtype,
+            op="plan",
         )
     return choose_algorithm(spec, algorithm)
 

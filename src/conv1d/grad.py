@@ -48,8 +48,15 @@ __all__ = [
 ]
 
 
-def _input_grad(op: str, build: Callable[..., ConvSpec], input_size: Any, weight: Any, grad_output: Any,
-                algorithm: Any, **options: Any) -> np.ndarray:
+def _input_grad(
+    op: str,
+    build: Callable[..., ConvSpec],
+    input_size: Any,
+    weight: Any,
+    grad_output: Any,
+    algorithm: Any,
+    **options: Any,
+) -> np.ndarray:
     """The input gradient of the convolution ``build`` checks (every check before any work)."""
     gy, w = as_arrays(op, grad_output=grad_output, weight=weight)
     spec = build(as_shape(op, "input_size", input_size), w.shape, dtype=gy.dtype, op=op, **options)
@@ -57,8 +64,15 @@ def _input_grad(op: str, build: Callable[..., ConvSpec], input_size: Any, weight
     return executor(spec, algorithm).input_grad(w, gy)
 
 
-def _weight_grad(op: str, build: Callable[..., ConvSpec], input: Any, weight_size: Any, grad_output: Any,
-                 algorithm: Any, **options: Any) -> np.ndarray:
+def _weight_grad(
+    op: str,
+    build: Callable[..., ConvSpec],
+    input: Any,
+    weight_size: Any,
+    grad_output: Any,
+    algorithm: Any,
+    **options: Any,
+) -> np.ndarray:
     """The weight gradient of the convolution ``build`` checks (every check before any work)."""
     x, gy = as_arrays(op, input=input, grad_output=grad_output)
     spec = build(x.shape, as_shape(op, "weight_size", weight_size), dtype=x.dtype, op=op, **options)
@@ -85,8 +99,20 @@ def conv1d_input(
     weight (C_out, C_in/groups, K); grad_output has the output's shape. Returns an array
     of ``input_size``. Takes every option :func:`conv1d.conv1d` takes.
     """
-    return _input_grad("conv1d_input", conv1d_spec, input_size, weight, grad_output, algorithm, stride=stride,
-                       padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout)
+    return _input_grad(
+        "conv1d_input",
+        conv1d_spec,
+        input_size,
+        weight,
+        grad_output,
+        algorithm,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        layout=layout,
+    )
 
 
 def conv1d_weight(
@@ -108,8 +134,20 @@ def conv1d_weight(
     (C_out, C_in/groups, K); grad_output has the output's shape. Returns an array of
     ``weight_size``.
     """
-    return _weight_grad("conv1d_weight", conv1d_spec, input, weight_size, grad_output, algorithm, stride=stride,
-                        padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout)
+    return _weight_grad(
+        "conv1d_weight",
+        conv1d_spec,
+        input,
+        weight_size,
+        grad_output,
+        algorithm,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        layout=layout,
+    )
 
 
 def conv1d_bias(grad_output: Any, *, layout: str = "NCL") -> np.ndarray:
@@ -140,9 +178,20 @@ def conv_transpose1d_input(
     """Gradient of :func:`conv1d.conv_transpose1d` with respect to its input: a conv1d of
     the output gradient. Shapes as :func:`conv1d.conv_transpose1d`; returns ``input_size``.
     """
-    return _input_grad("conv_transpose1d_input", conv_transpose1d_spec, input_size, weight, grad_output, algorithm,
-                       stride=stride, padding=padding, output_padding=output_padding, groups=groups,
-                       dilation=dilation, layout=layout)
+    return _input_grad(
+        "conv_transpose1d_input",
+        conv_transpose1d_spec,
+        input_size,
+        weight,
+        grad_output,
+        algorithm,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        layout=layout,
+    )
 
 
 def conv_transpose1d_weight(
@@ -161,6 +210,17 @@ def conv_transpose1d_weight(
     """Gradient of :func:`conv1d.conv_transpose1d` with respect to its weight
     (C_in, C_out/groups, K). Shapes as :func:`conv1d.conv_transpose1d`.
     """
-    return _weight_grad("conv_transpose1d_weight", conv_transpose1d_spec, input, weight_size, grad_output,
-                        algorithm, stride=stride, padding=padding, output_padding=output_padding, groups=groups,
-                        dilation=dilation, layout=layout)
+    return _weight_grad(
+        "conv_transpose1d_weight",
+        conv_transpose1d_spec,
+        input,
+        weight_size,
+        grad_output,
+        algorithm,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        layout=layout,
+    )

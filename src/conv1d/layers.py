@@ -60,7 +60,9 @@ def _parameter_dtype(op: str, dtype: Any) -> np.dtype:
 
 def _device(op: str, device: Any) -> None:
     if device not in (None, "cpu"):
-        raise ConvError(f"{op}: conv1d runs on the CPU with NumPy; device must be None or 'cpu', got {device!r}.")
+        raise ConvError(
+            f"{op}: conv1d runs on the CPU with NumPy; device must be None or 'cpu', got {device!r}."
+        )
 
 
 def as_layer(layer: Any) -> Conv1d | ConvTranspose1d | None:
@@ -75,15 +77,34 @@ def as_layer(layer: Any) -> Conv1d | ConvTranspose1d | None:
     return None
 
 
-def layer_executor(layer: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, build: Callable[[], ConvSpec],
-                   output_size: Any = None) -> Executor:
+def layer_executor(
+    layer: Any,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    build: Callable[[], ConvSpec],
+    output_size: Any = None,
+) -> Executor:
     """The executor for a layer's call on these arrays (a conv1d layer or a conv1d.torch
     module: the same option attributes): looked up by the arrays' shapes and dtypes and the
     layer's options as they are now, so a spec is built and checked (``build``) only for a
     combination not seen before."""
-    key = (layer._op, x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype), layer.stride,
-           layer.padding, layer.dilation, layer.groups, layer.padding_mode, layer.layout,
-           getattr(layer, "output_padding", None), None if output_size is None else repr(output_size))
+    key = (
+        layer._op,
+        x.shape,
+        x.dtype,
+        w.shape,
+        w.dtype,
+        None if b is None else (b.shape, b.dtype),
+        layer.stride,
+        layer.padding,
+        layer.dilation,
+        layer.groups,
+        layer.padding_mode,
+        layer.layout,
+        getattr(layer, "output_padding", None),
+        None if output_size is None else repr(output_size),
+    )
     return executor_for(key, build, layer.algorithm)
 
 
@@ -249,13 +270,17 @@ class _ConvLayer:
         """``train(False)``: for inference, forward keeps nothing for backward."""
         return self.train(False)
 
-    def _executor(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> Executor:
+    def _executor(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None
+    ) -> Executor:
         return layer_executor(self, x, w, b, lambda: self._spec(x, output_size), output_size)
 
     def _forward(self, input: Any, output_size: Any = None) -> Any:
         if is_dask_array(input):  # lazy, chunk by chunk; nothing kept for backward
             self._saved = None
-            return lazy(self._op, self.transposed, input, self.weight, self.bias, **self._options(output_size))
+            return lazy(
+                self._op, self.transposed, input, self.weight, self.bias, **self._options(output_size)
+            )
         x, w, b = as_arrays(self._op, input=input, weight=self.weight, bias=self.bias)
         run = self._executor(x, w, b, output_size)
         # What the kernel gathers from x, for the weight gradient (complex gradients take conj(x)).
@@ -278,16 +303,24 @@ class _ConvLayer:
         """
         if input is None:
             if self._saved is None:
-                raise ConvError(f"{self._op}.backward: call forward first (or pass input=); a forward of a "
-                               f"Dask array is lazy and keeps nothing for backward.")
+                raise ConvError(
+                    f"{self._op}.backward: call forward first (or pass input=); a forward of a "
+                    f"Dask array is lazy and keeps nothing for backward."
+                )
             run, x, kept = self._saved
         else:
             (x,) = as_arrays(self._op, input=input)
             run, kept = self._executor(x, self.weight, self.bias), None
         (gy,) = as_arrays(f"{self._op}.backward", grad_output=grad_output)
         if gy.dtype != self.weight.dtype:
-            raise mixed_dtypes(f"{self._op}.backward", "grad_output", gy.dtype, "the layer", self.weight.dtype,
-                               f"Use grad_output.astype(np.{self.weight.dtype}).")
+            raise mixed_dtypes(
+                f"{self._op}.backward",
+                "grad_output",
+                gy.dtype,
+                "the layer",
+                self.weight.dtype,
+                f"Use grad_output.astype(np.{self.weight.dtype}).",
+            )
         check_grad_output(f"{self._op}.backward", run.spec, gy.shape)
         if gy.dtype.kind == "c":  # PyTorch's convention (see above)
             w, x = np.conj(self.weight), np.conj(x)
@@ -300,6 +333,7 @@ class _ConvLayer:
         if grad_bias is not None:
             self.bias_grad += grad_bias
         return grad_input
+
     # -- repr ---------------------------------------------------------------------
 
     def extra_repr(self) -> str:
@@ -378,21 +412,44 @@ class Conv1d(_ConvLayer):
     ) -> None:
         _device(self._op, device)
         args = layer_arguments(
-            self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            padding_mode, layout,
+            self._op,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            padding_mode,
+            layout,
         )
         super().__init__(args, bias, dtype, rng, algorithm)
 
     def _spec(self, x: np.ndarray, output_size: Any = None) -> ConvSpec:
         return conv1d_spec(
-            x.shape, self.weight.shape, None if self.bias is None else self.bias.shape,
-            stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
-            padding_mode=self.padding_mode, layout=self.layout, dtype=x.dtype, op=self._op,
+            x.shape,
+            self.weight.shape,
+            None if self.bias is None else self.bias.shape,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            padding_mode=self.padding_mode,
+            layout=self.layout,
+            dtype=x.dtype,
+            op=self._op,
         )
 
     def _options(self, output_size: Any = None) -> dict[str, Any]:
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
-                    padding_mode=self.padding_mode, layout=self.layout, algorithm=self.algorithm)
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            padding_mode=self.padding_mode,
+            layout=self.layout,
+            algorithm=self.algorithm,
+        )
 
     def forward(self, input: Any) -> np.ndarray:
         return self._forward(input)
@@ -449,24 +506,48 @@ class ConvTranspose1d(_ConvLayer):
     ) -> None:
         _device(self._op, device)
         args = layer_arguments(
-            self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            padding_mode, layout, output_padding=output_padding, transposed=True,
+            self._op,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            padding_mode,
+            layout,
+            output_padding=output_padding,
+            transposed=True,
         )
         super().__init__(args, bias, dtype, rng, algorithm)
 
     def _spec(self, x: np.ndarray, output_size: Any = None) -> ConvSpec:
         return conv_transpose1d_spec(
-            x.shape, self.weight.shape, None if self.bias is None else self.bias.shape,
-            stride=self.stride, padding=self.padding,
+            x.shape,
+            self.weight.shape,
+            None if self.bias is None else self.bias.shape,
+            stride=self.stride,
+            padding=self.padding,
             output_padding=0 if output_size is not None else self.output_padding,
-            groups=self.groups, dilation=self.dilation, layout=self.layout, dtype=x.dtype, op=self._op,
+            groups=self.groups,
+            dilation=self.dilation,
+            layout=self.layout,
+            dtype=x.dtype,
+            op=self._op,
             output_size=output_size,
         )
 
     def _options(self, output_size: Any = None) -> dict[str, Any]:
-        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-                    groups=self.groups, dilation=self.dilation, layout=self.layout, algorithm=self.algorithm,
-                    output_size=output_size)
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            groups=self.groups,
+            dilation=self.dilation,
+            layout=self.layout,
+            algorithm=self.algorithm,
+            output_size=output_size,
+        )
 
     def forward(self, input: Any, output_size: Any = None) -> np.ndarray:
         return self._forward(input, output_size)

@@ -75,16 +75,32 @@ class _Canvas:
         self.fig, self.ax = plt.subplots(figsize=(width, 1.6 + 0.42 * rows))
         self.columns = columns
 
-    def cell(self, x: float, y: float, text: str, face: str = "white", edge: str = "#888888", lw: float = 0.6,
-             hatch: str | None = None) -> None:
-        self.ax.add_patch(self.plt.Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=face, edgecolor=edge, lw=lw,
-                                             hatch=hatch))
+    def cell(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        face: str = "white",
+        edge: str = "#888888",
+        lw: float = 0.6,
+        hatch: str | None = None,
+    ) -> None:
+        self.ax.add_patch(
+            self.plt.Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=face, edgecolor=edge, lw=lw, hatch=hatch)
+        )
         if text:
             self.ax.text(x, y, text, ha="center", va="center", fontsize=7)
 
     def label(self, y: float, text: str, bold: bool = False) -> None:
-        self.ax.text(-0.8, y, text, ha="right", va="center", fontsize=8 if bold else 7,
-                     weight="bold" if bold else "normal")
+        self.ax.text(
+            -0.8,
+            y,
+            text,
+            ha="right",
+            va="center",
+            fontsize=8 if bold else 7,
+            weight="bold" if bold else "normal",
+        )
 
     def line(self, x0: float, y0: float, x1: float, y1: float) -> None:
         self.ax.plot([x0, x1], [y0, y1], color=_HIGHLIGHT, lw=0.6, alpha=0.6)
@@ -151,8 +167,10 @@ def _title(e: Explanation) -> str:
     spec, tr = e.spec, e.trace
     n, o, t = tr.element
     bias = "" if tr.bias is None else f" + b[{o}] ({_fmt(tr.bias)})"
-    title = (f"{e.layer}\ninput {tuple(e.reading.shape)} -> output {e.output_shape}\n"
-             f"y[{n}, {o}, {t}] = sum of {len(tr.terms)} products{bias} = {_fmt(tr.total)}")
+    title = (
+        f"{e.layer}\ninput {tuple(e.reading.shape)} -> output {e.output_shape}\n"
+        f"y[{n}, {o}, {t}] = sum of {len(tr.terms)} products{bias} = {_fmt(tr.total)}"
+    )
     if spec.dilation > 1 or spec.stride > 1 or spec.groups > 1:
         title += f";  stride {spec.stride}, dilation {spec.dilation}, groups {spec.groups} (group {tr.group})"
     return title
@@ -168,8 +186,11 @@ def _notes(e: Explanation, in_rows: list[int], out_rows: list[int], cols: list[i
         notes.append(f"{len(out_rows)} of {spec.c_out} output channels")
     if len(cols) < total:
         contiguous = cols[-1] - cols[0] + 1 == len(cols)
-        notes.append(f"positions {cols[0]}..{cols[-1]} of {total}" if contiguous else
-                     f"{len(cols)} of {total} positions, around the taps (... marks gaps)")
+        notes.append(
+            f"positions {cols[0]}..{cols[-1]} of {total}"
+            if contiguous
+            else f"{len(cols)} of {total} positions, around the taps (... marks gaps)"
+        )
     return notes
 
 
@@ -188,8 +209,11 @@ def _draw_conv(plt: Any, e: Explanation, path: Path) -> None:
         if c is None:  # a gap in a long (dilated) window
             canvas.ax.text(i, -(len(in_rows) - 1) / 2, "...", ha="center", va="center", fontsize=9)
     terms = {(term.channel, term.padded_position): term for term in tr.terms}
-    source = None if spec.padding_mode == "zeros" else _padding.source_indices(
-        spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode)
+    source = (
+        None
+        if spec.padding_mode == "zeros"
+        else _padding.source_indices(spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode)
+    )
     padded = " (padded)" if spec.pad_left or spec.pad_right else ""
     canvas.label(0.9, f"input x[{n}]{padded}", bold=True)
     for col in cols:
@@ -201,15 +225,24 @@ def _draw_conv(plt: Any, e: Explanation, path: Path) -> None:
             inside = 0 <= i < spec.l_in
             value = x[n, c, i] if inside else (0 if source is None else x[n, c, source[col]])
             used = (c, col) in terms
-            canvas.cell(xs[col], -r, _fmt(value), "white" if inside else _PAD,
-                        _HIGHLIGHT if used else "#888888", 2.0 if used else 0.6, None if inside else "//")
+            canvas.cell(
+                xs[col],
+                -r,
+                _fmt(value),
+                "white" if inside else _PAD,
+                _HIGHLIGHT if used else "#888888",
+                2.0 if used else 0.6,
+                None if inside else "//",
+            )
     y = -len(in_rows) - 1.2
     canvas.label(y + 0.9, f"weight w[{o}, :, j]", bold=True)
     for r, c in enumerate(in_rows):
         for (tc, col), term in terms.items():
             if tc == c and col in xs:
                 canvas.cell(xs[col], y - r, _fmt(term.weight_value), "#dbe9f6", _TAP, 1.2)
-                canvas.ax.text(xs[col] + 0.45, y - r + 0.38, f"j{term.tap}", fontsize=5, color=_TAP, ha="right")
+                canvas.ax.text(
+                    xs[col] + 0.45, y - r + 0.38, f"j{term.tap}", fontsize=5, color=_TAP, ha="right"
+                )
     kernel_bottom = y - len(in_rows) + 0.5
     y = y - len(in_rows) - 1.2
     canvas.label(y + 0.9, f"output y[{n}]", bold=True)
@@ -220,12 +253,18 @@ def _draw_conv(plt: Any, e: Explanation, path: Path) -> None:
             xpos = _at(xs, u * spec.stride + (spec.span - 1) / 2)
             if xpos is not None:
                 chosen = oc == o and u == t
-                canvas.cell(xpos, y - r, _fmt(tr.computed) if chosen else "", "#fde0dd" if chosen else "#f7f7f7",
-                            _HIGHLIGHT if chosen else "#bbbbbb", 2.0 if chosen else 0.5)
+                canvas.cell(
+                    xpos,
+                    y - r,
+                    _fmt(tr.computed) if chosen else "",
+                    "#fde0dd" if chosen else "#f7f7f7",
+                    _HIGHLIGHT if chosen else "#bbbbbb",
+                    2.0 if chosen else 0.5,
+                )
                 if chosen:
                     target = (xpos, y - r + 0.5)
     if target is not None:
-        for (c, col) in terms:
+        for c, col in terms:
             if col in xs and c == in_rows[-1]:
                 canvas.line(xs[col], kernel_bottom, *target)
     bottom = y - len(out_rows)
@@ -252,8 +291,14 @@ def _draw_transposed(plt: Any, e: Explanation, path: Path) -> None:
             q = i * spec.stride
             if q in xs:
                 used = (c, i) in pairs
-                canvas.cell(xs[q], -r, _fmt(x[n, c, i]), "white", _HIGHLIGHT if used else "#888888",
-                            2.0 if used else 0.6)
+                canvas.cell(
+                    xs[q],
+                    -r,
+                    _fmt(x[n, c, i]),
+                    "white",
+                    _HIGHLIGHT if used else "#888888",
+                    2.0 if used else 0.6,
+                )
                 canvas.ax.text(xs[q], 0.8, f"i={i}", ha="center", fontsize=6, color="#555555")
     y = -len(in_rows) - 1.2
     o_local = o - tr.group * spec.c_out_per_group
@@ -264,8 +309,14 @@ def _draw_transposed(plt: Any, e: Explanation, path: Path) -> None:
             q = i * spec.stride + j * spec.dilation
             if q in xs:
                 lands = q == q_target
-                canvas.cell(xs[q], y - r, _fmt(e.weights[c, o_local, j]), "#dbe9f6" if lands else "#f4f8fc",
-                            _TAP if lands else "#b8cfe6", 1.2 if lands else 0.5)
+                canvas.cell(
+                    xs[q],
+                    y - r,
+                    _fmt(e.weights[c, o_local, j]),
+                    "#dbe9f6" if lands else "#f4f8fc",
+                    _TAP if lands else "#b8cfe6",
+                    1.2 if lands else 0.5,
+                )
     y = y - max(len(pairs), 1) - 1.2
     canvas.label(y + 0.9, f"output y[{n}] (hatched: cropped by padding)", bold=True)
     for r, oc in enumerate(out_rows):
@@ -274,8 +325,14 @@ def _draw_transposed(plt: Any, e: Explanation, path: Path) -> None:
             u = q - spec.pad_left
             inside = 0 <= u < spec.l_out
             chosen = oc == o and u == t
-            canvas.cell(xs[q], y - r, _fmt(tr.computed) if chosen else "",
-                        "#fde0dd" if chosen else ("#f7f7f7" if inside else _PAD),
-                        _HIGHLIGHT if chosen else "#bbbbbb", 2.0 if chosen else 0.5, None if inside else "//")
+            canvas.cell(
+                xs[q],
+                y - r,
+                _fmt(tr.computed) if chosen else "",
+                "#fde0dd" if chosen else ("#f7f7f7" if inside else _PAD),
+                _HIGHLIGHT if chosen else "#bbbbbb",
+                2.0 if chosen else 0.5,
+                None if inside else "//",
+            )
     bottom = y - len(out_rows)
     canvas.save(path, _title(e), _notes(e, in_rows, out_rows, cols, max(full, q_target + 1)), bottom)

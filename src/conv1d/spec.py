@@ -147,9 +147,20 @@ class ConvSpec:
         """The spec of the plain computation a stream runs on one block: a batch of ``n``
         channels-first signals of ``l_in`` samples already padded (conv1d: ``l_in`` at least
         the span), in ``dtype``, without bias; the rest of the arguments are this spec's."""
-        return dataclasses.replace(self, n=n, l_in=l_in, pad_left=0, pad_right=0, padding=0,
-                                   padding_mode="zeros", output_padding=0, layout="NCL", batched=True,
-                                   dtype=np.dtype(dtype), has_bias=False)
+        return dataclasses.replace(
+            self,
+            n=n,
+            l_in=l_in,
+            pad_left=0,
+            pad_right=0,
+            padding=0,
+            padding_mode="zeros",
+            output_padding=0,
+            layout="NCL",
+            batched=True,
+            dtype=np.dtype(dtype),
+            has_bias=False,
+        )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -165,9 +176,7 @@ def _int_param(op: str, name: str, value: Any, minimum: int) -> int:
             )
         value = value[0]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ConvTypeError(
-            f"{op}: {name} must be an int, got {value!r} ({type(value).__name__})."
-        )
+        raise ConvTypeError(f"{op}: {name} must be an int, got {value!r} ({type(value).__name__}).")
     value = int(value)
     if value < minimum:
         if minimum == 1:
@@ -242,7 +251,9 @@ def check_layout(op: str, layout: Any) -> str:
     return name
 
 
-def _resolve_padding(padding: int | str | tuple[int, int], l_in: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
+def _resolve_padding(
+    padding: int | str | tuple[int, int], l_in: int, k: int, stride: int, dilation: int
+) -> tuple[int, int]:
     """Explicit (left, right) padding; see the module docstring for the rules."""
     span = (k - 1) * dilation + 1
     if padding == "valid":
@@ -356,8 +367,14 @@ def as_arrays(op: str, **named: Any) -> tuple[np.ndarray | None, ...]:
     dtype = arrays[first].dtype
     for name, array in arrays.items():
         if array is not None and array.dtype != dtype:
-            raise mixed_dtypes(op, first, dtype, name, array.dtype, f"Convert one of them: {name}.astype(np.{dtype}) "
-                               f"or {first}.astype(np.{array.dtype}).")
+            raise mixed_dtypes(
+                op,
+                first,
+                dtype,
+                name,
+                array.dtype,
+                f"Convert one of them: {name}.astype(np.{dtype}) or {first}.astype(np.{array.dtype}).",
+            )
     return tuple(arrays.values())
 
 
@@ -367,7 +384,9 @@ def as_shape(op: str, name: str, size: Any) -> tuple[int, ...]:
         shape = tuple(size)
     except TypeError:
         shape = None
-    if shape is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in shape):
+    if shape is None or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in shape
+    ):
         raise ConvTypeError(f"{op}: {name} must be a shape, a tuple of non-negative ints, got {size!r}.")
     return tuple(int(s) for s in shape)
 
@@ -384,8 +403,15 @@ def check_grad_output(op: str, spec: ConvSpec, shape: tuple[int, ...]) -> None:
 # --------------------------------------------------------------------------- specs
 
 
-def _channel_mismatch(op: str, input_shape: tuple[int, ...], weight_shape: tuple[int, ...], expected: int,
-                      groups: int, layout: str, transposed: bool) -> ConvError:
+def _channel_mismatch(
+    op: str,
+    input_shape: tuple[int, ...],
+    weight_shape: tuple[int, ...],
+    expected: int,
+    groups: int,
+    layout: str,
+    transposed: bool,
+) -> ConvError:
     batched = len(input_shape) == 3
     c_axis, l_axis = channel_axis(layout, batched), length_axis(layout, batched)
     per_group = weight_shape[1]
@@ -420,8 +446,13 @@ def _channel_mismatch(op: str, input_shape: tuple[int, ...], weight_shape: tuple
     return ConvError(message)
 
 
-def _common_checks(op: str, input_shape: tuple[int, ...], weight_shape: tuple[int, ...],
-                   bias_shape: tuple[int, ...] | None, layout: str) -> None:
+def _common_checks(
+    op: str,
+    input_shape: tuple[int, ...],
+    weight_shape: tuple[int, ...],
+    bias_shape: tuple[int, ...] | None,
+    layout: str,
+) -> None:
     if len(weight_shape) != 3:
         raise ConvError(
             f"{op}: weight must be 3-D (C_out, C_in/groups, K) for conv1d or "
@@ -437,10 +468,14 @@ def _common_checks(op: str, input_shape: tuple[int, ...], weight_shape: tuple[in
             f"shape {shape_str(input_shape)}.{hint}"
         )
     if weight_shape[2] < 1:
-        raise ConvError(f"{op}: the kernel size (weight axis 2) must be >= 1, got weight {shape_str(weight_shape)}.")
+        raise ConvError(
+            f"{op}: the kernel size (weight axis 2) must be >= 1, got weight {shape_str(weight_shape)}."
+        )
 
 
-def _check_bias(op: str, bias_shape: tuple[int, ...] | None, c_out: int, weight_shape: tuple[int, ...]) -> None:
+def _check_bias(
+    op: str, bias_shape: tuple[int, ...] | None, c_out: int, weight_shape: tuple[int, ...]
+) -> None:
     if bias_shape is not None and tuple(bias_shape) != (c_out,):
         raise ConvError(
             f"{op}: weight {shape_str(weight_shape)} gives {c_out} output channels, so bias must "
@@ -513,10 +548,25 @@ def conv1d_spec(
         _check_padding_mode_limits(op, padding_mode, pad_left, pad_right, l_in)
         _check_span(op, l_in, pad_left, pad_right, k, dilation)
     return ConvSpec(
-        op=op, transposed=False, n=input_shape[0] if batched else 1, c_in=c_in, c_out=c_out,
-        l_in=l_in, k=k, stride=stride, dilation=dilation, groups=groups, pad_left=pad_left, pad_right=pad_right,
-        padding_mode=padding_mode, output_padding=0, layout=layout, batched=batched,
-        dtype=np.dtype(dtype), has_bias=bias_shape is not None, padding=padding,
+        op=op,
+        transposed=False,
+        n=input_shape[0] if batched else 1,
+        c_in=c_in,
+        c_out=c_out,
+        l_in=l_in,
+        k=k,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        pad_left=pad_left,
+        pad_right=pad_right,
+        padding_mode=padding_mode,
+        output_padding=0,
+        layout=layout,
+        batched=batched,
+        dtype=np.dtype(dtype),
+        has_bias=bias_shape is not None,
+        padding=padding,
     )
 
 
@@ -601,10 +651,25 @@ def conv_transpose1d_spec(
         _check_length(op, l_in, input_shape, l_axis)
 
     spec = ConvSpec(
-        op=op, transposed=True, n=input_shape[0] if batched else 1, c_in=c_in, c_out=c_out,
-        l_in=l_in, k=k, stride=stride, dilation=dilation, groups=groups, pad_left=padding, pad_right=padding,
-        padding_mode="zeros", output_padding=output_padding, layout=layout, batched=batched,
-        dtype=np.dtype(dtype), has_bias=bias_shape is not None, padding=padding,
+        op=op,
+        transposed=True,
+        n=input_shape[0] if batched else 1,
+        c_in=c_in,
+        c_out=c_out,
+        l_in=l_in,
+        k=k,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        pad_left=padding,
+        pad_right=padding,
+        padding_mode="zeros",
+        output_padding=output_padding,
+        layout=layout,
+        batched=batched,
+        dtype=np.dtype(dtype),
+        has_bias=bias_shape is not None,
+        padding=padding,
     )
     if open_length:
         return spec
@@ -646,8 +711,9 @@ def output_length(l_in: int, kernel_size: int, stride: int = 1, padding: Any = 0
     return (l_in + left + right - dilation * (k - 1) - 1) // stride + 1
 
 
-def transposed_output_length(l_in: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                             output_padding: int = 0, dilation: int = 1) -> int:
+def transposed_output_length(
+    l_in: int, kernel_size: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
+) -> int:
     """Output length of ``conv_transpose1d``:
     ``(L_in - 1)*stride - 2*padding + dilation*(K-1) + output_padding + 1``.
 
@@ -660,8 +726,13 @@ def transposed_output_length(l_in: int, kernel_size: int, stride: int = 1, paddi
     l_in = _int_param(op, "l_in", l_in, 1)
     k = _int_param(op, "kernel_size", kernel_size, 1)
     spec = conv_transpose1d_spec(
-        (1, l_in), (1, 1, k), stride=stride, padding=padding, output_padding=output_padding,
-        dilation=dilation, op=op,
+        (1, l_in),
+        (1, 1, k),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        op=op,
     )
     return spec.l_out
 

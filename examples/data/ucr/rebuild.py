@@ -59,7 +59,9 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", tmp], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", tmp], check=True
+        )
         wheel = next(Path(tmp).glob("aeon-*.whl"))
         sums = []
         with zipfile.ZipFile(wheel) as archive:
@@ -68,7 +70,10 @@ def main() -> None:
                 for split in ("TRAIN", "TEST"):
                     text = archive.read(f"aeon/datasets/data/{name}/{name}_{split}.ts").decode()
                     parts[split] = read_ts(text)
-                classes = sorted({str(c) for c in parts["TRAIN"][1]} | {str(c) for c in parts["TEST"][1]}, key=lambda c: (len(c), c))
+                classes = sorted(
+                    {str(c) for c in parts["TRAIN"][1]} | {str(c) for c in parts["TEST"][1]},
+                    key=lambda c: (len(c), c),
+                )
                 index = {c: i for i, c in enumerate(classes)}
                 arrays = {
                     "x_train": parts["TRAIN"][0].astype(np.float32),
@@ -79,8 +84,10 @@ def main() -> None:
                 data = _npz_bytes(arrays)
                 (HERE / f"{name}.npz").write_bytes(data)
                 sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}.npz")
-                print(f"{name}: train {arrays['x_train'].shape}, test {arrays['x_test'].shape}, "
-                      f"classes {classes} -> 0..{len(classes) - 1}, {len(data):,} bytes")
+                print(
+                    f"{name}: train {arrays['x_train'].shape}, test {arrays['x_test'].shape}, "
+                    f"classes {classes} -> 0..{len(classes) - 1}, {len(data):,} bytes"
+                )
     (HERE / "SHA256SUMS").write_text("\n".join(sums) + "\n")
 
 

@@ -71,8 +71,10 @@ __all__ = ["conv1d", "conv_transpose1d", "from_npy", "is_dask_array", "to_npy"]
 def _checked_input(op: str, x: Any) -> Any:
     da, _ = load_dask()
     if not isinstance(x, da.Array):
-        raise ConvTypeError(f"{op}: expected a dask.array.Array input, got {type(x).__name__}; "
-                            f"use conv1d.{op.split('.')[-1]} for in-memory arrays.")
+        raise ConvTypeError(
+            f"{op}: expected a dask.array.Array input, got {type(x).__name__}; "
+            f"use conv1d.{op.split('.')[-1]} for in-memory arrays."
+        )
     if any(math.isnan(size) for sizes in x.chunks for size in sizes):
         raise ConvError(
             f"{op}: the input's chunk sizes are unknown (shape {x.shape}); the halos need "
@@ -122,8 +124,17 @@ def conv1d(
     x = _checked_input(op, input)
     w, b = _parameters(op, x, weight, bias)
     spec = conv1d_spec(
-        x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding, dilation=dilation,
-        groups=groups, padding_mode=padding_mode, layout=layout, dtype=x.dtype, op=op,
+        x.shape,
+        w.shape,
+        None if b is None else b.shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        layout=layout,
+        dtype=x.dtype,
+        op=op,
     )
     parse_algorithm(op, algorithm)
     return _graph_conv1d(spec, x, w, b, algorithm)
@@ -151,9 +162,18 @@ def conv_transpose1d(
     x = _checked_input(op, input)
     w, b = _parameters(op, x, weight, bias)
     spec = conv_transpose1d_spec(
-        x.shape, w.shape, None if b is None else b.shape, stride=stride, padding=padding,
-        output_padding=0 if output_size is not None else output_padding, groups=groups, dilation=dilation,
-        layout=layout, dtype=x.dtype, op=op, output_size=output_size,
+        x.shape,
+        w.shape,
+        None if b is None else b.shape,
+        stride=stride,
+        padding=padding,
+        output_padding=0 if output_size is not None else output_padding,
+        groups=groups,
+        dilation=dilation,
+        layout=layout,
+        dtype=x.dtype,
+        op=op,
+        output_size=output_size,
     )
     parse_algorithm(op, algorithm)
     return _graph_conv_transpose1d(spec, x, w, b, algorithm)
@@ -173,7 +193,15 @@ class _Graph:
         # the weight and bias are stored once in the graph; every block task names them
         self.weight_key, self.bias_key = (f"{self.name}-weight",), (f"{self.name}-bias",)
         self.tasks: dict[Any, Any] = {self.weight_key: w, self.bias_key: b}
-        self.options = (spec.stride, spec.dilation, spec.groups, spec.layout, algorithm, self.l_axis, self.c_axis)
+        self.options = (
+            spec.stride,
+            spec.dilation,
+            spec.groups,
+            spec.layout,
+            algorithm,
+            self.l_axis,
+            self.c_axis,
+        )
 
     def chunk_keys(self, batch_chunk: int | None, length_chunk: int) -> list[tuple]:
         """The input keys of one (batch chunk, length chunk) over all channel chunks."""
@@ -270,7 +298,9 @@ def _boundaries(starts: list[int], position_of: Any, total: int) -> list[int]:
 def _graph_conv1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> Any:
     g = _Graph(spec, x, w, b, algorithm)
     s, left, span = spec.stride, spec.pad_left, (spec.k - 1) * spec.dilation + 1
-    cuts = _boundaries(g.starts, lambda start: -((-start - left) // s), spec.l_out)  # ceil((start + left) / s)
+    cuts = _boundaries(
+        g.starts, lambda start: -((-start - left) // s), spec.l_out
+    )  # ceil((start + left) / s)
     for n in g.batch_chunks():
         for i, (t0, t1) in enumerate(itertools.pairwise(cuts)):
             a, z = t0 * s - left, (t1 - 1) * s - left + span  # the input positions the block reads
@@ -282,7 +312,13 @@ def _graph_conv1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, a
             if z > spec.l_in:
                 parts += g.parts(n, _padding_positions(spec, np.arange(max(a, spec.l_in), z)))
             g.tasks[g.output_key(n, i)] = (
-                _conv1d_block, parts, g.segment_shape(n), spec.dtype, g.weight_key, g.bias_key, g.options,
+                _conv1d_block,
+                parts,
+                g.segment_shape(n),
+                spec.dtype,
+                g.weight_key,
+                g.bias_key,
+                g.options,
             )
     return g.array([t1 - t0 for t0, t1 in itertools.pairwise(cuts)])
 
@@ -294,7 +330,9 @@ def _padding_positions(spec: ConvSpec, p: np.ndarray) -> np.ndarray:
     return _padding.sources(p, spec.l_in, spec.padding_mode)
 
 
-def _graph_conv_transpose1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any) -> Any:
+def _graph_conv_transpose1d(
+    spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray | None, algorithm: Any
+) -> Any:
     g = _Graph(spec, x, w, b, algorithm)
     s, pad, reach = spec.stride, spec.pad_left, (spec.k - 1) * spec.dilation
     cuts = _boundaries(g.starts, lambda start: start * s - pad, spec.l_out)
@@ -306,8 +344,15 @@ def _graph_conv_transpose1d(spec: ConvSpec, x: Any, w: np.ndarray, b: np.ndarray
             parts = g.parts(n, (i0, i1)) if i1 > i0 else []
             first = p0 - (i0 * s - pad)  # the block's first position in the segment's full output
             g.tasks[g.output_key(n, i)] = (
-                _conv_transpose1d_block, parts, g.segment_shape(n), spec.dtype, g.weight_key, g.bias_key, g.options,
-                first, p1 - p0,
+                _conv_transpose1d_block,
+                parts,
+                g.segment_shape(n),
+                spec.dtype,
+                g.weight_key,
+                g.bias_key,
+                g.options,
+                first,
+                p1 - p0,
             )
     return g.array([p1 - p0 for p0, p1 in itertools.pairwise(cuts)])
 
@@ -340,27 +385,72 @@ def _segment(parts: list[Any], empty_shape: tuple[int, ...], l_axis: int, dtype:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=l_axis)
 
 
-def _executor(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, dilation: int, groups: int,
-              layout: str, algorithm: Any, transposed: bool) -> Executor:
+def _executor(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    stride: int,
+    dilation: int,
+    groups: int,
+    layout: str,
+    algorithm: Any,
+    transposed: bool,
+) -> Executor:
     """A block's executor: the convolution (or transposed one) of a segment already padded
     (for conv1d: with every sample its outputs read), in the graph's layout."""
-    key = ("dask block", transposed, x.shape, x.dtype, w.shape, None if b is None else b.shape, stride, dilation,
-           groups, layout)
+    key = (
+        "dask block",
+        transposed,
+        x.shape,
+        x.dtype,
+        w.shape,
+        None if b is None else b.shape,
+        stride,
+        dilation,
+        groups,
+        layout,
+    )
     build = conv_transpose1d_spec if transposed else conv1d_spec
-    return executor_for(key, lambda: build(x.shape, w.shape, None if b is None else b.shape, stride=stride,
-                                           dilation=dilation, groups=groups, layout=layout, dtype=x.dtype,
-                                           op="conv1d.dask block"), algorithm)
+    return executor_for(
+        key,
+        lambda: build(
+            x.shape,
+            w.shape,
+            None if b is None else b.shape,
+            stride=stride,
+            dilation=dilation,
+            groups=groups,
+            layout=layout,
+            dtype=x.dtype,
+            op="conv1d.dask block",
+        ),
+        algorithm,
+    )
 
 
-def _conv1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtype: np.dtype, w: np.ndarray,
-                  b: np.ndarray | None, options: tuple) -> np.ndarray:
+def _conv1d_block(
+    parts: list[Any],
+    empty_shape: tuple[int, ...],
+    dtype: np.dtype,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    options: tuple,
+) -> np.ndarray:
     stride, dilation, groups, layout, algorithm, l_axis, _ = options
     x = _segment(parts, empty_shape, l_axis, dtype)
     return _executor(x, w, b, stride, dilation, groups, layout, algorithm, False).forward(x, w, b)
 
 
-def _conv_transpose1d_block(parts: list[Any], empty_shape: tuple[int, ...], dtype: np.dtype, w: np.ndarray,
-                            b: np.ndarray | None, options: tuple, first: int, length: int) -> np.ndarray:
+def _conv_transpose1d_block(
+    parts: list[Any],
+    empty_shape: tuple[int, ...],
+    dtype: np.dtype,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    options: tuple,
+    first: int,
+    length: int,
+) -> np.ndarray:
     """Output positions [first, first + length) of the segment's full (unpadded) transposed
     convolution, computed in the compute dtype with the bias added once, as in memory."""
     stride, dilation, groups, layout, algorithm, l_axis, c_axis = options

@@ -28,10 +28,14 @@ def _npy_header(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
         shape, fortran, dtype = read(f)
         offset = f.tell()
     if fortran and len(shape) > 1:
-        raise ConvError(f"from_npy: {path} is stored in Fortran order; rewrite it in C order "
-                        f"(np.save(path, np.ascontiguousarray(a))).")
+        raise ConvError(
+            f"from_npy: {path} is stored in Fortran order; rewrite it in C order "
+            f"(np.save(path, np.ascontiguousarray(a)))."
+        )
     if dtype.hasobject:
-        raise ConvTypeError(f"from_npy: {path} holds Python objects ({dtype}); conv1d reads numeric arrays only.")
+        raise ConvTypeError(
+            f"from_npy: {path} holds Python objects ({dtype}); conv1d reads numeric arrays only."
+        )
     if not shape:
         raise ConvError(f"from_npy: {path} holds a 0-d array, which has no chunks; read it with np.load.")
     return tuple(shape), dtype, offset
@@ -51,17 +55,22 @@ def from_npy(path: str | os.PathLike, chunks: Any = "auto") -> Any:
     for index in itertools.product(*(range(len(c)) for c in normalized)):
         where = tuple(slice(e[i], e[i + 1]) for e, i in zip(edges, index))
         tasks[(name, *index)] = (_read_npy, path, shape, dtype, offset, where)
-    return da.Array(graph.from_collections(name, tasks, dependencies=[]), name, chunks=normalized, dtype=dtype)
+    return da.Array(
+        graph.from_collections(name, tasks, dependencies=[]), name, chunks=normalized, dtype=dtype
+    )
 
 
-def _read_npy(path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int, where: tuple[slice, ...]) -> np.ndarray:
+def _read_npy(
+    path: str, shape: tuple[int, ...], dtype: np.dtype, offset: int, where: tuple[slice, ...]
+) -> np.ndarray:
     block = np.empty(tuple(s.stop - s.start for s in where), dtype)
     _transfer(path, shape, offset, where, block, write=False)
     return block
 
 
-def _transfer(path: str, shape: tuple[int, ...], offset: int, where: tuple[slice, ...], block: np.ndarray,
-              write: bool) -> None:
+def _transfer(
+    path: str, shape: tuple[int, ...], offset: int, where: tuple[slice, ...], block: np.ndarray, write: bool
+) -> None:
     """Read the region ``where`` of the C-order array stored at byte ``offset`` of ``path``
     into the C-contiguous ``block``, or write ``block`` there: one ``preadv``/``pwritev``
     per contiguous run along the last axis (the calls may move fewer bytes; looped)."""
@@ -75,7 +84,9 @@ def _transfer(path: str, shape: tuple[int, ...], offset: int, where: tuple[slice
     try:
         for row, lead in zip(rows, starts):
             buffer = memoryview(row).cast("B")
-            position = offset + (sum(i * st for i, st in zip(lead, strides)) + where[-1].start) * block.itemsize
+            position = (
+                offset + (sum(i * st for i, st in zip(lead, strides)) + where[-1].start) * block.itemsize
+            )
             done = 0
             while done < len(buffer):
                 moved = call(fd, [buffer[done:]], position + done)
@@ -95,7 +106,14 @@ class _NpyTarget:
 
     def __setitem__(self, where: Any, block: np.ndarray) -> None:
         where = tuple(slice(*s.indices(n)) for s, n in zip(where, self.shape))
-        _transfer(self.path, self.shape, self.offset, where, np.ascontiguousarray(block, dtype=self.dtype), write=True)
+        _transfer(
+            self.path,
+            self.shape,
+            self.offset,
+            where,
+            np.ascontiguousarray(block, dtype=self.dtype),
+            write=True,
+        )
 
 
 def to_npy(array: Any, path: str | os.PathLike, compute: bool = True, **compute_kwargs: Any) -> Any:
@@ -113,6 +131,8 @@ def to_npy(array: Any, path: str | os.PathLike, compute: bool = True, **compute_
         raise ConvError("to_npy: a 0-d array has no blocks to write; use np.save.")
     path = os.fspath(path)
     created = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
-    target = _NpyTarget(path, array.shape, created.dtype, created.offset)  # the data's place, from the header written
+    target = _NpyTarget(
+        path, array.shape, created.dtype, created.offset
+    )  # the data's place, from the header written
     del created
     return da.store(array, target, lock=False, compute=compute, **compute_kwargs)

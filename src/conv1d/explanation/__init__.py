@@ -62,7 +62,9 @@ def _layer_from(layer: Any, arguments: dict[str, Any], seed: int) -> Conv1d | Co
         found = as_layer(layer)
         if found is not None:
             return found
-        raise ConvError(f"explain: expected a conv1d.Conv1d or ConvTranspose1d layer, got {type(layer).__name__}.")
+        raise ConvError(
+            f"explain: expected a conv1d.Conv1d or ConvTranspose1d layer, got {type(layer).__name__}."
+        )
     arguments = dict(arguments)
     transposed = bool(arguments.pop("transposed", False))
     missing = [a for a in ("in_channels", "out_channels", "kernel_size") if a not in arguments]
@@ -111,18 +113,23 @@ def _spec(layer: Conv1d | ConvTranspose1d, shape: tuple[int, ...]) -> ConvSpec:
 def _padding_note(spec: ConvSpec, padding: Any) -> str:
     left, right = spec.pad_left, spec.pad_right
     if spec.transposed:
-        return (f"padding={left} crops {left} sample(s) from each end of the full output"
-                + (f"; output_padding={spec.output_padding} adds samples at the end" if spec.output_padding else ""))
+        return f"padding={left} crops {left} sample(s) from each end of the full output" + (
+            f"; output_padding={spec.output_padding} adds samples at the end" if spec.output_padding else ""
+        )
     span = spec.span
     if padding == "causal":
         return f"'causal': all dilation*(K-1) = {span - 1} on the left, so y[t] sees x[..t] only"
     if padding == "same":
         if spec.stride == 1:
-            return (f"'same': total dilation*(K-1) = {span - 1}, split {left} left and {right} right "
-                    "(the odd sample goes right, as PyTorch)")
+            return (
+                f"'same': total dilation*(K-1) = {span - 1}, split {left} left and {right} right "
+                "(the odd sample goes right, as PyTorch)"
+            )
         lo = -(-spec.l_in // spec.stride)
-        return (f"'same' with stride {spec.stride}: L_out = ceil(L_in/stride) = {lo}; total "
-                f"(L_out-1)*stride + span - L_in = {left + right}, split {left} left and {right} right")
+        return (
+            f"'same' with stride {spec.stride}: L_out = ceil(L_in/stride) = {lo}; total "
+            f"(L_out-1)*stride + span - L_in = {left + right}, split {left} left and {right} right"
+        )
     if padding == "valid":
         return "'valid': no padding"
     mode = "" if spec.padding_mode == "zeros" else f" ({spec.padding_mode})"
@@ -133,12 +140,16 @@ def _length_formula(spec: ConvSpec) -> Formula:
     s, d, k = spec.stride, spec.dilation, spec.k
     if spec.transposed:
         symbols = "L_out = (L_in - 1)*stride - 2*padding + dilation*(K - 1) + output_padding + 1"
-        numbers = (f"      = ({spec.l_in} - 1)*{s} - 2*{spec.pad_left} + {d}*({k} - 1) + "
-                   f"{spec.output_padding} + 1 = {spec.l_out}")
+        numbers = (
+            f"      = ({spec.l_in} - 1)*{s} - 2*{spec.pad_left} + {d}*({k} - 1) + "
+            f"{spec.output_padding} + 1 = {spec.l_out}"
+        )
         return Formula(symbols, numbers, spec.l_out)
     symbols = "L_out = floor((L_in + left + right - dilation*(K - 1) - 1) / stride) + 1"
-    numbers = (f"      = floor(({spec.l_in} + {spec.pad_left} + {spec.pad_right} - {d}*({k} - 1) - 1) / {s}) + 1"
-               f" = {spec.l_out}")
+    numbers = (
+        f"      = floor(({spec.l_in} + {spec.pad_left} + {spec.pad_right} - {d}*({k} - 1) - 1) / {s}) + 1"
+        f" = {spec.l_out}"
+    )
     return Formula(symbols, numbers, spec.l_out)
 
 
@@ -176,8 +187,9 @@ def _ncl(spec: ConvSpec, a: np.ndarray) -> np.ndarray:
     return a.transpose(0, 2, 1) if spec.layout == "NLC" else a
 
 
-def _trace(layer: Conv1d | ConvTranspose1d, spec: ConvSpec, x: np.ndarray, element: tuple[int, int, int],
-           values: str) -> Trace:
+def _trace(
+    layer: Conv1d | ConvTranspose1d, spec: ConvSpec, x: np.ndarray, element: tuple[int, int, int], values: str
+) -> Trace:
     n, o, t = element
     y = layer(x)
     xn = _ncl(spec, x)
@@ -202,8 +214,11 @@ def _trace(layer: Conv1d | ConvTranspose1d, spec: ConvSpec, x: np.ndarray, eleme
                 terms.append(Term(c, j, i, i, "input", xv, (c, o_local, j), wv, xv * wv))
         window = (t + spec.pad_left - spec.span + 1, t + spec.pad_left)
     else:
-        source = _padding.source_indices(spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode) \
-            if spec.padding_mode != "zeros" else None
+        source = (
+            _padding.source_indices(spec.l_in, spec.pad_left, spec.pad_right, spec.padding_mode)
+            if spec.padding_mode != "zeros"
+            else None
+        )
         for c in channels:
             for j in range(spec.k):
                 p = t * spec.stride + j * spec.dilation  # position in the padded input
@@ -224,8 +239,18 @@ def _trace(layer: Conv1d | ConvTranspose1d, spec: ConvSpec, x: np.ndarray, eleme
     computed = _scalar(yn[n, o, t])
     scale = max(1.0, sum(abs(term.product) for term in terms) + abs(bias or 0.0))
     matches = abs(total - computed) <= _TOLERANCE.get(y.dtype.name, 0.0) * scale
-    return Trace((n, o, t), g, (first, first + spec.c_in_per_group - 1), window, tuple(terms), bias,
-                 total, computed, bool(matches), values)
+    return Trace(
+        (n, o, t),
+        g,
+        (first, first + spec.c_in_per_group - 1),
+        window,
+        tuple(terms),
+        bias,
+        total,
+        computed,
+        bool(matches),
+        values,
+    )
 
 
 def explain(
@@ -277,29 +302,43 @@ def explain(
     weight_note = (
         f"(C_in, C_out/groups, K) = ({spec.c_in}, {spec.c_out}/{spec.groups}, {spec.k}): each of the "
         f"{spec.c_in} input channels spreads over {spec.c_out_per_group} output channel(s) x {spec.k} taps"
-        if spec.transposed else
-        f"(C_out, C_in/groups, K) = ({spec.c_out}, {spec.c_in}/{spec.groups}, {spec.k}): {spec.c_out} filters, "
+        if spec.transposed
+        else f"(C_out, C_in/groups, K) = ({spec.c_out}, {spec.c_in}/{spec.groups}, {spec.k}): {spec.c_out} filters, "
         f"each {spec.c_in_per_group} channel(s) x {spec.k} taps"
     )
     if spec.transposed:
         macs = spec.n * spec.c_in * spec.l_in * spec.c_out_per_group * spec.k
         rf = _receptive_field([spec])
-        rf_note = (f"an output sums inputs i with i*stride + j*dilation - padding = its position: at "
-                   f"most {rf} consecutive input samples (span {spec.span} / stride {spec.stride})")
+        rf_note = (
+            f"an output sums inputs i with i*stride + j*dilation - padding = its position: at "
+            f"most {rf} consecutive input samples (span {spec.span} / stride {spec.stride})"
+        )
     else:
         macs = spec.n * spec.c_out * spec.l_out * spec.c_in_per_group * spec.k
         rf = spec.span
         rf_note = f"dilation*(K - 1) + 1 = {spec.dilation}*({spec.k} - 1) + 1 = {rf} input samples per output"
     return Explanation(
-        layer=repr(layer), transposed=spec.transposed, reading=reading, padding=(spec.pad_left, spec.pad_right),
-        padding_note=_padding_note(spec, spec.padding), output_length=_length_formula(spec),
-        output_shape=spec.output_shape, weight_shape=tuple(layer.weight.shape), weight_note=weight_note,
+        layer=repr(layer),
+        transposed=spec.transposed,
+        reading=reading,
+        padding=(spec.pad_left, spec.pad_right),
+        padding_note=_padding_note(spec, spec.padding),
+        output_length=_length_formula(spec),
+        output_shape=spec.output_shape,
+        weight_shape=tuple(layer.weight.shape),
+        weight_note=weight_note,
         bias_shape=None if layer.bias is None else tuple(layer.bias.shape),
         parameters=int(layer.weight.size + (0 if layer.bias is None else layer.bias.size)),
-        multiply_adds=int(macs), receptive_field=int(rf), receptive_field_note=rf_note, trace=trace,
-        algorithm=plan.algorithm.value, algorithm_reason=plan.reason,
+        multiply_adds=int(macs),
+        receptive_field=int(rf),
+        receptive_field_note=rf_note,
+        trace=trace,
+        algorithm=plan.algorithm.value,
+        algorithm_reason=plan.reason,
         estimates_ms={a.value: (s * 1e3 if math.isfinite(s) else None) for a, s in plan.seconds.items()},
-        spec=spec, example_input=_ncl(spec, x), weights=layer.weight.copy(),
+        spec=spec,
+        example_input=_ncl(spec, x),
+        weights=layer.weight.copy(),
     )
 
 
@@ -356,5 +395,7 @@ def explain_stack(layers: Any, input_shape: Any) -> StackExplanation:
     steps = []
     for depth in range(len(specs)):
         (before, after), layer = steps_shapes[depth], convs[depth]
-        steps.append(StackStep(repr(layer), before, after, specs[depth].span, _receptive_field(specs[: depth + 1])))
+        steps.append(
+            StackStep(repr(layer), before, after, specs[depth].span, _receptive_field(specs[: depth + 1]))
+        )
     return StackExplanation(tuple(steps), steps[-1].receptive_field)

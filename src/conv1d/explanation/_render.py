@@ -37,8 +37,11 @@ def render(e: Explanation) -> str:
     lines.append("Input")
     axes = ", ".join(f"{k}={v}" for k, v in r.axes.items())
     order = ", ".join(r.axes)
-    lines += _wrap(f"{shape_str(r.given)} read as ({order}): {axes}" if not r.problem else
-                   f"{shape_str(r.given)} does not fit: {r.problem}.")
+    lines += _wrap(
+        f"{shape_str(r.given)} read as ({order}): {axes}"
+        if not r.problem
+        else f"{shape_str(r.given)} does not fit: {r.problem}."
+    )
     if r.fix:
         lines += _wrap(f"Fix: {r.fix}. Explained below as {shape_str(r.shape)} ({order}): {axes}.")
     if not r.batched:
@@ -50,8 +53,10 @@ def render(e: Explanation) -> str:
     lines += _wrap(f"weight {shape_str(e.weight_shape)}  {e.weight_note}")
     if e.bias_shape is not None:
         lines += _wrap(f"bias   {shape_str(e.bias_shape)}  one per output channel")
-    lines += _wrap(f"{e.parameters:,} parameters; {e.multiply_adds:,} multiply-adds "
-                   f"({2 * e.multiply_adds / 1e6:,.3g} MFLOP) per call")
+    lines += _wrap(
+        f"{e.parameters:,} parameters; {e.multiply_adds:,} multiply-adds "
+        f"({2 * e.multiply_adds / 1e6:,.3g} MFLOP) per call"
+    )
     lines += _wrap(f"receptive field: {e.receptive_field_note}")
     if e.trace is not None:
         lines += [""] + _render_trace(e)
@@ -91,9 +96,11 @@ def _render_trace(e: Explanation) -> list[str]:
         if term.source not in ("input", "zero padding"):
             xi += f" ({term.source.split(' (')[0]})"
         w = "w[{}, {}, {}]".format(*term.weight_index)
-        lines += _wrap(f"{w} * {xi} = {_num(term.weight_value)} * {_num(term.input_value)} = {_num(term.product)}", 4, 6)
+        lines += _wrap(
+            f"{w} * {xi} = {_num(term.weight_value)} * {_num(term.input_value)} = {_num(term.product)}", 4, 6
+        )
     if len(tr.terms) > len(shown):
-        rest = sum((term.product for term in tr.terms[len(shown):]), 0.0)
+        rest = sum((term.product for term in tr.terms[len(shown) :]), 0.0)
         lines += _wrap(f"... {len(tr.terms) - len(shown)} more terms, adding {_num(rest)}", 4, 6)
     if not tr.terms:
         lines += _wrap("(no input sample reaches this position: only the bias)", 4, 6)
@@ -109,6 +116,10 @@ def render_stack(s: StackExplanation) -> str:
     lines = [f"{len(s.steps)} layers; receptive field {s.receptive_field} input samples", ""]
     for i, step in enumerate(s.steps):
         lines += _wrap(f"{i + 1}. {step.layer}", 0, 3)
-        lines += _wrap(f"{shape_str(step.input_shape)} -> {shape_str(step.output_shape)}, span {step.span}, "
-                       f"receptive field so far {step.receptive_field}", 3, 5)
+        lines += _wrap(
+            f"{shape_str(step.input_shape)} -> {shape_str(step.output_shape)}, span {step.span}, "
+            f"receptive field so far {step.receptive_field}",
+            3,
+            5,
+        )
     return "\n".join(lines) + "\n"

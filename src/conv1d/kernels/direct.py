@@ -171,36 +171,72 @@ def _run(parallel: Callable[..., None], serial: Callable[..., None], *args: obje
         parallel(*args)
 
 
-def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None) -> np.ndarray:
+def conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int,
+    dilation: int,
+    pad_left: int = 0,
+    pad_right: int = 0,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
     n, g, _ci, length = x.shape
     _, co, _, k = w.shape
     dtype = np.result_type(x, w)
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
     y = np.empty((n, g, co, lo), dtype=dtype)
     b = np.zeros((g, co), dtype) if bias is None else np.ascontiguousarray(bias, dtype).reshape(g, co)
-    _run(_conv_jit, _conv_serial, np.ascontiguousarray(x, dtype), np.ascontiguousarray(w, dtype), b, stride, dilation,
-         pad_left, y)
+    _run(
+        _conv_jit,
+        _conv_serial,
+        np.ascontiguousarray(x, dtype),
+        np.ascontiguousarray(w, dtype),
+        b,
+        stride,
+        dilation,
+        pad_left,
+        y,
+    )
     return y
 
 
-def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+def conv_transpose(
+    y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
+) -> np.ndarray:
     n, g, _co, _ = y.shape
     ci = w.shape[2]
     dtype = np.result_type(y, w)
     x = np.empty((n, g, ci, length), dtype=dtype)
-    _run(_conv_transpose_jit, _conv_transpose_serial, np.ascontiguousarray(y, dtype), np.ascontiguousarray(w, dtype),
-         stride, dilation, offset, x)
+    _run(
+        _conv_transpose_jit,
+        _conv_transpose_serial,
+        np.ascontiguousarray(y, dtype),
+        np.ascontiguousarray(w, dtype),
+        stride,
+        dilation,
+        offset,
+        x,
+    )
     return x
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+def conv_weight(
+    x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0
+) -> np.ndarray:
     _, g, ci, _ = x.shape
     co = y.shape[2]
     dtype = np.result_type(x, y)
     gw = np.zeros((g, co, ci, k), dtype=dtype)
-    _run(_conv_weight_jit, _conv_weight_serial, np.ascontiguousarray(x, dtype), np.ascontiguousarray(y, dtype), stride,
-         dilation, pad_left, gw)
+    _run(
+        _conv_weight_jit,
+        _conv_weight_serial,
+        np.ascontiguousarray(x, dtype),
+        np.ascontiguousarray(y, dtype),
+        stride,
+        dilation,
+        pad_left,
+        gw,
+    )
     return gw
 
 

@@ -108,8 +108,16 @@ def conv_length(k: int, dilation: int, padded_length: int) -> int:
     return fft_length((k - 1) * dilation + 1, padded_length)
 
 
-def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None, spectrum: np.ndarray | None = None) -> np.ndarray:
+def conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int,
+    dilation: int,
+    pad_left: int = 0,
+    pad_right: int = 0,
+    bias: np.ndarray | None = None,
+    spectrum: np.ndarray | None = None,
+) -> np.ndarray:
     """``spectrum``: this kernel's :func:`kernel_spectrum` for ``conv_length(...)``, if the
     caller has it cached (an FFT-only extra argument)."""
     threads.apply(blas=True)
@@ -160,7 +168,9 @@ def _upsampled(y: np.ndarray, stride: int) -> np.ndarray:
     return up
 
 
-def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+def conv_transpose(
+    y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
+) -> np.ndarray:
     threads.apply(blas=True)
     n, g, _co, _lo = y.shape
     ci, k = w.shape[2], w.shape[3]
@@ -179,7 +189,9 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
     return x
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+def conv_weight(
+    x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0
+) -> np.ndarray:
     threads.apply(blas=True)
     length, lo = x.shape[3], y.shape[3]
     span = (k - 1) * dilation + 1
@@ -191,4 +203,4 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     # R[g, f, o, c] = sum_n conj(Y[n, g, o, f]) * X[n, g, c, f]
     r = np.matmul(ys.transpose(1, 3, 2, 0), xs.transpose(1, 3, 0, 2))  # (G, F, Co, Ci)
     lags = _irfft(r.transpose(0, 2, 3, 1), nfft)  # (G, Co, Ci, nfft)
-    return np.ascontiguousarray(lags[..., : span : dilation][..., :k]).astype(np.result_type(x, y), copy=False)
+    return np.ascontiguousarray(lags[..., :span:dilation][..., :k]).astype(np.result_type(x, y), copy=False)

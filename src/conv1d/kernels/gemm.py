@@ -62,9 +62,13 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         threads.apply(blas=True)
     if out is None and a.ndim >= 2 and b.ndim >= 2:
         batch = a.shape[:-2]
-        if batch != b.shape[:-2]:  # (np.broadcast_shapes costs 3-4 us a call; the kernels' batch axes mostly agree)
+        if (
+            batch != b.shape[:-2]
+        ):  # (np.broadcast_shapes costs 3-4 us a call; the kernels' batch axes mostly agree)
             batch = np.broadcast_shapes(batch, b.shape[:-2])
-        out = scratch.empty(batch + (a.shape[-2], b.shape[-1]), a.dtype if a.dtype == b.dtype else np.result_type(a, b))
+        out = scratch.empty(
+            batch + (a.shape[-2], b.shape[-1]), a.dtype if a.dtype == b.dtype else np.result_type(a, b)
+        )
     return provider(a, b, out=out)
 
 
@@ -105,8 +109,16 @@ def _block(per_position: int, itemsize: int, total: int) -> int:
     return max(1, min(total, BLOCK_BYTES // max(per_position * itemsize, 1)))
 
 
-def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None, keep: dict | None = None) -> np.ndarray:
+def conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int,
+    dilation: int,
+    pad_left: int = 0,
+    pad_right: int = 0,
+    bias: np.ndarray | None = None,
+    keep: dict | None = None,
+) -> np.ndarray:
     """``keep``: a dict that receives the gathered columns for :func:`conv_weight`'s ``kept``
     (if they are one block of at most KEEP_BYTES)."""
     n, g, ci, length = x.shape
@@ -171,8 +183,17 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     return y
 
 
-def _gather(x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, t0: int, t1: int, ones: bool,
-            dtype: np.dtype) -> np.ndarray:
+def _gather(
+    x: np.ndarray,
+    k: int,
+    stride: int,
+    dilation: int,
+    pad_left: int,
+    t0: int,
+    t1: int,
+    ones: bool,
+    dtype: np.dtype,
+) -> np.ndarray:
     """im2col: ``cols[g, (c, j), b, t] = xp[b, g, c, t*stride + j*dilation]`` for ``t0 <= t < t1``,
     ``xp`` being ``x`` with ``pad_left`` zeros in front (and as many as needed behind), plus
     a row of ones when ``ones``; shape (G, Ci*K (+1), N, t1 - t0).
@@ -195,8 +216,12 @@ def _gather(x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, t0
         padded = np.empty((g, ci, nb, span), dtype=dtype)
         copy_strided(padded, xt, t0 * stride - pad_left, 1)
         step = padded.strides  # (a view made by the ndarray constructor: as_strided costs ~25 us a call)
-        taps[...] = np.ndarray((g, ci, k, nb, count), dtype, padded,
-                               strides=(step[0], step[1], dilation * step[3], step[2], stride * step[3]))
+        taps[...] = np.ndarray(
+            (g, ci, k, nb, count),
+            dtype,
+            padded,
+            strides=(step[0], step[1], dilation * step[3], step[2], stride * step[3]),
+        )
     else:
         for j in range(k):
             copy_strided(taps[:, :, j], xt, t0 * stride + j * dilation - pad_left, stride)
@@ -218,7 +243,9 @@ def copy_strided(dest: np.ndarray, x: np.ndarray, off: int, stride: int) -> None
         dest[..., first:last] = x[..., start : start + (last - first - 1) * stride + 1 : stride]
 
 
-def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+def conv_transpose(
+    y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
+) -> np.ndarray:
     n, g, co, lo = y.shape
     _, _, ci, k = w.shape
     # Stride 1 can also run as a forward conv with the flipped kernel, which gathers K
@@ -232,7 +259,9 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
     return x if offset == 0 and full == length else np.ascontiguousarray(x[..., offset : offset + length])
 
 
-def as_conv_window(y: np.ndarray, k: int, dilation: int, length: int, offset: int) -> tuple[np.ndarray, int, int] | None:
+def as_conv_window(
+    y: np.ndarray, k: int, dilation: int, length: int, offset: int
+) -> tuple[np.ndarray, int, int] | None:
     """Stride 1: the adjoint is a forward convolution with the flipped, transposed kernel.
 
     ``x[c, p] = sum_{o,j} w[o, c, j] * y[o, p - j*d]``; with ``wf[c, o, i] = w[o, c, K-1-i]``
@@ -252,8 +281,9 @@ def as_conv_window(y: np.ndarray, k: int, dilation: int, length: int, offset: in
     return None if lo <= 0 else (y, front, back)
 
 
-def conv_transpose_as_conv(conv: Callable[..., np.ndarray], y: np.ndarray, w: np.ndarray, dilation: int, length: int,
-                           offset: int) -> np.ndarray:
+def conv_transpose_as_conv(
+    conv: Callable[..., np.ndarray], y: np.ndarray, w: np.ndarray, dilation: int, length: int, offset: int
+) -> np.ndarray:
     """Stride 1 as ``conv`` (a kernel's) of ``y`` with the flipped, transposed kernel (see
     :func:`as_conv_window`)."""
     window = as_conv_window(y, w.shape[3], dilation, length, offset)
@@ -286,7 +316,9 @@ def _conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, le
     return x
 
 
-def _scatter_taps(x: np.ndarray, taps: np.ndarray, k: int, stride: int, dilation: int, t0: int, count: int) -> None:
+def _scatter_taps(
+    x: np.ndarray, taps: np.ndarray, k: int, stride: int, dilation: int, t0: int, count: int
+) -> None:
     """col2im: ``x[g, c, b, (t0 + t)*stride + j*dilation] += taps[g, (c, j), (b, t)]`` for
     ``t < count``; ``x`` is (G, Ci, items, L)."""
     g, ci, items, _ = x.shape
@@ -296,12 +328,22 @@ def _scatter_taps(x: np.ndarray, taps: np.ndarray, k: int, stride: int, dilation
         x[..., start : start + (count - 1) * stride + 1 : stride] += taps[:, :, j]
 
 
-def _kept_key(x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, lo: int, dtype: np.dtype) -> tuple:
+def _kept_key(
+    x: np.ndarray, k: int, stride: int, dilation: int, pad_left: int, lo: int, dtype: np.dtype
+) -> tuple:
     return ("gemm", x.shape, k, stride, dilation, pad_left, lo, dtype)
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0,
-                kept: dict | None = None, bias: np.ndarray | None = None) -> np.ndarray:
+def conv_weight(
+    x: np.ndarray,
+    y: np.ndarray,
+    k: int,
+    stride: int,
+    dilation: int,
+    pad_left: int = 0,
+    kept: dict | None = None,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
     """One product per block: ``gw (Co, Ci*K) = y (Co, N*tb) @ cols (Ci*K, N*tb)^T``, with the
     forward kernel's im2col columns (so padding is implicit here too), or the ones the
     forward call of the same ``x`` put in ``kept``. ``bias``: a (G, Co) array that receives
@@ -313,11 +355,19 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     per_column = g * (ci * k + co) * dtype.itemsize
     if lo * per_column <= BLOCK_BYTES:  # whole items side by side
         items = max(1, min(n, BLOCK_BYTES // max(lo * per_column, 1)))
-        reuse = None if kept is None or items < n else kept.get(_kept_key(x, k, stride, dilation, pad_left, lo, dtype))
+        reuse = (
+            None
+            if kept is None or items < n
+            else kept.get(_kept_key(x, k, stride, dilation, pad_left, lo, dtype))
+        )
         total = None  # the first block's product is the sum so far (no zeroed array to add it to)
         for n0 in range(0, n, items):
             n1 = min(n, n0 + items)
-            cols = reuse if reuse is not None else _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
+            cols = (
+                reuse
+                if reuse is not None
+                else _gather(x[n0:n1], k, stride, dilation, pad_left, 0, lo, False, dtype)
+            )
             cols = cols.reshape(g, ci * k, -1)
             y_matrix = y[n0:n1].transpose(1, 2, 0, 3).reshape(g, co, -1)
             if bias is not None:
@@ -339,6 +389,8 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     for b in range(n):
         for t0 in range(0, lo, block):
             t1 = min(lo, t0 + block)
-            cols = _gather(x[b : b + 1], k, stride, dilation, pad_left, t0, t1, False, dtype).reshape(g, ci * k, -1)
+            cols = _gather(x[b : b + 1], k, stride, dilation, pad_left, t0, t1, False, dtype).reshape(
+                g, ci * k, -1
+            )
             gw += matmul(y[b, :, :, t0:t1], cols.transpose(0, 2, 1))
     return gw.reshape(g, co, ci, k)

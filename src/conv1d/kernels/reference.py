@@ -22,8 +22,15 @@ def _padded(x: np.ndarray, left: int, right: int) -> np.ndarray:
     return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
 
 
-def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None) -> np.ndarray:
+def conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int,
+    dilation: int,
+    pad_left: int = 0,
+    pad_right: int = 0,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
     x = _padded(x, pad_left, pad_right)
     n, g, _ci, lp = x.shape
     _, co, _, k = w.shape
@@ -36,7 +43,9 @@ def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int
     return y
 
 
-def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0) -> np.ndarray:
+def conv_transpose(
+    y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
+) -> np.ndarray:
     """Positions ``offset .. offset+length-1`` of the full adjoint (zero beyond its end)."""
     n, g, _co, lo = y.shape
     _, _, ci, k = w.shape
@@ -47,7 +56,9 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
     return x[..., offset : offset + length]
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0) -> np.ndarray:
+def conv_weight(
+    x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0
+) -> np.ndarray:
     needed = (y.shape[3] - 1) * stride + (k - 1) * dilation + 1
     x = _padded(x, pad_left, max(0, needed - pad_left - x.shape[3]))
     _n, g, ci, _ = x.shape

@@ -84,8 +84,12 @@ def _reciprocal(p: Fraction | None) -> Fraction | None:
 
 def _vandermonde(columns: int, points: tuple[Fraction | None, ...] = POINTS) -> list[list[Fraction]]:
     """Rows ``[1, p, p^2, ...]``; the row of infinity picks the leading coefficient."""
-    return [[Fraction(int(j == columns - 1)) for j in range(columns)] if p is INFINITY else [p**j for j in range(columns)]
-            for p in points]
+    return [
+        [Fraction(int(j == columns - 1)) for j in range(columns)]
+        if p is INFINITY
+        else [p**j for j in range(columns)]
+        for p in points
+    ]
 
 
 def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
@@ -105,7 +109,9 @@ def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
 
 
 @functools.lru_cache(maxsize=64)
-def matrices(m: int, r: int, dtype: np.dtype, reciprocal: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def matrices(
+    m: int, r: int, dtype: np.dtype, reciprocal: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(AT (m, ALPHA), G (ALPHA, r), BT (ALPHA, ALPHA))`` of F(m, r), ``m + r - 1 == ALPHA``.
 
     ``reciprocal``: the matrices that correlate with the *flipped* kernel while taking the
@@ -133,8 +139,10 @@ def matrices(m: int, r: int, dtype: np.dtype, reciprocal: bool = False) -> tuple
 
 def _check(stride: int, dilation: int, k: int) -> None:
     if stride != 1 or dilation != 1 or not 2 <= k <= MAX_TAPS:
-        raise ValueError(f"the Winograd kernel computes stride 1, dilation 1, 2..{MAX_TAPS} taps; "
-                         f"got stride={stride}, dilation={dilation}, K={k}")
+        raise ValueError(
+            f"the Winograd kernel computes stride 1, dilation 1, 2..{MAX_TAPS} taps; "
+            f"got stride={stride}, dilation={dilation}, K={k}"
+        )
 
 
 def tile_bytes(ci: int, co: int, m: int, itemsize: int) -> int:
@@ -153,7 +161,9 @@ def _blocks(n: int, tiles: int, per_tile: int, slack: int) -> tuple[tuple[int, i
 
 
 @functools.lru_cache(maxsize=256)
-def _blocks_within(n: int, tiles: int, per_tile: int, slack: int, budget: int) -> tuple[tuple[int, int, int, int], ...]:
+def _blocks_within(
+    n: int, tiles: int, per_tile: int, slack: int, budget: int
+) -> tuple[tuple[int, int, int, int], ...]:
     most = max(1, budget // max(per_tile, 1))
     if tiles + slack <= most:
         items = max(1, most // (tiles + slack))
@@ -201,8 +211,16 @@ def _tile_loops(src, per_item, count, step, mat, out):  # pragma: no cover - com
             c4, c5, c6, c7 = mat[p, 4], mat[p, 5], mat[p, 6], mat[p, 7]
             o = out[p, col]
             for c in range(o.shape[0]):
-                o[c] = (c0 * s0[c] + c1 * s1[c] + c2 * s2[c] + c3 * s3[c]
-                        + c4 * s4[c] + c5 * s5[c] + c6 * s6[c] + c7 * s7[c])
+                o[c] = (
+                    c0 * s0[c]
+                    + c1 * s1[c]
+                    + c2 * s2[c]
+                    + c3 * s3[c]
+                    + c4 * s4[c]
+                    + c5 * s5[c]
+                    + c6 * s6[c]
+                    + c7 * s7[c]
+                )
 
 
 def _untile_loops(prods, mat, bias, count, out, n0, first, stop):  # pragma: no cover - compiled
@@ -223,15 +241,33 @@ def _untile_loops(prods, mat, bias, count, out, n0, first, stop):  # pragma: no 
                 in_buffer = min(per_buffer, count - t0)
                 for tt in range(in_buffer):
                     col = b * count + t0 + tt
-                    s0, s1, s2, s3 = prods[0, gi, col], prods[1, gi, col], prods[2, gi, col], prods[3, gi, col]
-                    s4, s5, s6, s7 = prods[4, gi, col], prods[5, gi, col], prods[6, gi, col], prods[7, gi, col]
+                    s0, s1, s2, s3 = (
+                        prods[0, gi, col],
+                        prods[1, gi, col],
+                        prods[2, gi, col],
+                        prods[3, gi, col],
+                    )
+                    s4, s5, s6, s7 = (
+                        prods[4, gi, col],
+                        prods[5, gi, col],
+                        prods[6, gi, col],
+                        prods[7, gi, col],
+                    )
                     for i in range(m):
                         c0, c1, c2, c3 = mat[i, 0], mat[i, 1], mat[i, 2], mat[i, 3]
                         c4, c5, c6, c7 = mat[i, 4], mat[i, 5], mat[i, 6], mat[i, 7]
                         o = buffer[tt * m + i]
                         for c in range(co):
-                            o[c] = (c0 * s0[c] + c1 * s1[c] + c2 * s2[c] + c3 * s3[c]
-                                    + c4 * s4[c] + c5 * s5[c] + c6 * s6[c] + c7 * s7[c]) + add[c]
+                            o[c] = (
+                                c0 * s0[c]
+                                + c1 * s1[c]
+                                + c2 * s2[c]
+                                + c3 * s3[c]
+                                + c4 * s4[c]
+                                + c5 * s5[c]
+                                + c6 * s6[c]
+                                + c7 * s7[c]
+                            ) + add[c]
                 start = first + t0 * m
                 length = min(in_buffer * m, stop - start)
                 for c in range(co):
@@ -334,7 +370,9 @@ def _samples(x: np.ndarray, off: int, rows: int, stop: int, dtype: np.dtype) -> 
     return out.reshape(nb * rows, g * c)
 
 
-def _transform(x: np.ndarray, off: int, m: int, count: int, stop: int, mat: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _transform(
+    x: np.ndarray, off: int, m: int, count: int, stop: int, mat: np.ndarray, dtype: np.dtype
+) -> np.ndarray:
     """``mat`` (ALPHA x ALPHA) applied to ``count`` tiles per item of ``x`` that start every
     ``m`` samples from sample ``off`` (zero outside ``[0, stop)``): (ALPHA, nb * count, G * C),
     columns item by item, channels last."""
@@ -345,7 +383,9 @@ def _transform(x: np.ndarray, off: int, m: int, count: int, stop: int, mat: np.n
     return out
 
 
-def _input_transform(x: np.ndarray, off: int, m: int, count: int, dtype: np.dtype, reciprocal: bool = False) -> np.ndarray:
+def _input_transform(
+    x: np.ndarray, off: int, m: int, count: int, dtype: np.dtype, reciprocal: bool = False
+) -> np.ndarray:
     """``V = BT @ tiles`` for ``count`` tiles per item of ``x`` starting at sample ``off``
     (zeros outside ``x``): (ALPHA, nb * count, G * C). ``reciprocal``: BT of the reciprocal
     points (see :func:`matrices`)."""
@@ -366,8 +406,16 @@ def _padded(k: int, m: int, dtype: np.dtype) -> np.ndarray:
     return out
 
 
-def conv(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, pad_left: int = 0, pad_right: int = 0,
-         bias: np.ndarray | None = None, keep: dict | None = None) -> np.ndarray:
+def conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int,
+    dilation: int,
+    pad_left: int = 0,
+    pad_right: int = 0,
+    bias: np.ndarray | None = None,
+    keep: dict | None = None,
+) -> np.ndarray:
     """``keep``: a dict that receives the transformed input for :func:`conv_weight`'s ``kept``
     (the same tiles: ``m`` and ``BT`` are the same there), if it is one block of at most
     ``gemm.KEEP_BYTES``, and the weight transform for :func:`conv_transpose`'s ``kept``."""
@@ -383,8 +431,15 @@ def _weights_key(w: np.ndarray, dtype: np.dtype) -> tuple:
     return ("winograd weights", w.shape, dtype)
 
 
-def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0,
-                   kept: dict | None = None) -> np.ndarray:
+def conv_transpose(
+    y: np.ndarray,
+    w: np.ndarray,
+    stride: int,
+    dilation: int,
+    length: int,
+    offset: int = 0,
+    kept: dict | None = None,
+) -> np.ndarray:
     """Stride 1: a forward conv of ``y`` with the flipped, transposed kernel (see
     :func:`conv1d.kernels.gemm.as_conv_window`), computed from ``w``'s own transform
     ``G @ w`` by interpolating at the reciprocal points (see :func:`matrices`): no flipped
@@ -397,8 +452,16 @@ def conv_transpose(y: np.ndarray, w: np.ndarray, stride: int, dilation: int, len
     return _conv(window[0], w, True, window[1], window[2], None, None, kept)
 
 
-def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right: int,
-          bias: np.ndarray | None, keep: dict | None, kept: dict | None) -> np.ndarray:
+def _conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    flipped: bool,
+    pad_left: int,
+    pad_right: int,
+    bias: np.ndarray | None,
+    keep: dict | None,
+    kept: dict | None,
+) -> np.ndarray:
     """conv of ``x`` with ``w`` (G, Co, Ci, K), or, if ``flipped``, with ``w``'s flipped,
     transposed kernel (then ``x`` has Co channels and the result Ci)."""
     n, g, _, length = x.shape
@@ -430,8 +493,16 @@ def _conv(x: np.ndarray, w: np.ndarray, flipped: bool, pad_left: int, pad_right:
     return y
 
 
-def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0,
-                kept: dict | None = None, bias: np.ndarray | None = None) -> np.ndarray:
+def conv_weight(
+    x: np.ndarray,
+    y: np.ndarray,
+    k: int,
+    stride: int,
+    dilation: int,
+    pad_left: int = 0,
+    kept: dict | None = None,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
     """F(K, m) per tile of ``m`` output-gradient samples, summed over tiles and batch in
     ``ALPHA`` products: ``M[p] = (G @ gy tiles)[p]^T @ (BT @ x tiles)[p]``, then ``AT @ M``.
     ``kept``: where the forward call of the same ``x`` left its transformed input.
@@ -449,7 +520,11 @@ def conv_weight(x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int
     products = None
     for n0, n1, j0, j1 in _blocks(n, count_all, g * tile_bytes(ci, co, m, dtype.itemsize), _slots(m)):
         count = j1 - j0
-        v = None if kept is None or (n1 - n0, count) != (n, count_all) else kept.get(_kept_key(x, m, pad_left, dtype))
+        v = (
+            None
+            if kept is None or (n1 - n0, count) != (n, count_all)
+            else kept.get(_kept_key(x, m, pad_left, dtype))
+        )
         if v is None:
             v = _input_transform(x[n0:n1], j0 * m - pad_left, m, count, dtype)
         # The output gradient's tiles of m samples (zero past the block's last tile).

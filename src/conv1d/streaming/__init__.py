@@ -58,7 +58,15 @@ __all__ = [
 ]
 
 # Their public home: what reprs, pickles and the documentation name.
-for _public in (ConvStreamState, ConvTransposeStreamState, StreamingConv1d, StreamingConvTranspose1d,
-                StreamingSequential, stream_conv1d, stream_conv_transpose1d, streaming):
+for _public in (
+    ConvStreamState,
+    ConvTransposeStreamState,
+    StreamingConv1d,
+    StreamingConvTranspose1d,
+    StreamingSequential,
+    stream_conv1d,
+    stream_conv_transpose1d,
+    streaming,
+):
     _public.__module__ = __name__
 del _public

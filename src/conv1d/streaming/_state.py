@@ -20,15 +20,32 @@ def _whole(value: Fraction) -> int | Fraction:
     return int(value) if value.denominator == 1 else value
 
 
-def conv_spec(op: str, weight_shape: tuple[int, ...], has_bias: bool, stride: Any, padding: Any, dilation: Any,
-              groups: Any, padding_mode: Any, layout: Any) -> ConvSpec:
+def conv_spec(
+    op: str,
+    weight_shape: tuple[int, ...],
+    has_bias: bool,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: Any,
+    padding_mode: Any,
+    layout: Any,
+) -> ConvSpec:
     """The spec of a conv1d stream: every offline check that does not need the signal's
     length, plus what streaming cannot do (circular padding on the left)."""
     c_in = weight_shape[1] * (groups if isinstance(groups, int) else 1) if len(weight_shape) == 3 else 0
     shape = (1, 0, c_in) if layout == "NLC" else (1, c_in, 0)
     spec = conv1d_spec(
-        shape, weight_shape, (weight_shape[0],) if has_bias and weight_shape else None, stride=stride,
-        padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode, layout=layout, op=op,
+        shape,
+        weight_shape,
+        (weight_shape[0],) if has_bias and weight_shape else None,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        layout=layout,
+        op=op,
         open_length=True,
     )
     if spec.padding_mode == "circular" and spec.pad_left > 0:
@@ -41,15 +58,32 @@ def conv_spec(op: str, weight_shape: tuple[int, ...], has_bias: bool, stride: An
     return spec
 
 
-def transpose_spec(op: str, weight_shape: tuple[int, ...], has_bias: bool, stride: Any, padding: Any,
-                   output_padding: Any, groups: Any, dilation: Any, layout: Any) -> ConvSpec:
+def transpose_spec(
+    op: str,
+    weight_shape: tuple[int, ...],
+    has_bias: bool,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: Any,
+    dilation: Any,
+    layout: Any,
+) -> ConvSpec:
     """The spec of a conv_transpose1d stream (every offline check that does not need the length)."""
     c_in = weight_shape[0] if weight_shape else 0
     shape = (1, 0, c_in) if layout == "NLC" else (1, c_in, 0)
     c_out = weight_shape[1] * (groups if isinstance(groups, int) else 1) if len(weight_shape) == 3 else 0
     return conv_transpose1d_spec(
-        shape, weight_shape, (c_out,) if has_bias and len(weight_shape) == 3 else None, stride=stride,
-        padding=padding, output_padding=output_padding, groups=groups, dilation=dilation, layout=layout, op=op,
+        shape,
+        weight_shape,
+        (c_out,) if has_bias and len(weight_shape) == 3 else None,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        layout=layout,
+        op=op,
         open_length=True,
     )
 
@@ -75,7 +109,9 @@ def whole_shape(spec: ConvSpec, batch: int | None, batched: bool, length: int) -
     return (batch, *core) if batched else core
 
 
-def compute(spec: ConvSpec, algorithm: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+def compute(
+    spec: ConvSpec, algorithm: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
+) -> np.ndarray:
     """The stream's convolution (or transposed one) of a block ``x`` (N, C_in, L), already
     padded, channels first, in the compute dtype, through the block's executor (planned and
     kept like any other): conv1d's outputs whose windows lie in ``x``, or every transposed
@@ -87,18 +123,46 @@ def compute(spec: ConvSpec, algorithm: Any, x: np.ndarray, weight: np.ndarray, b
     return run.forward(x, w, None if bias is None else bias.astype(dtype, copy=False))
 
 
-def _check_chunk(spec: ConvSpec, chunk: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                 batch: int | None, batched: bool | None) -> None:
+def _check_chunk(
+    spec: ConvSpec,
+    chunk: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    batch: int | None,
+    batched: bool | None,
+) -> None:
     """The checks of the offline call that concern one chunk (shape, channels, dtype)."""
     shape, bias_shape = chunk.shape, None if bias is None else bias.shape
     if spec.transposed:
-        conv_transpose1d_spec(shape, weight.shape, bias_shape, stride=spec.stride, padding=spec.padding,
-                              output_padding=spec.output_padding, groups=spec.groups, dilation=spec.dilation,
-                              layout=spec.layout, dtype=chunk.dtype, op=spec.op, open_length=True)
+        conv_transpose1d_spec(
+            shape,
+            weight.shape,
+            bias_shape,
+            stride=spec.stride,
+            padding=spec.padding,
+            output_padding=spec.output_padding,
+            groups=spec.groups,
+            dilation=spec.dilation,
+            layout=spec.layout,
+            dtype=chunk.dtype,
+            op=spec.op,
+            open_length=True,
+        )
     else:
-        conv1d_spec(shape, weight.shape, bias_shape, stride=spec.stride, padding=spec.padding,
-                    dilation=spec.dilation, groups=spec.groups, padding_mode=spec.padding_mode, layout=spec.layout,
-                    dtype=chunk.dtype, op=spec.op, open_length=True)
+        conv1d_spec(
+            shape,
+            weight.shape,
+            bias_shape,
+            stride=spec.stride,
+            padding=spec.padding,
+            dilation=spec.dilation,
+            groups=spec.groups,
+            padding_mode=spec.padding_mode,
+            layout=spec.layout,
+            dtype=chunk.dtype,
+            op=spec.op,
+            open_length=True,
+        )
     if batched is not None and (len(shape) == 3) != batched:
         raise ConvError(
             f"{spec.op}: this stream carries {'batched (N, C, L)' if batched else 'unbatched (C, L)'} "
@@ -134,9 +198,18 @@ class _Core:
                 f"{spec.op}: this stream was flushed (its output is complete); call reset() to start a "
                 f"new one, or restore an earlier state."
             )
-        if type(chunk) is np.ndarray and type(weight) is np.ndarray and (bias is None or type(bias) is np.ndarray):
-            key = (chunk.shape, chunk.dtype, weight.shape, weight.dtype,
-                   None if bias is None else (bias.shape, bias.dtype))
+        if (
+            type(chunk) is np.ndarray
+            and type(weight) is np.ndarray
+            and (bias is None or type(bias) is np.ndarray)
+        ):
+            key = (
+                chunk.shape,
+                chunk.dtype,
+                weight.shape,
+                weight.dtype,
+                None if bias is None else (bias.shape, bias.dtype),
+            )
             if key == self._checked:  # a step of a running stream: nothing new to check
                 return chunk, weight, bias
         else:

@@ -54,7 +54,12 @@ class _ConvCore(_Core):
         self.spec, self.algorithm = spec, algorithm
         state = state or ConvStreamState()
         self.skip, self.seen, self.emitted = state.skip, state.seen, state.emitted
-        self.started, self.pending, self.head, self.tail = state.started, state.pending, state.head, state.tail
+        self.started, self.pending, self.head, self.tail = (
+            state.started,
+            state.pending,
+            state.head,
+            state.tail,
+        )
         self.batched, self.dtype, self.finished = state.batched, state.dtype, state.finished
         # buffer[..., lo:hi] is the context; the buffer is only written once owned
         self.buffer = state.context
@@ -70,8 +75,17 @@ class _ConvCore(_Core):
             held = tuple(None if a is None else a.copy() for a in held)
         context, pending, head, tail = held
         return ConvStreamState(
-            context, self.skip, self.seen, self.emitted, self.started, pending, head, tail,
-            self.batched, self.dtype, self.finished,
+            context,
+            self.skip,
+            self.seen,
+            self.emitted,
+            self.started,
+            pending,
+            head,
+            tail,
+            self.batched,
+            self.dtype,
+            self.finished,
         )
 
     @property
@@ -87,19 +101,27 @@ class _ConvCore(_Core):
         """Raw input samples (N, C, m), compute dtype."""
         spec = self.spec
         self.seen += x.shape[-1]
-        keep = {"reflect": spec.pad_right + 1, "replicate": 1}.get(spec.padding_mode, 0) if spec.pad_right else 0
+        keep = (
+            {"reflect": spec.pad_right + 1, "replicate": 1}.get(spec.padding_mode, 0) if spec.pad_right else 0
+        )
         # What is kept is copied: the caller may refill its chunk buffer (an audio callback does).
         if keep:
             kept = x if self.tail is None else np.concatenate([self.tail, x], -1)
             self.tail = kept[..., -keep:].copy()
-        if spec.padding_mode == "circular" and spec.pad_right and (self.head is None or self.head.shape[-1] < spec.pad_right):
+        if (
+            spec.padding_mode == "circular"
+            and spec.pad_right
+            and (self.head is None or self.head.shape[-1] < spec.pad_right)
+        ):
             kept = x if self.head is None else np.concatenate([self.head, x], -1)
             self.head = kept[..., : spec.pad_right].copy()
         if self.started:
             self._append(x)
             return
         held = x.copy() if self.pending is None else np.concatenate([self.pending, x], -1)
-        needs = {"reflect": spec.pad_left + 1, "replicate": 1}.get(spec.padding_mode, 0) if spec.pad_left else 0
+        needs = (
+            {"reflect": spec.pad_left + 1, "replicate": 1}.get(spec.padding_mode, 0) if spec.pad_left else 0
+        )
         if held.shape[-1] < needs:
             self.pending = held
             return
@@ -168,8 +190,14 @@ class _ConvCore(_Core):
         """True when a one-sample chunk only needs appending and one output: stride 1, NCL,
         left padding written, nothing kept for right padding (the autoregressive case)."""
         spec = self.spec
-        return (spec.stride == 1 and spec.layout == "NCL" and self.started and not self.skip
-                and (spec.pad_right == 0 or spec.padding_mode == "zeros") and self.owned)
+        return (
+            spec.stride == 1
+            and spec.layout == "NCL"
+            and self.started
+            and not self.skip
+            and (spec.pad_right == 0 or spec.padding_mode == "zeros")
+            and self.owned
+        )
 
     def _one_sample(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray | None:
         """feed + emit for one (N, C, 1) sample, in the fewest NumPy calls; None if the
@@ -205,10 +233,19 @@ class _ConvCore(_Core):
     def _check_whole(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
         """The offline call on the whole signal must be valid (same error as offline)."""
         spec = self.spec
-        conv1d_spec(whole_shape(spec, self.batch, self.batched, self.seen), weight.shape,
-                    None if bias is None else bias.shape, stride=spec.stride,
-                    padding=spec.padding, dilation=spec.dilation, groups=spec.groups,
-                    padding_mode=spec.padding_mode, layout=spec.layout, dtype=self.dtype, op=spec.op)
+        conv1d_spec(
+            whole_shape(spec, self.batch, self.batched, self.seen),
+            weight.shape,
+            None if bias is None else bias.shape,
+            stride=spec.stride,
+            padding=spec.padding,
+            dilation=spec.dilation,
+            groups=spec.groups,
+            padding_mode=spec.padding_mode,
+            layout=spec.layout,
+            dtype=self.dtype,
+            op=spec.op,
+        )
 
 
 def stream_conv1d(
@@ -243,8 +280,9 @@ def stream_conv1d(
         array([[[1., 2., 3.]]], dtype=float32)
     """
     w = as_arrays("stream_conv1d", weight=weight)[0]
-    spec = conv_spec("stream_conv1d", w.shape, bias is not None, stride, padding, dilation, groups, padding_mode,
-                     layout)
+    spec = conv_spec(
+        "stream_conv1d", w.shape, bias is not None, stride, padding, dilation, groups, padding_mode, layout
+    )
     parse_algorithm(spec.op, algorithm)
     core = _ConvCore(spec, algorithm, state)
     y = core.run(input, w, bias, flush)
@@ -281,13 +319,17 @@ class StreamingConv1d(_Stream):
             )
         self.layer = layer
         self._spec = conv_spec(
-            "StreamingConv1d", layer.weight.shape, layer.bias is not None, layer.stride[0],
+            "StreamingConv1d",
+            layer.weight.shape,
+            layer.bias is not None,
+            layer.stride[0],
             layer.padding if isinstance(layer.padding, str) else tuple(layer.padding),
-            layer.dilation[0], layer.groups, layer.padding_mode, layer.layout,
+            layer.dilation[0],
+            layer.groups,
+            layer.padding_mode,
+            layer.layout,
         )
         self.reset()
 
     def _new_core(self, state: ConvStreamState | None) -> _ConvCore:
         return _ConvCore(self._spec, self.layer.algorithm, state)
-
-

@@ -103,11 +103,17 @@ class StreamingSequential:
     def load_state(self, state: list[Any]) -> None:
         streams = self._streams()
         if len(state) != len(streams):
-            raise ConvError(f"StreamingSequential: expected the states of {len(streams)} streams, got {len(state)}.")
+            raise ConvError(
+                f"StreamingSequential: expected the states of {len(streams)} streams, got {len(state)}."
+            )
         for s, st in zip(streams, state):
             s.load_state(st)
 
     def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(s) if not callable(s) or isinstance(s, (_Stream, StreamingSequential))
-                             else getattr(s, "__name__", repr(s)) for s in self.steps)
+        inner = ",\n  ".join(
+            repr(s)
+            if not callable(s) or isinstance(s, (_Stream, StreamingSequential))
+            else getattr(s, "__name__", repr(s))
+            for s in self.steps
+        )
         return f"StreamingSequential(\n  {inner}\n)  # delay {self.delay}"

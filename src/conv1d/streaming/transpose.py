@@ -48,8 +48,9 @@ class _TransposeCore(_Core):
 
     def snapshot(self, copy: bool) -> ConvTransposeStreamState:
         tail = None if self.tail is None else (self.tail.copy() if copy else self.tail)
-        return ConvTransposeStreamState(tail, self.cursor, self.seen, self.emitted, self.batched, self.dtype,
-                                        self.finished)
+        return ConvTransposeStreamState(
+            tail, self.cursor, self.seen, self.emitted, self.batched, self.dtype, self.finished
+        )
 
     @property
     def batch(self) -> int | None:
@@ -81,10 +82,19 @@ class _TransposeCore(_Core):
             self.tail[..., start:end] += block
         self.seen += m
         if flush:
-            conv_transpose1d_spec(whole_shape(spec, self._batch, self.batched, self.seen), weight.shape,
-                                  None if bias is None else bias.shape, stride=spec.stride,
-                                  padding=spec.padding, output_padding=spec.output_padding, groups=spec.groups,
-                                  dilation=spec.dilation, layout=spec.layout, dtype=self.dtype, op=spec.op)
+            conv_transpose1d_spec(
+                whole_shape(spec, self._batch, self.batched, self.seen),
+                weight.shape,
+                None if bias is None else bias.shape,
+                stride=spec.stride,
+                padding=spec.padding,
+                output_padding=spec.output_padding,
+                groups=spec.groups,
+                dilation=spec.dilation,
+                layout=spec.layout,
+                dtype=self.dtype,
+                op=spec.op,
+            )
             final = self._length(self.seen) + spec.pad_left
             self.finished = True
         else:
@@ -124,8 +134,17 @@ def stream_conv_transpose1d(
     ``flush=True`` with the last chunk emits the tail (and the ``output_padding`` samples).
     """
     w = as_arrays("stream_conv_transpose1d", weight=weight)[0]
-    spec = transpose_spec("stream_conv_transpose1d", w.shape, bias is not None, stride, padding, output_padding,
-                          groups, dilation, layout)
+    spec = transpose_spec(
+        "stream_conv_transpose1d",
+        w.shape,
+        bias is not None,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        layout,
+    )
     parse_algorithm(spec.op, algorithm)
     core = _TransposeCore(spec, algorithm, state)
     y = core.run(input, w, bias, flush)
@@ -158,12 +177,17 @@ class StreamingConvTranspose1d(_Stream):
             )
         self.layer = layer
         self._spec = transpose_spec(
-            "StreamingConvTranspose1d", layer.weight.shape, layer.bias is not None, layer.stride[0],
-            layer.padding[0], layer.output_padding[0], layer.groups, layer.dilation[0], layer.layout,
+            "StreamingConvTranspose1d",
+            layer.weight.shape,
+            layer.bias is not None,
+            layer.stride[0],
+            layer.padding[0],
+            layer.output_padding[0],
+            layer.groups,
+            layer.dilation[0],
+            layer.layout,
         )
         self.reset()
 
     def _new_core(self, state: ConvTransposeStreamState | None) -> _TransposeCore:
         return _TransposeCore(self._spec, self.layer.algorithm, state)
-
-

@@ -75,10 +75,20 @@ def _swap(module: torch.nn.Module, share: bool, to: str) -> torch.nn.Module | No
         reason = refusal(module.padding, module.stride[0], module.layout)
         if reason:
             raise ConvError(f"convert: {module!r} cannot become a torch.nn module: {reason}.")
-    new = cls(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
-              padding=module.padding, dilation=module.dilation, groups=module.groups,
-              bias=module.bias is not None, padding_mode=module.padding_mode, device=module.weight.device,
-              dtype=module.weight.dtype, **extra)
+    new = cls(
+        module.in_channels,
+        module.out_channels,
+        module.kernel_size,
+        stride=module.stride,
+        padding=module.padding,
+        dilation=module.dilation,
+        groups=module.groups,
+        bias=module.bias is not None,
+        padding_mode=module.padding_mode,
+        device=module.weight.device,
+        dtype=module.weight.dtype,
+        **extra,
+    )
     if share:  # the same Parameter objects: optimisers and tied weights keep working
         new.weight = module.weight
         if module.bias is not None:

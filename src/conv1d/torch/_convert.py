@@ -23,8 +23,10 @@ def refusal(padding: Any, stride: int, layout: str) -> str | None:
     if layout != "NCL":
         return f"torch.nn modules take (N, C, L) input, this has layout={layout!r}"
     if padding == "causal" or (isinstance(padding, tuple) and len(padding) == 2):
-        return (f"torch.nn.Conv1d has no padding={padding!r}; pad the input with torch.nn.functional.pad "
-                f"and use padding=0 instead")
+        return (
+            f"torch.nn.Conv1d has no padding={padding!r}; pad the input with torch.nn.functional.pad "
+            f"and use padding=0 instead"
+        )
     if padding == "same" and stride != 1:
         return f"torch.nn.Conv1d refuses padding='same' with stride {stride}"
     return None
@@ -53,9 +55,16 @@ def to_torch(layer: Any) -> torch.nn.Module:
     if reason:
         raise ConvError(f"{op}: {reason}.")
     common = dict(
-        in_channels=layer.in_channels, out_channels=layer.out_channels, kernel_size=layer.kernel_size,
-        stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
-        bias=layer.bias is not None, padding_mode=layer.padding_mode, dtype=getattr(torch, str(layer.weight.dtype)),
+        in_channels=layer.in_channels,
+        out_channels=layer.out_channels,
+        kernel_size=layer.kernel_size,
+        stride=layer.stride,
+        padding=layer.padding,
+        dilation=layer.dilation,
+        groups=layer.groups,
+        bias=layer.bias is not None,
+        padding_mode=layer.padding_mode,
+        dtype=getattr(torch, str(layer.weight.dtype)),
     )
     if layer.transposed:
         module = torch.nn.ConvTranspose1d(output_padding=layer.output_padding, **common)
@@ -77,12 +86,23 @@ def layer_arguments(module: Any) -> tuple[bool, dict[str, Any], dict[str, Any]]:
     elif isinstance(module, torch.nn.Conv1d):
         transposed, extra = False, {}
     else:
-        raise ConvTypeError(f"from_torch: expected a torch.nn.Conv1d or ConvTranspose1d, got {type(module).__name__}.")
+        raise ConvTypeError(
+            f"from_torch: expected a torch.nn.Conv1d or ConvTranspose1d, got {type(module).__name__}."
+        )
     weight = module.weight.detach().cpu().numpy()
     arguments = dict(
-        in_channels=module.in_channels, out_channels=module.out_channels, kernel_size=module.kernel_size,
-        stride=module.stride, padding=module.padding, dilation=module.dilation, groups=module.groups,
-        bias=module.bias is not None, padding_mode=module.padding_mode, dtype=weight.dtype,
-        layout=getattr(module, "layout", "NCL"), algorithm=getattr(module, "algorithm", "auto"), **extra,
+        in_channels=module.in_channels,
+        out_channels=module.out_channels,
+        kernel_size=module.kernel_size,
+        stride=module.stride,
+        padding=module.padding,
+        dilation=module.dilation,
+        groups=module.groups,
+        bias=module.bias is not None,
+        padding_mode=module.padding_mode,
+        dtype=weight.dtype,
+        layout=getattr(module, "layout", "NCL"),
+        algorithm=getattr(module, "algorithm", "auto"),
+        **extra,
     )
     return transposed, arguments, module.state_dict()

@@ -12,7 +12,13 @@ import torch
 from ..errors import ConvError
 from ._runtime import kernels
 
-__all__ = ["Conv1dFunction", "ConvTranspose1dFunction", "apply_conv1d", "apply_conv_transpose1d", "functorch_active"]
+__all__ = [
+    "Conv1dFunction",
+    "ConvTranspose1dFunction",
+    "apply_conv1d",
+    "apply_conv_transpose1d",
+    "functorch_active",
+]
 
 
 def array(t: torch.Tensor, op: str) -> np.ndarray:
@@ -25,7 +31,9 @@ def array(t: torch.Tensor, op: str) -> np.ndarray:
         return t.detach().numpy()
     except (RuntimeError, TypeError):
         if not t.is_cpu:
-            raise ConvError(f"{op}: conv1d computes on the CPU; got a tensor on {t.device}. Move it with .cpu().") from None
+            raise ConvError(
+                f"{op}: conv1d computes on the CPU; got a tensor on {t.device}. Move it with .cpu()."
+            ) from None
         return t.numpy(force=True)
 
 
@@ -35,8 +43,15 @@ def _conj(a: np.ndarray) -> np.ndarray:
     return np.conj(a) if a.dtype.kind == "c" else a
 
 
-def _forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, module: Any,
-             output_size: Any, keeps: bool) -> torch.Tensor:
+def _forward(
+    ctx: Any,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    module: Any,
+    output_size: Any,
+    keeps: bool,
+) -> torch.Tensor:
     op = module._op
     xa, wa = array(x, op), array(weight, op)
     ba = None if bias is None else array(bias, op)
@@ -86,7 +101,8 @@ def _once_differentiable(nones: int) -> Callable[..., tuple[torch.Tensor | None,
     ``no_grad`` for nothing (0.92x per bare Function's forward+backward without it,
     measured alone)."""
     return torch.autograd.function.once_differentiable(
-        lambda ctx, grad_output: (*_backward(ctx, grad_output), *(None,) * nones))
+        lambda ctx, grad_output: (*_backward(ctx, grad_output), *(None,) * nones)
+    )
 
 
 _conv1d_backward_once, _conv_transpose1d_backward_once = _once_differentiable(1), _once_differentiable(2)
@@ -96,7 +112,9 @@ class Conv1dFunction(torch.autograd.Function):
     """y = conv1d(x, w, b) by the module's executor; backward by the same executor."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, module: Any) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, module: Any
+    ) -> torch.Tensor:
         return _forward(ctx, x, weight, bias, module, None, True)
 
     @staticmethod
@@ -110,8 +128,14 @@ class ConvTranspose1dFunction(torch.autograd.Function):
     """y = conv_transpose1d(x, w, b) by the module's executor; backward by the same executor."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, module: Any,
-                output_size: Any) -> torch.Tensor:
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        module: Any,
+        output_size: Any,
+    ) -> torch.Tensor:
         return _forward(ctx, x, weight, bias, module, output_size, False)
 
     @staticmethod

@@ -42,25 +42,76 @@ class Conv1d(torch.nn.Conv1d):
 
     _op = "conv1d.torch.Conv1d"
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device: Any = None, dtype: Any = None, *, layout: str = "NCL", algorithm: str = "auto") -> None:
-        args = layer_arguments(self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                               padding_mode, layout)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        layout: str = "NCL",
+        algorithm: str = "auto",
+    ) -> None:
+        args = layer_arguments(
+            self._op,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            padding_mode,
+            layout,
+        )
         _check_device(self._op, device)
-        super().__init__(in_channels, out_channels, kernel_size, stride, torch_padding(args["padding"], args["stride"]),
-                         dilation, groups, bias, padding_mode, device, dtype)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            torch_padding(args["padding"], args["stride"]),
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+        )
         self.padding = stored_padding(args["padding"])
         self.layout = args["layout"]
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm
 
-    def _executor(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> Executor:
-        return layer_executor(self, x, w, b, lambda: conv1d_spec(
-            x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
-            dilation=self.dilation, groups=self.groups, padding_mode=self.padding_mode, layout=self.layout,
-            dtype=_same_dtype(self._op, x, w, b), op=self._op,
-        ))
+    def _executor(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None
+    ) -> Executor:
+        return layer_executor(
+            self,
+            x,
+            w,
+            b,
+            lambda: conv1d_spec(
+                x.shape,
+                w.shape,
+                None if b is None else b.shape,
+                stride=self.stride,
+                padding=self.padding,
+                dilation=self.dilation,
+                groups=self.groups,
+                padding_mode=self.padding_mode,
+                layout=self.layout,
+                dtype=_same_dtype(self._op, x, w, b),
+                op=self._op,
+            ),
+        )
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if functorch_active():
@@ -79,26 +130,81 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
 
     _op = "conv1d.torch.ConvTranspose1d"
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None, *, layout: str = "NCL",
-                 algorithm: str = "auto") -> None:
-        args = layer_arguments(self._op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                               padding_mode, layout, output_padding=output_padding, transposed=True)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Any = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        layout: str = "NCL",
+        algorithm: str = "auto",
+    ) -> None:
+        args = layer_arguments(
+            self._op,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            padding_mode,
+            layout,
+            output_padding=output_padding,
+            transposed=True,
+        )
         _check_device(self._op, device)
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
-                         dilation, padding_mode, device, dtype)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            bias,
+            dilation,
+            padding_mode,
+            device,
+            dtype,
+        )
         self.layout = args["layout"]
         parse_algorithm(self._op, algorithm)
         self.algorithm = algorithm
 
-    def _executor(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None) -> Executor:
-        return layer_executor(self, x, w, b, lambda: conv_transpose1d_spec(
-            x.shape, w.shape, None if b is None else b.shape, stride=self.stride, padding=self.padding,
-            output_padding=0 if output_size is not None else self.output_padding, groups=self.groups,
-            dilation=self.dilation, layout=self.layout, dtype=_same_dtype(self._op, x, w, b), op=self._op,
-            output_size=output_size,
-        ), output_size)
+    def _executor(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None
+    ) -> Executor:
+        return layer_executor(
+            self,
+            x,
+            w,
+            b,
+            lambda: conv_transpose1d_spec(
+                x.shape,
+                w.shape,
+                None if b is None else b.shape,
+                stride=self.stride,
+                padding=self.padding,
+                output_padding=0 if output_size is not None else self.output_padding,
+                groups=self.groups,
+                dilation=self.dilation,
+                layout=self.layout,
+                dtype=_same_dtype(self._op, x, w, b),
+                op=self._op,
+                output_size=output_size,
+            ),
+            output_size,
+        )
 
     def forward(self, input: torch.Tensor, output_size: Any = None) -> torch.Tensor:
         if output_size is not None:
@@ -128,6 +234,12 @@ def _check_device(op: str, device: Any) -> None:
 def _same_dtype(op: str, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.dtype:
     for name, a in (("weight", w), ("bias", b)):
         if a is not None and a.dtype != x.dtype:
-            raise mixed_dtypes(op, "input", x.dtype, name, a.dtype, f"Convert one side: input.to(torch.{a.dtype}) or "
-                               f"module.to(torch.{x.dtype}).")
+            raise mixed_dtypes(
+                op,
+                "input",
+                x.dtype,
+                name,
+                a.dtype,
+                f"Convert one side: input.to(torch.{a.dtype}) or module.to(torch.{x.dtype}).",
+            )
     return x.dtype

@@ -41,10 +41,21 @@ def torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
     broadcasting goes to ``torch.matmul``, which expands and folds the batch axes itself
     (10 of the 20 us a tiny batched product takes, measured alone). Folding by torch's
     reshape instead measured 1.05-1.06x per Winograd layer's forward and gradients."""
-    if a.ndim >= 2 and b.ndim >= 2 and a.size * b.shape[-1] < SMALL_PRODUCT and b.size * a.shape[-2] < SMALL_PRODUCT:
+    if (
+        a.ndim >= 2
+        and b.ndim >= 2
+        and a.size * b.shape[-1] < SMALL_PRODUCT
+        and b.size * a.shape[-2] < SMALL_PRODUCT
+    ):
         return np.matmul(a, b, out=out)  # (the multiply-adds, counting either operand's batch)
-    if not (a.dtype == b.dtype and a.dtype.kind in "fc" and a.dtype.itemsize >= 4 and a.flags.writeable
-            and b.flags.writeable and (out is None or (out.dtype == a.dtype and out.flags.c_contiguous))):
+    if not (
+        a.dtype == b.dtype
+        and a.dtype.kind in "fc"
+        and a.dtype.itemsize >= 4
+        and a.flags.writeable
+        and b.flags.writeable
+        and (out is None or (out.dtype == a.dtype and out.flags.c_contiguous))
+    ):
         return np.matmul(a, b, out=out)
     product, shape = torch.matmul, None
     if a.ndim == b.ndim == 2:
