@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import inspect
 import importlib
 import pkgutil
 
@@ -28,3 +29,39 @@ def test_the_public_modules_have_examples() -> None:
     for name in ("conv1d.functional", "conv1d.layers", "conv1d.streaming"):
         examples = sum(len(t.examples) for t in finder.find(importlib.import_module(name)))
         assert examples >= 3, f"{name} has {examples} docstring examples"
+
+
+PUBLIC_MODULES = ("conv1d", "conv1d.grad", "conv1d.streaming", "conv1d.torch", "conv1d.dask")
+
+
+def _public_callables() -> list[tuple[str, object]]:
+    found = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                found.append((f"{module_name}.{name}", obj))
+            elif inspect.isclass(obj) and obj.__module__.startswith("conv1d"):
+                for klass in obj.__mro__:  # its own methods and those it inherits from conv1d's classes
+                    if not klass.__module__.startswith("conv1d"):
+                        continue
+                    for attr, member in vars(klass).items():
+                        if inspect.isfunction(member) and (
+                            not attr.startswith("_") or attr in ("__init__", "__call__")
+                        ):
+                            found.append((f"{module_name}.{name}.{attr}", member))
+    return found
+
+
+def test_the_public_api_is_fully_annotated() -> None:
+    """py.typed promises it: every parameter and return of a public function or method."""
+    missing = []
+    for where, fn in _public_callables():
+        signature = inspect.signature(fn)
+        for p in signature.parameters.values():
+            if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty:
+                missing.append(f"{where}({p.name})")
+        if signature.return_annotation is inspect.Signature.empty:
+            missing.append(f"{where} -> ?")
+    assert not missing, f"not annotated: {missing}"

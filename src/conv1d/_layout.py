@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["channel_axis", "compute_dtype", "from_ncl", "length_axis", "to_ncl"]
+__all__ = ["channel_axis", "compute_dtype", "from_ncl", "length_axis", "ncl_view", "to_ncl"]
 
 
 def channel_axis(layout: str, batched: bool) -> int:
@@ -30,12 +30,16 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return dtype
 
 
-def to_ncl(a: np.ndarray, layout: str, batched: bool) -> np.ndarray:
-    """A caller's array as a batched (N, C, L) array in the compute dtype (a view when it can be)."""
-    a = a.astype(compute_dtype(a.dtype), copy=False)
+def ncl_view(a: np.ndarray, layout: str, batched: bool) -> np.ndarray:
+    """A caller's array viewed as a batched (N, C, L) array, in its own dtype."""
     if not batched:
         a = a[None]
     return a if layout == "NCL" else a.transpose(0, 2, 1)
+
+
+def to_ncl(a: np.ndarray, layout: str, batched: bool) -> np.ndarray:
+    """A caller's array as a batched (N, C, L) array in the compute dtype (a view when it can be)."""
+    return ncl_view(a.astype(compute_dtype(a.dtype), copy=False), layout, batched)
 
 
 def from_ncl(y: np.ndarray, layout: str, batched: bool, dtype: np.dtype) -> np.ndarray:

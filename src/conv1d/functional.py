@@ -225,6 +225,9 @@ def plan(
     """The algorithm conv1d (or, with ``transposed=True``, conv_transpose1d) would run for
     these shapes, why, and every candidate's estimated time.
 
+    Shape: ``input_shape`` and ``weight_shape`` as the arrays of :func:`conv1d.conv1d`
+    (or :func:`conv1d.conv_transpose1d`) would have them; nothing is computed.
+
     >>> import conv1d
     >>> conv1d.plan((4, 64, 8192), (64, 1, 1024), groups=64).algorithm
     <Algorithm.FFT: 'fft'>

@@ -118,6 +118,10 @@ def conv1d(
 ) -> Any:
     """:func:`conv1d.conv1d` of a Dask array: a lazy Dask array, computed chunk by chunk.
 
+    Shape: as :func:`conv1d.conv1d`, (N, C_in, L_in) -> (N, C_out, L_out); the result's
+    chunks follow the input's along the batch and the length, each block computed by its
+    executor from the input chunks its windows read (halos included).
+
     Same arguments and checks as the in-memory function (all raised here, before any
     work); ``weight`` and ``bias`` are NumPy arrays (Dask ones are computed first).
     """
@@ -156,6 +160,8 @@ def conv_transpose1d(
     op: str = "conv_transpose1d",
 ) -> Any:
     """:func:`conv1d.conv_transpose1d` of a Dask array: a lazy Dask array.
+
+    Shape: as :func:`conv1d.conv_transpose1d`, (N, C_in, L_in) -> (N, C_out, L_out).
 
     ``output_size`` picks the output padding as ``ConvTranspose1d.forward``'s does.
     """

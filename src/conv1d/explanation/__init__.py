@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import _padding
+from .._layout import channel_axis, length_axis, ncl_view
 from ..dispatch import choose_algorithm
 from ..errors import ConvError, shape_str
 from ..layers import Conv1d, ConvTranspose1d, as_layer
@@ -84,8 +85,7 @@ def _read(layer: Conv1d | ConvTranspose1d, given: tuple[int, ...]) -> Reading:
     if len(given) not in (2, 3):
         return Reading(given, given, len(given) == 3, layout, {})  # the spec's error says the rest
     batched = len(given) == 3
-    c_axis = (1 if layout == "NCL" else 2) - (0 if batched else 1)
-    l_axis = (2 if layout == "NCL" else 1) - (0 if batched else 1)
+    c_axis, l_axis = channel_axis(layout, batched), length_axis(layout, batched)
     shape, problem, fix = given, None, None
     if given[c_axis] != c_in and given[l_axis] == c_in:
         shape = list(given)
@@ -182,20 +182,12 @@ def _scalar(v: Any) -> float | complex:
     return v
 
 
-def _ncl(spec: ConvSpec, a: np.ndarray) -> np.ndarray:
-    a = a if spec.batched else a[None]
-    return a.transpose(0, 2, 1) if spec.layout == "NLC" else a
-
-
 def _trace(
     layer: Conv1d | ConvTranspose1d, spec: ConvSpec, x: np.ndarray, element: tuple[int, int, int], values: str
 ) -> Trace:
     n, o, t = element
     y = layer(x)
-    xn = _ncl(spec, x)
-    yn = y if spec.batched else y[None]
-    if spec.layout == "NLC":
-        yn = yn.transpose(0, 2, 1)
+    xn, yn = ncl_view(x, spec.layout, spec.batched), ncl_view(y, spec.layout, spec.batched)
     w, b = layer.weight, layer.bias
     g = o // spec.c_out_per_group
     first = g * spec.c_in_per_group
@@ -337,7 +329,7 @@ def explain(
         algorithm_reason=plan.reason,
         estimates_ms={a.value: (s * 1e3 if math.isfinite(s) else None) for a, s in plan.seconds.items()},
         spec=spec,
-        example_input=_ncl(spec, x),
+        example_input=ncl_view(x, spec.layout, spec.batched),
         weights=layer.weight.copy(),
     )
 

@@ -180,6 +180,14 @@ def conv(
     pad_right: int = 0,
     bias: np.ndarray | None = None,
 ) -> np.ndarray:
+    """The convolution as compiled loops (Numba) along the output positions, no temporaries.
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left``/``pad_right`` samples)
+        w     (G, Co, Ci, K)
+        bias  (G, Co) or None
+        ->    (N, G, Co, Lo), Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1
+    """
     n, g, _ci, length = x.shape
     _, co, _, k = w.shape
     dtype = np.result_type(x, w)
@@ -203,6 +211,13 @@ def conv(
 def conv_transpose(
     y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
 ) -> np.ndarray:
+    """The adjoint of :func:`conv` as compiled loops: each output gradient scattered through its window.
+
+    Shape:
+        y     (N, G, Co, Lo)
+        w     (G, Co, Ci, K)
+        ->    (N, G, Ci, length): positions offset .. offset+length-1 of the full adjoint
+    """
     n, g, _co, _ = y.shape
     ci = w.shape[2]
     dtype = np.result_type(y, w)
@@ -223,6 +238,14 @@ def conv_transpose(
 def conv_weight(
     x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0
 ) -> np.ndarray:
+    """The weight gradient of :func:`conv` as compiled loops: one correlation per (output
+    channel, input channel, tap).
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left`` samples on the left)
+        y     (N, G, Co, Lo), the output gradient
+        ->    (G, Co, Ci, K)
+    """
     _, g, ci, _ = x.shape
     co = y.shape[2]
     dtype = np.result_type(x, y)

@@ -118,8 +118,17 @@ def conv(
     bias: np.ndarray | None = None,
     spectrum: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``spectrum``: this kernel's :func:`kernel_spectrum` for ``conv_length(...)``, if the
-    caller has it cached (an FFT-only extra argument)."""
+    """The convolution by overlap-save with real FFTs, channels mixed per frequency.
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left``/``pad_right`` samples)
+        w     (G, Co, Ci, K)
+        bias  (G, Co) or None
+        ->    (N, G, Co, Lo), Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1
+
+    ``spectrum``: this kernel's :func:`kernel_spectrum` for ``conv_length(...)``, if the
+    caller has it cached (an FFT-only extra argument).
+    """
     threads.apply(blas=True)
     n, g, ci, length = x.shape
     co, k = w.shape[1], w.shape[3]
@@ -171,6 +180,14 @@ def _upsampled(y: np.ndarray, stride: int) -> np.ndarray:
 def conv_transpose(
     y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
 ) -> np.ndarray:
+    """The adjoint of :func:`conv` by FFT: ``y`` upsampled by the stride, convolved with the
+    dilated kernel.
+
+    Shape:
+        y     (N, G, Co, Lo)
+        w     (G, Co, Ci, K)
+        ->    (N, G, Ci, length): positions offset .. offset+length-1 of the full adjoint
+    """
     threads.apply(blas=True)
     n, g, _co, _lo = y.shape
     ci, k = w.shape[2], w.shape[3]
@@ -192,6 +209,13 @@ def conv_transpose(
 def conv_weight(
     x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0
 ) -> np.ndarray:
+    """The weight gradient of :func:`conv` by FFT: the correlation of the input with the output gradient.
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left`` samples on the left)
+        y     (N, G, Co, Lo), the output gradient
+        ->    (G, Co, Ci, K)
+    """
     threads.apply(blas=True)
     length, lo = x.shape[3], y.shape[3]
     span = (k - 1) * dilation + 1

@@ -119,8 +119,17 @@ def conv(
     bias: np.ndarray | None = None,
     keep: dict | None = None,
 ) -> np.ndarray:
-    """``keep``: a dict that receives the gathered columns for :func:`conv_weight`'s ``kept``
-    (if they are one block of at most KEEP_BYTES)."""
+    """The convolution as matrix products of the weight with gathered windows (im2col), block by block.
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left``/``pad_right`` samples)
+        w     (G, Co, Ci, K)
+        bias  (G, Co) or None
+        ->    (N, G, Co, Lo), Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1
+
+    ``keep``: a dict that receives the gathered columns for :func:`conv_weight`'s ``kept``
+    (if they are one block of at most KEEP_BYTES).
+    """
     n, g, ci, length = x.shape
     _, co, _, k = w.shape
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
@@ -246,6 +255,15 @@ def copy_strided(dest: np.ndarray, x: np.ndarray, off: int, stride: int) -> None
 def conv_transpose(
     y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
 ) -> np.ndarray:
+    """The adjoint of :func:`conv`: a product of the weight with ``y`` scattered back tap by
+    tap (col2im), or, for stride 1 where it costs less, :func:`conv` of ``y`` with the
+    flipped kernel.
+
+    Shape:
+        y     (N, G, Co, Lo)
+        w     (G, Co, Ci, K)
+        ->    (N, G, Ci, length): positions offset .. offset+length-1 of the full adjoint
+    """
     n, g, co, lo = y.shape
     _, _, ci, k = w.shape
     # Stride 1 can also run as a forward conv with the flipped kernel, which gathers K
@@ -344,11 +362,19 @@ def conv_weight(
     kept: dict | None = None,
     bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One product per block: ``gw (Co, Ci*K) = y (Co, N*tb) @ cols (Ci*K, N*tb)^T``, with the
+    """The weight gradient of :func:`conv`: products of ``y`` with the forward's gathered windows.
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left`` samples on the left)
+        y     (N, G, Co, Lo), the output gradient
+        ->    (G, Co, Ci, K)
+
+    One product per block: ``gw (Co, Ci*K) = y (Co, N*tb) @ cols (Ci*K, N*tb)^T``, with the
     forward kernel's im2col columns (so padding is implicit here too), or the ones the
     forward call of the same ``x`` put in ``kept``. ``bias``: a (G, Co) array that receives
     ``y`` summed over batch and positions (the bias gradient): from each block's ``y`` matrix
-    for short outputs, in one sum over ``y`` for long ones."""
+    for short outputs, in one sum over ``y`` for long ones.
+    """
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     dtype = np.result_type(x, y)

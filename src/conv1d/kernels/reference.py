@@ -31,6 +31,14 @@ def conv(
     pad_right: int = 0,
     bias: np.ndarray | None = None,
 ) -> np.ndarray:
+    """The convolution as a loop over the K taps: one strided slice product per tap (the oracle).
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left``/``pad_right`` samples)
+        w     (G, Co, Ci, K)
+        bias  (G, Co) or None
+        ->    (N, G, Co, Lo), Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1
+    """
     x = _padded(x, pad_left, pad_right)
     n, g, _ci, lp = x.shape
     _, co, _, k = w.shape
@@ -46,7 +54,15 @@ def conv(
 def conv_transpose(
     y: np.ndarray, w: np.ndarray, stride: int, dilation: int, length: int, offset: int = 0
 ) -> np.ndarray:
-    """Positions ``offset .. offset+length-1`` of the full adjoint (zero beyond its end)."""
+    """The adjoint of :func:`conv`, scattered tap by tap (the oracle).
+
+    Shape:
+        y     (N, G, Co, Lo)
+        w     (G, Co, Ci, K)
+        ->    (N, G, Ci, length): positions offset .. offset+length-1 of the full adjoint
+
+    Positions ``offset .. offset+length-1`` of the full adjoint (zero beyond its end).
+    """
     n, g, _co, lo = y.shape
     _, _, ci, k = w.shape
     full = max(offset + length, (lo - 1) * stride + (k - 1) * dilation + 1)
@@ -59,6 +75,13 @@ def conv_transpose(
 def conv_weight(
     x: np.ndarray, y: np.ndarray, k: int, stride: int, dilation: int, pad_left: int = 0
 ) -> np.ndarray:
+    """The weight gradient of :func:`conv`, one correlation per tap (the oracle).
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left`` samples on the left)
+        y     (N, G, Co, Lo), the output gradient
+        ->    (G, Co, Ci, K)
+    """
     needed = (y.shape[3] - 1) * stride + (k - 1) * dilation + 1
     x = _padded(x, pad_left, max(0, needed - pad_left - x.shape[3]))
     _n, g, ci, _ = x.shape

@@ -37,9 +37,9 @@ unit stride, so it vectorises; the ``ALPHA`` products go through
 :func:`conv1d.kernels.gemm.matmul` (NumPy's BLAS, or PyTorch's inside ``conv1d.torch``);
 the output transform moves a few tiles at a time from a small channels-last buffer into
 the (N, G, Co, Lo) result, so no large transposition is ever made. Measured on
-the FCN's 128->256, K=5 layer (5 x 150 samples): 1.2 ms per call, against 3.5 ms when the
-transforms were NumPy products of BT's blocks with overlapping views of rows of samples
-(the previous form). Blocks of tiles keep every temporary under ``BLOCK_BYTES`` (see
+the FCN's 128->256, K=5 layer (5 x 150 samples): 1.2 ms per call, against 3.5 ms with the
+transforms as NumPy products of BT's blocks with overlapping views of rows of samples.
+Blocks of tiles keep every temporary under ``BLOCK_BYTES`` (see
 :func:`tile_bytes`). The planner weighs the transforms as passes over memory
 (``dispatch.TRANSFORM_BANDWIDTH``): Winograd wins on channel-rich layers, GEMM on small
 or channel-poor ones.
@@ -197,8 +197,8 @@ def tiles(n: int, lo: int, k: int) -> int:
 # :mod:`conv1d.kernels.direct` (``NUMBA_DISABLE_JIT=1`` runs them in the interpreter).
 # Measured on the FCN's 128->256, K=5 layer (5 x 150 samples, one thread): the input
 # transform 0.03 ms against 1.2 ms as NumPy products of BT's blocks with overlapping
-# views of rows of samples (the previous form, whose rows and tiles ran along the
-# length); the channels-last copies are NumPy's strided copies.
+# views of rows of samples (rows and tiles along the length); the channels-last copies
+# are NumPy's strided copies.
 def _tile_loops(src, per_item, count, step, mat, out):  # pragma: no cover - compiled
     """``out[p, b*count + t, :] = sum_j mat[p, j] * src[b*per_item + t*step + j, :]``, j < 8."""
     for col in range(out.shape[1]):
@@ -416,9 +416,18 @@ def conv(
     bias: np.ndarray | None = None,
     keep: dict | None = None,
 ) -> np.ndarray:
-    """``keep``: a dict that receives the transformed input for :func:`conv_weight`'s ``kept``
+    """The convolution by Winograd's minimal filtering F(m, K): ALPHA products per tile of m outputs.
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left``/``pad_right`` samples)
+        w     (G, Co, Ci, K)
+        bias  (G, Co) or None
+        ->    (N, G, Co, Lo), Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1
+
+    ``keep``: a dict that receives the transformed input for :func:`conv_weight`'s ``kept``
     (the same tiles: ``m`` and ``BT`` are the same there), if it is one block of at most
-    ``gemm.KEEP_BYTES``, and the weight transform for :func:`conv_transpose`'s ``kept``."""
+    ``gemm.KEEP_BYTES``, and the weight transform for :func:`conv_transpose`'s ``kept``.
+    """
     _check(stride, dilation, w.shape[3])
     return _conv(x, w, False, pad_left, pad_right, bias, keep, None)
 
@@ -440,11 +449,19 @@ def conv_transpose(
     offset: int = 0,
     kept: dict | None = None,
 ) -> np.ndarray:
-    """Stride 1: a forward conv of ``y`` with the flipped, transposed kernel (see
+    """The adjoint of :func:`conv` by Winograd's minimal filtering (stride 1).
+
+    Shape:
+        y     (N, G, Co, Lo)
+        w     (G, Co, Ci, K)
+        ->    (N, G, Ci, length): positions offset .. offset+length-1 of the full adjoint
+
+    Stride 1: a forward conv of ``y`` with the flipped, transposed kernel (see
     :func:`conv1d.kernels.gemm.as_conv_window`), computed from ``w``'s own transform
     ``G @ w`` by interpolating at the reciprocal points (see :func:`matrices`): no flipped
     copy of the weight, and ``kept`` may hold the transform a forward :func:`conv` with
-    the same ``w`` left in its ``keep``."""
+    the same ``w`` left in its ``keep``.
+    """
     _check(stride, dilation, w.shape[3])
     window = as_conv_window(y, w.shape[3], 1, length, offset)
     if window is None:
@@ -503,12 +520,20 @@ def conv_weight(
     kept: dict | None = None,
     bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """F(K, m) per tile of ``m`` output-gradient samples, summed over tiles and batch in
+    """The weight gradient of :func:`conv` by Winograd's minimal filtering F(K, m).
+
+    Shape:
+        x     (N, G, Ci, L), without its zero padding (``pad_left`` samples on the left)
+        y     (N, G, Co, Lo), the output gradient
+        ->    (G, Co, Ci, K)
+
+    F(K, m) per tile of ``m`` output-gradient samples, summed over tiles and batch in
     ``ALPHA`` products: ``M[p] = (G @ gy tiles)[p]^T @ (BT @ x tiles)[p]``, then ``AT @ M``.
     ``kept``: where the forward call of the same ``x`` left its transformed input.
     ``bias``: a (G, Co) array that receives ``y`` summed over batch and positions (the bias
     gradient), read off the transformed output gradient: at the point 1, G's row is all
-    ones, so that row holds each tile's sum of its ``m`` samples (the tiles do not overlap)."""
+    ones, so that row holds each tile's sum of its ``m`` samples (the tiles do not overlap).
+    """
     n, g, ci, _ = x.shape
     co, lo = y.shape[2], y.shape[3]
     _check(stride, dilation, k)

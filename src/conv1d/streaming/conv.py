@@ -265,6 +265,11 @@ def stream_conv1d(
 ) -> tuple[np.ndarray, ConvStreamState]:
     """One chunk of a streamed :func:`conv1d.conv1d`: ``(output, new_state)``.
 
+    Shape:
+        input   a chunk (N, C_in, m) or (C_in, m), (N, m, C_in) with ``layout='NLC'``; any m >= 0
+        weight  (C_out, C_in/groups, K), bias (C_out,) or None
+        output  (N, C_out, outputs the chunk completes), in the same layout
+
     ``state`` is None for the first chunk, then the state the previous call returned
     (it is not modified, so keeping an old state checkpoints the stream). Pass
     ``flush=True`` with the last chunk (it may be empty) to append the right padding and
@@ -291,6 +296,9 @@ def stream_conv1d(
 
 class StreamingConv1d(_Stream):
     """A :class:`conv1d.Conv1d` fed chunk by chunk, equal to the offline layer.
+
+    Shape: ``stream(chunk)`` takes (N, C_in, m) or (C_in, m) in the layer's layout, any
+    m >= 0, the batch fixed for a stream, and returns (N, C_out, outputs completed).
 
     ``stream(chunk)`` returns the outputs the chunk completes; ``stream.flush()`` those held
     back by right padding. All of them concatenated equal ``layer(x)`` on the whole signal.

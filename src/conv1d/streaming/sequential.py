@@ -28,6 +28,9 @@ def streaming(layer: Any) -> Any:
 class StreamingSequential:
     """Layers and elementwise functions streamed in sequence.
 
+    Shape: chunks as the first layer takes them; each call returns what the last one
+    completes, (N, C_out of the last layer, count).
+
     ``steps`` are :class:`conv1d.Conv1d` / :class:`conv1d.ConvTranspose1d` layers (wrapped
     in their streams), streams, nested :class:`StreamingSequential`, or callables applied
     to each chunk as it passes (they must act on each sample alone, like ``np.tanh``:

@@ -130,6 +130,11 @@ def stream_conv_transpose1d(
 ) -> tuple[np.ndarray, ConvTransposeStreamState]:
     """One chunk of a streamed :func:`conv1d.conv_transpose1d`: ``(output, new_state)``.
 
+    Shape:
+        input   a chunk (N, C_in, m) or (C_in, m), (N, m, C_in) with ``layout='NLC'``; any m >= 0
+        weight  (C_in, C_out/groups, K), bias (C_out,) or None
+        output  (N, C_out, positions no later input reaches), in the same layout
+
     As :func:`stream_conv1d`: ``state`` None starts, the given state is not modified, and
     ``flush=True`` with the last chunk emits the tail (and the ``output_padding`` samples).
     """
@@ -153,6 +158,9 @@ def stream_conv_transpose1d(
 
 class StreamingConvTranspose1d(_Stream):
     """A :class:`conv1d.ConvTranspose1d` fed chunk by chunk (overlap-add), equal to the offline layer.
+
+    Shape: ``stream(chunk)`` takes (N, C_in, m) or (C_in, m) in the layer's layout, any
+    m >= 0, and returns (N, C_out, positions completed).
 
     Each input sample adds the kernel times itself to the next ``span`` output positions;
     the stream emits the positions no later input can reach and keeps the rest.

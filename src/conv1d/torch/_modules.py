@@ -28,6 +28,9 @@ __all__ = ["Conv1d", "ConvTranspose1d"]
 class Conv1d(torch.nn.Conv1d):
     """``torch.nn.Conv1d`` computed by conv1d: same constructor, parameters, state dict.
 
+    Shape: input (N, C_in, L_in) or (C_in, L_in) -> (N, C_out, L_out), channels last with
+    ``layout='NLC'``; L_out as :class:`torch.nn.Conv1d` (see :func:`conv1d.conv1d`).
+
     Extras (keyword-only where torch has none): ``padding='causal'`` or ``(left, right)``,
     ``'same'`` with stride > 1, ``layout='NLC'`` for (N, L, C) input and output, and
     ``algorithm='auto' | 'gemm' | 'direct' | 'fft' | 'winograd'`` (used for backward too). CPU tensors
@@ -124,6 +127,9 @@ class Conv1d(torch.nn.Conv1d):
 
 class ConvTranspose1d(torch.nn.ConvTranspose1d):
     """``torch.nn.ConvTranspose1d`` computed by conv1d; extras ``layout`` and ``algorithm``.
+
+    Shape: input (N, C_in, L_in) or (C_in, L_in) -> (N, C_out, L_out), channels last with
+    ``layout='NLC'``; L_out as :class:`torch.nn.ConvTranspose1d` (see :func:`conv1d.conv_transpose1d`).
 
     ``forward(input, output_size=None)`` as in PyTorch.
     """
