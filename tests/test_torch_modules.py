@@ -43,6 +43,7 @@ from torch.autograd.gradcheck import GradcheckError
 import conv1d
 import conv1d.torch as ct
 import conv1d.torch._runtime as rt
+from conv1d.torch._function import Conv1dFunction, ConvTranspose1dFunction
 
 # torch warns (at construction and in forward) that 'same' with an even span copies the input.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
@@ -513,19 +514,44 @@ def test_backward_refuses_inputs_changed_in_place_after_the_forward(cls: type, e
 
 
 @pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
-def test_a_second_differentiation_is_refused(cls: type) -> None:
-    """conv1d's gradients are computed once, in NumPy: with ``create_graph=True`` the first
-    ones still equal torch.nn's, and differentiating them again raises (as
-    ``once_differentiable`` does) instead of silently giving zeros."""
+def test_a_second_differentiation_equals_torch_nn(cls: type) -> None:
+    """With ``create_graph=True`` the first gradients equal torch.nn's, and differentiating
+    them again gives torch.nn's second derivatives, for the input and the parameters."""
     layer = cls(2, 3, 3, dtype=torch.float64)
     theirs = (torch.nn.Conv1d if cls is ct.Conv1d else torch.nn.ConvTranspose1d)(2, 3, 3, dtype=torch.float64)
     theirs.load_state_dict(layer.state_dict())
-    x = torch.randn(2, 2, 9, dtype=torch.float64, requires_grad=True)
-    (ours,) = torch.autograd.grad(layer(x).square().sum(), x, create_graph=True)
-    (expected,) = torch.autograd.grad(theirs(x).square().sum(), x)
+    xs = [torch.randn(2, 2, 9, dtype=torch.float64)] * 2
+    xs = [x.clone().requires_grad_() for x in xs]
+    firsts = [
+        torch.autograd.grad(m(x).square().sum(), x, create_graph=True)[0] for m, x in zip((layer, theirs), xs)
+    ]
+    assert torch.allclose(firsts[0], firsts[1], atol=1e-12)
+    for first in firsts:
+        first.square().sum().backward()
+    for a, b in (
+        (xs[0].grad, xs[1].grad),
+        (layer.weight.grad, theirs.weight.grad),
+        (layer.bias.grad, theirs.bias.grad),
+    ):
+        assert b is not None and torch.allclose(a, b, atol=1e-10), (a, b)
+
+
+@pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
+def test_a_second_differentiation_of_complex_layers_is_refused(cls: type) -> None:
+    """Complex gradients take conjugates, which the second-order path does not: the first
+    gradients still equal torch.nn's, and differentiating them again raises (as
+    ``once_differentiable`` does) instead of silently giving zeros."""
+    layer = cls(2, 3, 3, dtype=torch.complex128)
+    theirs = (torch.nn.Conv1d if cls is ct.Conv1d else torch.nn.ConvTranspose1d)(
+        2, 3, 3, dtype=torch.complex128
+    )
+    theirs.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 2, 9, dtype=torch.complex128, requires_grad=True)
+    (ours,) = torch.autograd.grad(layer(x).abs().square().sum(), x, create_graph=True)
+    (expected,) = torch.autograd.grad(theirs(x).abs().square().sum(), x)
     assert torch.allclose(ours, expected, atol=1e-12)
     with pytest.raises(RuntimeError, match="differentiate twice"):
-        ours.sum().backward()
+        ours.abs().sum().backward()
 
 
 @pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
@@ -1135,3 +1161,123 @@ def test_explain_accepts_conv1d_torch_modules_as_it_accepts_torch_nn_ones() -> N
     np.testing.assert_allclose(layer(x.numpy()), causal(x).detach().numpy(), rtol=1e-12, atol=1e-12)
     assert type(ct.from_torch(causal)) is conv1d.Conv1d
     assert type(ct.to_torch(conv1d.ConvTranspose1d(2, 3, 3, dtype=np.float64))) is torch.nn.ConvTranspose1d
+
+
+SECOND_ORDER = [
+    ("plain", ct.Conv1d, {"in_channels": 2, "out_channels": 3, "kernel_size": 3}),
+    (
+        "causal dilated grouped",
+        ct.Conv1d,
+        {
+            "in_channels": 4,
+            "out_channels": 6,
+            "kernel_size": 3,
+            "dilation": 2,
+            "groups": 2,
+            "padding": "causal",
+        },
+    ),
+    (
+        "strided reflect",
+        ct.Conv1d,
+        {
+            "in_channels": 2,
+            "out_channels": 2,
+            "kernel_size": 4,
+            "stride": 2,
+            "padding": 2,
+            "padding_mode": "reflect",
+        },
+    ),
+    (
+        "channels last, same",
+        ct.Conv1d,
+        {"in_channels": 3, "out_channels": 2, "kernel_size": 5, "padding": "same", "layout": "NLC"},
+    ),
+    (
+        "no bias, circular",
+        ct.Conv1d,
+        {
+            "in_channels": 2,
+            "out_channels": 2,
+            "kernel_size": 3,
+            "padding": 1,
+            "padding_mode": "circular",
+            "bias": False,
+        },
+    ),
+    (
+        "transposed",
+        ct.ConvTranspose1d,
+        {"in_channels": 2, "out_channels": 4, "kernel_size": 4, "stride": 2, "padding": 1, "groups": 2},
+    ),
+    (
+        "transposed, output padding",
+        ct.ConvTranspose1d,
+        {
+            "in_channels": 3,
+            "out_channels": 2,
+            "kernel_size": 3,
+            "stride": 3,
+            "output_padding": 2,
+            "dilation": 2,
+        },
+    ),
+]
+
+
+def _winograd_takes(options: dict) -> bool:
+    return (
+        options.get("stride", 1) == 1 and options.get("dilation", 1) == 1 and 2 <= options["kernel_size"] <= 7
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "options", "algorithm"),
+    [
+        (*case, a)
+        for case in SECOND_ORDER
+        for a in ("gemm", "direct", "fft", "winograd")
+        if a != "winograd" or _winograd_takes(case[2])
+    ],
+    ids=[
+        f"{case[0]}-{a}"
+        for case in SECOND_ORDER
+        for a in ("gemm", "direct", "fft", "winograd")
+        if a != "winograd" or _winograd_takes(case[2])
+    ],
+)
+def test_second_order_gradients_pass_gradgradcheck(
+    name: str, cls: type, options: dict, algorithm: str
+) -> None:
+    """The backward is itself made of convolutions by the same executor, so it is
+    differentiable: gradient penalties (WGAN-GP, R1) and meta-learning get the exact
+    second derivatives (every kernel that can run the layer)."""
+    torch.manual_seed(0)
+    module = cls(**options, algorithm=algorithm, dtype=torch.float64)
+    c, length = options["in_channels"], 9
+    shape = (2, length, c) if options.get("layout") == "NLC" else (2, c, length)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    params = [p for p in (module.weight, module.bias) if p is not None]
+
+    def run(x: torch.Tensor, *ps: torch.Tensor) -> torch.Tensor:
+        if cls is ct.ConvTranspose1d:
+            return ConvTranspose1dFunction.apply(x, ps[0], ps[1] if len(ps) > 1 else None, module, None)
+        return Conv1dFunction.apply(x, ps[0], ps[1] if len(ps) > 1 else None, module)
+
+    assert torch.autograd.gradgradcheck(run, (x, *params), eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_a_gradient_penalty_equals_torch_nn() -> None:
+    """The failure this guards: with create_graph=True the penalty on the input gradient
+    was dropped, and the weight gradient came out 0.21 where torch.nn gives 218.9."""
+    torch.manual_seed(0)
+    reference = torch.nn.Conv1d(2, 3, 3, dtype=torch.float64)
+    ours = ct.convert(copy.deepcopy(reference))
+    x = torch.randn(2, 2, 11, dtype=torch.float64, requires_grad=True)
+    for m in (reference, ours):
+        (g,) = torch.autograd.grad(m(x).sum(), x, create_graph=True)
+        (m(x).mean() + 10 * g.square().sum()).backward()
+    for a, b in ((ours.weight.grad, reference.weight.grad), (ours.bias.grad, reference.bias.grad)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-10)
+    assert reference.weight.grad.norm() > 1  # the penalty term dominates

@@ -105,7 +105,71 @@ def _once_differentiable(nones: int) -> Callable[..., tuple[torch.Tensor | None,
     )
 
 
-_conv1d_backward_once, _conv_transpose1d_backward_once = _once_differentiable(1), _once_differentiable(2)
+FORWARD, INPUT_GRAD, WEIGHT_GRAD = 0, 1, 2
+
+
+class _Linear(torch.autograd.Function):
+    """One of a convolution's three computations by its executor -- the forward without
+    bias ``y = F(x, w)``, the input gradient ``F_x(w)^T gy`` or the weight gradient
+    ``F_w(x)^T gy`` -- as a Function whose backward is made of the other two, so that
+    gradients of every order are convolutions by the same executor. Each is linear in each
+    of its two arguments, and for a bilinear ``F``:
+
+    * ``y = F(x, w)``: dx = input_grad(w, g), dw = weight_grad(x, g);
+    * ``gx = input_grad(w, gy)``: <g, gx> = <F(g, w), gy> = <w, weight_grad(g, gy)>, so
+      dw = weight_grad(g, gy) and dgy = F(g, w);
+    * ``gw = weight_grad(x, gy)``: <g, gw> = <F(x, g), gy> = <x, input_grad(g, gy)>, so
+      dx = input_grad(g, gy) and dgy = F(x, g).
+
+    Real dtypes only (complex gradients take conjugates; see :func:`_backward`)."""
+
+    @staticmethod
+    def forward(ctx: Any, kind: int, run: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.kind, ctx.run = kind, run
+        op = run.spec.op
+        aa, ba = array(a, op), array(b, op)
+        with kernels():
+            if kind == FORWARD:
+                out = run.forward(aa, ba, None)
+            elif kind == INPUT_GRAD:
+                out = run.input_grad(aa, ba)
+            else:
+                out = run.weight_grad(aa, ba)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        a, b = ctx.saved_tensors
+        kind, run, needs = ctx.kind, ctx.run, ctx.needs_input_grad
+        apply = _Linear.apply
+        if kind == FORWARD:  # a = x, b = w
+            da = apply(INPUT_GRAD, run, b, g) if needs[2] else None
+            db = apply(WEIGHT_GRAD, run, a, g) if needs[3] else None
+        elif kind == INPUT_GRAD:  # a = w, b = gy
+            da = apply(WEIGHT_GRAD, run, g, b) if needs[2] else None
+            db = apply(FORWARD, run, g, a) if needs[3] else None
+        else:  # a = x, b = gy
+            da = apply(INPUT_GRAD, run, g, b) if needs[2] else None
+            db = apply(FORWARD, run, a, g) if needs[3] else None
+        return None, None, da, db
+
+
+def _differentiable_backward(ctx: Any, grad_output: torch.Tensor, nones: int) -> tuple[torch.Tensor | None, ...]:
+    """The Functions' backward under ``create_graph=True``: the gradients as differentiable
+    tensors (``_Linear``), so gradient penalties and other second-order terms see them.
+    Complex dtypes keep the once-differentiable form, whose second differentiation raises."""
+    x, weight = ctx.saved_tensors
+    if x.is_complex():
+        return _once_differentiable(nones)(ctx, grad_output)
+    run, _, _, _, has_bias = ctx.state
+    needs = ctx.needs_input_grad
+    gx = _Linear.apply(INPUT_GRAD, run, weight, grad_output) if needs[0] else None
+    gw = _Linear.apply(WEIGHT_GRAD, run, x, grad_output) if needs[1] else None
+    gb = None
+    if has_bias and needs[2]:
+        gb = grad_output.sum(dim=tuple(a for a in range(grad_output.ndim) if a != run.spec.channel_axis))
+    return (gx, gw, gb, *(None,) * nones)
 
 
 class Conv1dFunction(torch.autograd.Function):
@@ -119,8 +183,8 @@ class Conv1dFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        if torch.is_grad_enabled():  # a backward with create_graph=True (see _once_differentiable)
-            return _conv1d_backward_once(ctx, grad_output)
+        if torch.is_grad_enabled():  # a backward with create_graph=True
+            return _differentiable_backward(ctx, grad_output, 1)
         return (*_backward(ctx, grad_output), None)
 
 
@@ -140,8 +204,8 @@ class ConvTranspose1dFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        if torch.is_grad_enabled():  # a backward with create_graph=True (see _once_differentiable)
-            return _conv_transpose1d_backward_once(ctx, grad_output)
+        if torch.is_grad_enabled():  # a backward with create_graph=True
+            return _differentiable_backward(ctx, grad_output, 2)
         return (*_backward(ctx, grad_output), None, None)
 
 
