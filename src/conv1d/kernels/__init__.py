@@ -45,10 +45,14 @@ class Capabilities:
     * ``sums_bias``: ``conv_weight(..., bias=out)`` fills ``out`` (G, Co) with the output
       gradient summed over batch and positions, from data it reads anyway;
     * ``takes_spectrum``: ``conv(..., spectrum=s)`` takes the weight's transform, kept by
-      the caller between calls (see ``spectrum_length``/``kernel_spectrum`` in the module).
+      the caller between calls (see ``conv_length``/``kernel_spectrum`` in the module);
+    * ``spreads_non_finite``: its transforms mix a whole block of inputs into every output
+      (FFT, Winograd), so a NaN or Inf reaches outputs beyond the window that reads it and
+      an Inf becomes NaN; the executor then recomputes a non-finite result with an exact kernel.
     """
 
     keeps_input: bool = False
     keeps_weights: bool = False
     sums_bias: bool = False
     takes_spectrum: bool = False
+    spreads_non_finite: bool = False

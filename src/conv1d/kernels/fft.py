@@ -37,7 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from . import Capabilities, threads
 
-CAPABILITIES = Capabilities(takes_spectrum=True)
+CAPABILITIES = Capabilities(takes_spectrum=True, spreads_non_finite=True)
 
 BLOCK_BYTES = 64 * 2**20
 

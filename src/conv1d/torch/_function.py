@@ -155,7 +155,9 @@ class _Linear(torch.autograd.Function):
         return None, None, da, db
 
 
-def _differentiable_backward(ctx: Any, grad_output: torch.Tensor, nones: int) -> tuple[torch.Tensor | None, ...]:
+def _differentiable_backward(
+    ctx: Any, grad_output: torch.Tensor, nones: int
+) -> tuple[torch.Tensor | None, ...]:
     """The Functions' backward under ``create_graph=True``: the gradients as differentiable
     tensors (``_Linear``), so gradient penalties and other second-order terms see them.
     Complex dtypes keep the once-differentiable form, whose second differentiation raises."""
