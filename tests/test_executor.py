@@ -388,3 +388,99 @@ def test_one_inf_in_a_long_signal_gives_torchs_infs():
     assert np.isnan(got).sum() == np.isnan(expected).sum() == 0
     np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
     assert np.isinf(got).sum() == 1025
+
+
+def _in_threads(work: Callable[[int], None], count: int = 8) -> None:
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as e:  # re-raised below with the thread's own message
+            errors.append(e)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert not errors, errors[0]
+
+
+LAYER_CASES = [  # (algorithm, layer options): every kernel, on a layer it can run
+    ("gemm", {"in_channels": 8, "out_channels": 16, "kernel_size": 5, "padding": "same", "stride": 1}),
+    ("direct", {"in_channels": 8, "out_channels": 8, "kernel_size": 7, "groups": 8, "padding": 3}),
+    ("fft", {"in_channels": 2, "out_channels": 2, "kernel_size": 129, "padding": "same"}),
+    ("winograd", {"in_channels": 16, "out_channels": 16, "kernel_size": 3, "padding": 1}),
+]
+
+
+@pytest.mark.parametrize(("algorithm", "options"), LAYER_CASES, ids=[a for a, _ in LAYER_CASES])
+def test_a_numpy_layer_shared_by_eight_threads_gives_the_serial_bits(algorithm, options):
+    layer = conv1d.Conv1d(**options, algorithm=algorithm, dtype=np.float32, rng=0)
+    rng = np.random.default_rng(1)
+    inputs = [rng.standard_normal((n, options["in_channels"], length)).astype(np.float32)
+              for n, length in ((1, 300), (2, 257), (3, 400), (2, 1000))]  # fmt: skip
+    serial = [layer(x) for x in inputs]
+    assert layer.plan(inputs[0].shape).algorithm.value == algorithm
+
+    def work(i: int) -> None:
+        for j in range(10):
+            k = (i + j) % len(inputs)
+            np.testing.assert_array_equal(layer(inputs[k]), serial[k])
+
+    _in_threads(work)
+
+
+@pytest.mark.parametrize(("algorithm", "options"), LAYER_CASES, ids=[a for a, _ in LAYER_CASES])
+def test_a_conv1d_torch_module_shared_by_eight_threads_gives_the_serial_bits(algorithm, options):
+    """Forward and both gradients (torch.autograd.grad, which accumulates nothing) of one
+    module from eight threads equal a serial run's bits: the thread limit and the products'
+    provider conv1d.torch sets around its kernels are each thread's own."""
+    torch = pytest.importorskip("torch")
+    import conv1d.torch as ct
+
+    torch.manual_seed(0)
+    module = ct.Conv1d(**options, algorithm=algorithm)
+    rng = np.random.default_rng(1)
+    inputs = [torch.from_numpy(rng.standard_normal((n, options["in_channels"], length)).astype(np.float32))
+              for n, length in ((1, 300), (2, 257), (3, 400), (2, 1000))]  # fmt: skip
+
+    def step(x: torch.Tensor) -> list[np.ndarray]:
+        x = x.clone().requires_grad_()
+        y = module(x)
+        grads = torch.autograd.grad(y.square().sum(), (x, module.weight, module.bias))
+        return [y.detach().numpy(), *(g.numpy() for g in grads)]
+
+    serial = [step(x) for x in inputs]
+
+    def work(i: int) -> None:
+        for j in range(6):
+            k = (i + j) % len(inputs)
+            for got, expected in zip(step(inputs[k]), serial[k], strict=True):
+                np.testing.assert_array_equal(got, expected)
+
+    _in_threads(work)
+
+
+def test_a_thread_limit_is_the_calling_threads_own():
+    """conv1d.torch lowers the thread count around its kernels; another thread meanwhile
+    keeps the process's count (it used to see the lowered one, and a thread leaving its
+    block could restore a count another thread had set)."""
+    if threads.get() < 2:
+        pytest.skip("needs two or more cores")  # the limit must differ from the process's count
+    process = threads.get()
+    inside, seen = threading.Event(), []
+
+    def other() -> None:
+        inside.wait()
+        seen.append(threads.get())
+
+    t = threading.Thread(target=other)
+    t.start()
+    with threads.limited(1):
+        assert threads.get() == 1
+        inside.set()
+        t.join()
+    assert seen == [process]
+    assert threads.get() == process

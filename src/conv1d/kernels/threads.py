@@ -1,17 +1,22 @@
 """One place for the number of threads every kernel uses (BLAS, Numba, scipy.fft workers).
 
-By default all cores. :func:`conv1d.set_num_threads` caps them all at once.
+By default all cores. :func:`conv1d.set_num_threads` caps them all at once, for the
+process; a :class:`limited` block lowers the count for the calling thread only (so
+conv1d.torch modules called from several threads each keep their own limit).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
-_count = os.cpu_count() or 1
+_count = os.cpu_count() or 1  # the process-wide setting
+_local = threading.local()  # inside a limited() block: .count and .undo of this thread
 
 
 def get() -> int:
-    return _count
+    """The thread count kernels use here and now: a limited() block's, or the process's."""
+    return getattr(_local, "count", None) or _count
 
 
 def set(count: int) -> None:
@@ -36,9 +41,6 @@ def _blas_controllers() -> list:
 
         _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
     return _blas
-
-
-_undo: dict | None = None  # inside limited(): how to restore what apply() changed (None outside)
 
 
 class limited:  # lower case: used like the function it was, ``with limited(1): ...``
@@ -70,41 +72,45 @@ class limited:  # lower case: used like the function it was, ``with limited(1): 
         self._saved = None
 
 
-def enter(count: int) -> tuple[int, dict | None] | None:
-    """Start a :class:`limited` block of ``count`` threads; returns what :func:`leave` takes."""
-    global _count, _undo
-    count = max(1, min(int(count), _count))
-    if count == _count:
+def enter(count: int) -> tuple[int | None, dict | None] | None:
+    """Start a :class:`limited` block of ``count`` threads in the calling thread; returns
+    what :func:`leave` takes."""
+    current = get()
+    count = max(1, min(int(count), current))
+    if count == current:
         return None
-    saved = (_count, _undo)
-    _count, _undo = count, {}
+    saved = (getattr(_local, "count", None), getattr(_local, "undo", None))
+    _local.count, _local.undo = count, {}
     return saved
 
 
-def leave(saved: tuple[int, dict | None] | None) -> None:
+def leave(saved: tuple[int | None, dict | None] | None) -> None:
     """End the block that :func:`enter` started (restoring what :func:`apply` changed in it)."""
-    global _count, _undo
     if saved is not None:
-        for restore in _undo.values():
+        for restore in _local.undo.values():
             restore()
-        _count, _undo = saved
+        _local.count, _local.undo = saved
 
 
 def apply(*, blas: bool = False, numba: bool = False) -> None:
     """Make BLAS and/or Numba follow the count of the enclosing :func:`limited` block:
     kernels call this before they run NumPy products (``blas``) or Numba loops
     (``numba``). A no-op outside such a block, and for what is already set inside it."""
-    if _undo is None:
+    undo = getattr(_local, "undo", None)
+    if undo is None:
         return
-    if blas and "blas" not in _undo:
+    count = _local.count
+    if blas and "blas" not in undo:
+        # (BLAS's count is the process's: another thread's products meanwhile also run on
+        # ``count`` threads, with the same results)
         libs = _blas_controllers()
         before = [lib.num_threads for lib in libs]
         for lib in libs:
-            lib.set_num_threads(_count)
-        _undo["blas"] = lambda: [lib.set_num_threads(n) for lib, n in zip(libs, before)]
-    if numba and "numba" not in _undo:
-        import numba as nb
+            lib.set_num_threads(count)
+        undo["blas"] = lambda: [lib.set_num_threads(n) for lib, n in zip(libs, before)]
+    if numba and "numba" not in undo:
+        import numba as nb  # (Numba's count is per thread)
 
         numba_before = nb.get_num_threads()
-        nb.set_num_threads(min(_count, numba_before))
-        _undo["numba"] = lambda: nb.set_num_threads(numba_before)
+        nb.set_num_threads(min(count, numba_before))
+        undo["numba"] = lambda: nb.set_num_threads(numba_before)
