@@ -379,3 +379,54 @@ def test_python_dash_m_explain_errors_exit_2():
     assert result.stderr.startswith("conv1d explain: error:") and "Traceback" not in result.stderr, (
         result.stderr
     )
+
+
+LAYER = ["explain", "--in-channels", "2", "--out-channels", "3", "--kernel-size", "5"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (LAYER + ["--input-shape", "1,2,10", "--plot", "{missing}/x.png"], "does not exist"),
+        (LAYER + ["--input-shape", "1,2,10", "--plot", "{tmp}/x.foo"], "the suffix must name a format"),
+        (
+            LAYER + ["--input-shape", "1,2,10", "--plot", "{tmp}/x.foo", "--json"],
+            "the suffix must name a format",
+        ),
+        (["demo", "--plot", "{missing}/x.png"], "does not exist"),
+        (LAYER + ["--input-shape", "1,2,10", "--seed", "-1"], "the seed is a whole number >= 0"),
+        (LAYER + ["--input-shape", "1,2,10000000000"], "74.5 GiB; explain a shorter input"),
+        (
+            [
+                "explain",
+                "--in-channels",
+                "2",
+                "--out-channels",
+                "3",
+                "--kernel-size",
+                "3000000000",
+                "--input-shape",
+                "1,2,10",
+            ],
+            "67.1 GiB; explain a smaller layer",
+        ),
+    ],
+    ids=[
+        "plot folder",
+        "plot suffix",
+        "plot suffix with json",
+        "demo plot folder",
+        "negative seed",
+        "an input of tens of GiB",
+        "a kernel of tens of GiB",
+    ],
+)
+def test_user_errors_exit_2_with_the_fix_and_no_traceback(argv, says, capsys, tmp_path):
+    """These printed a traceback and exited 1 (or tried to allocate 67-447 GiB)."""
+    argv = [a.format(missing=tmp_path / "no such folder", tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        raise SystemExit(conv1d.cli.main(argv))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and says in " ".join(err.split()), err
+    assert not list(tmp_path.glob("*.foo")) and not list(tmp_path.glob("*.png"))

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import conv1d
-from conv1d import ConvError
+from conv1d import ConvError, ConvTypeError
 
 # --------------------------------------------------------------------------- the tutorials
 
@@ -345,3 +345,18 @@ def test_complex_layers_take_gradients_as_torch_autograd_does():
         np.testing.assert_allclose(
             layer.bias_grad, module.bias.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=f"{cls.__name__} bias"
         )
+
+
+@pytest.mark.parametrize(
+    "rng", ["abc", -1, 1.5, True], ids=["a string", "a negative seed", "a float", "a bool"]
+)
+def test_a_bad_rng_is_refused_with_what_it_takes(rng):
+    with pytest.raises(
+        ConvTypeError, match=r"rng must be a seed \(a whole number >= 0\), a numpy.random.Generator or None"
+    ):
+        conv1d.Conv1d(2, 3, 3, rng=rng)
+
+
+def test_a_weight_of_tens_of_gib_is_refused_before_allocating():
+    with pytest.raises(ConvError, match=r"a weight of shape \(3, 2, 3000000000\) would take 67\.1 GiB"):
+        conv1d.Conv1d(2, 3, 3_000_000_000)

@@ -391,3 +391,32 @@ def test_every_message_names_its_entry_point():
         with pytest.raises(ConvError) as info:
             call()
         assert re.match(rf"{name}: ", str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "weight_shape", "says"),
+    [
+        (
+            (1, 2, 10),
+            (2, 2, "3"),
+            r"weight_shape must be a shape, a tuple of non-negative ints, got \(2, 2, '3'\)",
+        ),
+        (
+            (1, 2, 10.5),
+            (2, 2, 3),
+            r"input_shape must be a shape, a tuple of non-negative ints, got \(1, 2, 10\.5\)",
+        ),
+        (None, (2, 2, 3), r"input_shape must be a shape, a tuple of non-negative ints, got None"),
+        (
+            (1, 2, -10),
+            (2, 2, 3),
+            r"input_shape must be a shape, a tuple of non-negative ints, got \(1, 2, -10\)",
+        ),
+    ],
+    ids=["a string size", "a fractional length", "no shape", "a negative length"],
+)
+def test_shapes_are_whole_numbers_or_refused(input_shape, weight_shape, says):
+    """These were converted silently (10.5 -> 10, '3' -> 3), raised a bare TypeError, or
+    reported a length of -10 as 'length 0'."""
+    with pytest.raises(ConvTypeError, match=says):
+        conv1d.plan(input_shape, weight_shape)

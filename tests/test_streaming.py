@@ -41,7 +41,7 @@ from strategies import (
 )
 
 import conv1d
-from conv1d import ConvError
+from conv1d import ConvError, ConvTypeError
 
 ALGORITHMS = ("auto", "gemm", "direct", "fft")
 BATCHES = st.sampled_from([None, 1, 2, 3])  # None: unbatched (C, L); an empty batch has its own test
@@ -1213,3 +1213,27 @@ def test_float16_streams(conv, transposed, algorithm, seed, data):
         f"{transposed}, float16, algorithm={algorithm}, {chunking}",
         tolerance_kind(algorithm),
     )
+
+
+def test_a_state_loads_only_into_a_stream_of_its_kind_and_options():
+    """load_state took a state from a differently configured layer (and answered a wrong
+    type with AttributeError)."""
+    first = conv1d.StreamingConv1d(conv1d.Conv1d(2, 3, 5, rng=0))
+    first(np.ones((1, 2, 7), np.float32))
+    other = conv1d.StreamingConv1d(conv1d.Conv1d(2, 3, 3, rng=0))
+    with pytest.raises(ConvError, match=r"differently configured layer: kernel_size 5 \(here 3\)"):
+        other.load_state(first.state)
+    with pytest.raises(ConvTypeError, match=r"expected a ConvStreamState .* got str"):
+        other.load_state("state")
+    with pytest.raises(ConvTypeError, match=r"expected a ConvStreamState .* got ConvTransposeStreamState"):
+        other.load_state(conv1d.ConvTransposeStreamState())
+    same = conv1d.StreamingConv1d(conv1d.Conv1d(2, 3, 5, rng=1))
+    same.load_state(first.state)  # other weights, same options: fine
+    up = conv1d.StreamingConvTranspose1d(conv1d.ConvTranspose1d(2, 3, 4, stride=2, rng=0))
+    up(np.ones((1, 2, 3), np.float32))
+    with pytest.raises(ConvError, match=r"stride 2 \(here 1\)"):
+        conv1d.StreamingConvTranspose1d(conv1d.ConvTranspose1d(2, 3, 4, rng=0)).load_state(up.state)
+    with pytest.raises(ConvTypeError, match="expected a ConvTransposeStreamState"):
+        conv1d.stream_conv_transpose1d(
+            np.ones((1, 2, 3), np.float32), first.state, np.ones((2, 3, 4), np.float32)
+        )

@@ -1281,3 +1281,8 @@ def test_a_gradient_penalty_equals_torch_nn() -> None:
     for a, b in ((ours.weight.grad, reference.weight.grad), (ours.bias.grad, reference.bias.grad)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-10)
     assert reference.weight.grad.norm() > 1  # the penalty term dominates
+
+
+def test_convert_refuses_what_is_not_a_module() -> None:
+    with pytest.raises(conv1d.ConvTypeError, match=r"convert: expected a torch.nn.Module .* got str"):
+        ct.convert("model")  # type: ignore[arg-type]

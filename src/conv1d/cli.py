@@ -44,6 +44,16 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"the seed is a whole number >= 0 (e.g. 0 or 42), got {text!r}")
+    return seed
+
+
 def _padding(text: str) -> Any:
     if text in ("valid", "same", "causal"):
         return text
@@ -114,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--element", type=_ints, metavar="N,O,T", help="output element to work out (default 0,0,0)"
     )
-    what.add_argument("--seed", type=int, default=0, help="seed of the example weights and input (default 0)")
+    what.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the example weights and input (default 0)"
+    )
     out = ex.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print JSON instead of text")
     out.add_argument("--plot", metavar="PATH", help="also draw the window into PATH (.png, .svg, .pdf)")
@@ -147,6 +159,10 @@ def _explain(args: argparse.Namespace) -> int:
     from .layers import Conv1d, ConvTranspose1d
 
     arguments = _layer_arguments(args)
+    if args.plot:  # a picture that cannot be written is refused before anything is explained
+        from .plot import check_path
+
+        check_path(args.plot)
     if args.dilations:
         transposed = arguments.pop("transposed", False)
         cls = ConvTranspose1d if transposed else Conv1d
@@ -183,7 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run
 
-            sys.stdout.write(run(None if args.plot == "none" else args.plot))
+            plot = None if args.plot == "none" else args.plot
+            if plot:
+                from .plot import check_path
+
+                check_path(plot)
+            sys.stdout.write(run(plot))
             return 0
         if args.command == "explain":
             return _explain(args)

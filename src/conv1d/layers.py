@@ -19,6 +19,7 @@ into ``.grad``), so call ``zero_grad()`` between steps.
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ from .functional import lazy
 from .spec import (
     ConvSpec,
     as_arrays,
+    as_shape,
     check_grad_output,
     conv1d_spec,
     conv_transpose1d_spec,
@@ -40,6 +42,10 @@ from .spec import (
 )
 
 __all__ = ["Conv1d", "ConvTranspose1d"]
+
+# A layer's weight above this is refused before anything is allocated (a mistyped kernel
+# size would otherwise end in a MemoryError, or in the system killing the process).
+MAX_PARAMETER_BYTES = 16 * 2**30
 
 _PARAMETER_DTYPES = tuple(np.dtype(t) for t in ("float16", "float32", "float64", "complex64", "complex128"))
 
@@ -63,6 +69,18 @@ def _device(op: str, device: Any) -> None:
         raise ConvError(
             f"{op}: conv1d runs on the CPU with NumPy; device must be None or 'cpu', got {device!r}."
         )
+
+
+def generator(op: str, rng: Any, name: str = "rng") -> np.random.Generator:
+    """``rng`` (None, a seed >= 0, or NumPy's Generator, BitGenerator or SeedSequence) as a
+    ``numpy.random.Generator``; anything else is a :class:`ConvTypeError` saying so."""
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise ConvTypeError(
+        f"{op}: {name} must be a seed (a whole number >= 0), a numpy.random.Generator or None, got {name}={rng!r}."
+    )
 
 
 def as_layer(layer: Any) -> Conv1d | ConvTranspose1d | None:
@@ -136,6 +154,12 @@ class _ConvLayer:
             shape = (self.in_channels, self.out_channels // g, k)
         else:
             shape = (self.out_channels, self.in_channels // g, k)
+        size = math.prod(shape) * dtype.itemsize
+        if size > MAX_PARAMETER_BYTES:
+            raise ConvError(
+                f"{self._op}: a weight of shape {shape} would take {size / 2**30:.1f} GiB "
+                f"(at most {MAX_PARAMETER_BYTES / 2**30:.0f} GiB here); check kernel_size and the channel counts."
+            )
         self.weight: np.ndarray = np.zeros(shape, dtype)
         self.bias: np.ndarray | None = np.zeros(self.out_channels, dtype) if bias else None
         self.weight_grad = np.zeros_like(self.weight)
@@ -156,7 +180,7 @@ class _ConvLayer:
         Complex parameters get real and imaginary parts drawn independently, as PyTorch's
         ``uniform_``. ``rng`` is a ``numpy.random.Generator``, a seed, or None.
         """
-        rng = np.random.default_rng(rng)
+        rng = generator(self._op, rng)
         fan_in = self.weight.shape[1] * self.weight.shape[2]
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         self.weight[...] = self._uniform(rng, bound, self.weight.shape)
@@ -255,7 +279,9 @@ class _ConvLayer:
 
     def plan(self, input_shape: tuple[int, ...]) -> Plan:
         """The algorithm this layer would run on an input of ``input_shape``, and why."""
-        return choose_algorithm(self._spec(np.empty(input_shape, self.weight.dtype)), self.algorithm)
+        return choose_algorithm(
+            self._spec(as_shape(self._op, "input_shape", input_shape), self.weight.dtype), self.algorithm
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         return self.forward(*args, **kwargs)
@@ -273,7 +299,7 @@ class _ConvLayer:
     def _executor(
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, output_size: Any = None
     ) -> Executor:
-        return layer_executor(self, x, w, b, lambda: self._spec(x, output_size), output_size)
+        return layer_executor(self, x, w, b, lambda: self._spec(x.shape, x.dtype, output_size), output_size)
 
     def _forward(self, input: Any, output_size: Any = None) -> Any:
         if is_dask_array(input):  # lazy, chunk by chunk; nothing kept for backward
@@ -425,9 +451,9 @@ class Conv1d(_ConvLayer):
         )
         super().__init__(args, bias, dtype, rng, algorithm)
 
-    def _spec(self, x: np.ndarray, output_size: Any = None) -> ConvSpec:
+    def _spec(self, shape: tuple[int, ...], dtype: np.dtype, output_size: Any = None) -> ConvSpec:
         return conv1d_spec(
-            x.shape,
+            shape,
             self.weight.shape,
             None if self.bias is None else self.bias.shape,
             stride=self.stride,
@@ -436,7 +462,7 @@ class Conv1d(_ConvLayer):
             groups=self.groups,
             padding_mode=self.padding_mode,
             layout=self.layout,
-            dtype=x.dtype,
+            dtype=dtype,
             op=self._op,
         )
 
@@ -521,9 +547,9 @@ class ConvTranspose1d(_ConvLayer):
         )
         super().__init__(args, bias, dtype, rng, algorithm)
 
-    def _spec(self, x: np.ndarray, output_size: Any = None) -> ConvSpec:
+    def _spec(self, shape: tuple[int, ...], dtype: np.dtype, output_size: Any = None) -> ConvSpec:
         return conv_transpose1d_spec(
-            x.shape,
+            shape,
             self.weight.shape,
             None if self.bias is None else self.bias.shape,
             stride=self.stride,
@@ -532,7 +558,7 @@ class ConvTranspose1d(_ConvLayer):
             groups=self.groups,
             dilation=self.dilation,
             layout=self.layout,
-            dtype=x.dtype,
+            dtype=dtype,
             op=self._op,
             output_size=output_size,
         )

@@ -154,11 +154,33 @@ def _window(lo: int, hi: int, total: int) -> list[int]:
     return list(range(max(0, lo - _MARGIN), min(total, hi + _MARGIN + 1)))
 
 
+def check_path(path: str | Path) -> Path:
+    """``path`` as a place a picture can be written: its folder exists and its suffix names
+    a format matplotlib writes; otherwise a :class:`ConvError` saying what to change
+    (checked before any drawing, or any explaining, is done)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ConvError(
+            f"plot: the folder {str(path.parent)!r} of {str(path)!r} does not exist; create it first or "
+            f"write the picture elsewhere (e.g. {path.name!r} here)."
+        )
+    plt = _pyplot()
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise ConvError(
+            f"plot: cannot write a picture as {str(path)!r}: the suffix must name a format, one of "
+            f"{', '.join('.' + f for f in sorted(formats))} (e.g. {path.stem or 'picture'}.png)."
+        )
+    return path
+
+
 def draw(e: Explanation, path: str | Path) -> Path:
     """Draw ``e`` into ``path`` (PNG, SVG or PDF, by its suffix); returns the path."""
+    path = check_path(path)
     if e.trace is None or e.spec is None or e.example_input is None:
         raise ConvError("plot: this explanation has no element trace to draw.")
-    path = Path(path)
     (_draw_transposed if e.spec.transposed else _draw_conv)(_pyplot(), e, path)
     return path
 

@@ -515,7 +515,10 @@ def conv1d_spec(
     padding = _padding_param(op, padding)
     padding_mode = _padding_mode(op, padding_mode)
     layout = check_layout(op, layout)
-    input_shape, weight_shape = tuple(map(int, input_shape)), tuple(map(int, weight_shape))
+    input_shape, weight_shape = (
+        as_shape(op, "input_shape", input_shape),
+        as_shape(op, "weight_shape", weight_shape),
+    )
     _common_checks(op, input_shape, weight_shape, bias_shape, layout)
 
     c_out, c_in_per_group, k = weight_shape
@@ -624,7 +627,10 @@ def conv_transpose1d_spec(
     output_padding = _int_param(op, "output_padding", output_padding, 0)
     layout = check_layout(op, layout)
     _check_output_padding(op, output_padding, stride, dilation)
-    input_shape, weight_shape = tuple(map(int, input_shape)), tuple(map(int, weight_shape))
+    input_shape, weight_shape = (
+        as_shape(op, "input_shape", input_shape),
+        as_shape(op, "weight_shape", weight_shape),
+    )
     _common_checks(op, input_shape, weight_shape, bias_shape, layout)
 
     c_in, c_out_per_group, k = weight_shape

@@ -33,12 +33,16 @@ from .. import _padding
 from .._layout import channel_axis, length_axis, ncl_view
 from ..dispatch import choose_algorithm
 from ..errors import ConvError, shape_str
-from ..layers import Conv1d, ConvTranspose1d, as_layer
+from ..layers import Conv1d, ConvTranspose1d, as_layer, generator
 from ..spec import ConvSpec, as_shape
 from ._data import Explanation, Formula, Reading, StackExplanation, StackStep, Term, Trace
 from ._render import render, render_stack
 
 __all__ = ["Explanation", "StackExplanation", "explain", "explain_stack"]
+
+# Example inputs and weights above this many values are refused, with the size, before
+# anything is allocated.
+EXAMPLE_VALUES = 2**27
 
 # How far the hand-made sum may be from conv1d's result, relative to the sum of |terms|
 # (the summation order differs); integers must agree exactly.
@@ -75,6 +79,16 @@ def _layer_from(layer: Any, arguments: dict[str, Any], seed: int) -> Conv1d | Co
             f"(e.g. explain(in_channels=256, out_channels=100, kernel_size=2, input_shape=(32, 256, 35)))."
         )
     cls = ConvTranspose1d if transposed else Conv1d
+    try:  # (the layer checks the arguments themselves)
+        count = int(arguments["out_channels"]) * int(arguments["in_channels"]) * int(arguments["kernel_size"])
+    except (TypeError, ValueError):
+        count = 0
+    if count > EXAMPLE_VALUES:
+        raise ConvError(
+            f"explain: example weights for {arguments['out_channels']} x {arguments['in_channels']} channels "
+            f"and {arguments['kernel_size']} taps would take {count * 4 / 2**30:.1f} GiB; explain a smaller "
+            f"layer (the formulas and the traced element read the same way)."
+        )
     return cls(**arguments, rng=seed)
 
 
@@ -106,8 +120,7 @@ def _read(layer: Conv1d | ConvTranspose1d, given: tuple[int, ...]) -> Reading:
 
 
 def _spec(layer: Conv1d | ConvTranspose1d, shape: tuple[int, ...]) -> ConvSpec:
-    x = np.empty(shape, layer.weight.dtype)
-    return layer._spec(x)
+    return layer._spec(shape, layer.weight.dtype)
 
 
 def _padding_note(spec: ConvSpec, padding: Any) -> str:
@@ -173,6 +186,13 @@ def _element(spec: ConvSpec, element: Any) -> tuple[int, int, int] | None:
 
 def _example_input(spec: ConvSpec, seed: int, dtype: np.dtype) -> np.ndarray:
     """Small whole numbers (-3..3): products a reader can check in their head."""
+    count = math.prod(spec.input_shape)
+    if count > EXAMPLE_VALUES:
+        raise ConvError(
+            f"explain: an example input of shape {spec.input_shape} would take "
+            f"{count * dtype.itemsize / 2**30:.1f} GiB; explain a shorter input (the formulas and "
+            f"the traced element read the same way), or pass your own array as input=."
+        )
     values = np.random.default_rng(seed).integers(-3, 4, spec.input_shape)
     return values.astype(dtype)
 
@@ -271,6 +291,7 @@ def explain(
 
     Shape errors that no transpose explains are raised as the layer would raise them.
     """
+    generator("explain", seed, "seed")  # a seed the example input can use
     layer = _layer_from(layer, arguments, seed)
     if input is not None:
         x = np.asarray(input)

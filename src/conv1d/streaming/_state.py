@@ -9,11 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConvError
+from ..errors import ConvError, ConvTypeError
 from ..executor import executor_for
 from ..spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec
 
-__all__ = ["compute", "conv_spec", "delay", "rate", "transpose_spec", "whole_shape"]
+__all__ = [
+    "check_state",
+    "compute",
+    "configuration",
+    "conv_spec",
+    "delay",
+    "rate",
+    "transpose_spec",
+    "whole_shape",
+]
 
 
 def _whole(value: Fraction) -> int | Fraction:
@@ -86,6 +95,39 @@ def transpose_spec(
         op=op,
         open_length=True,
     )
+
+
+def configuration(spec: ConvSpec) -> tuple:
+    """What a stream's state means only together with: the options of the layer it came from."""
+    return (spec.transposed, spec.c_in, spec.c_out, spec.k, spec.stride, spec.dilation, spec.groups, spec.pad_left,
+            spec.pad_right, spec.padding_mode, spec.output_padding, spec.layout)  # fmt: skip
+
+
+_FIELDS = ("transposed", "in_channels", "out_channels", "kernel_size", "stride", "dilation", "groups",
+           "left padding", "right padding", "padding_mode", "output_padding", "layout")  # fmt: skip
+
+
+def check_state(spec: ConvSpec, state: Any, kind: type) -> None:
+    """A state given to a stream (``load_state``, a stream function's ``state``) is one of
+    its kind, from a stream with the same options; else a ConvError saying which differ."""
+    if state is None:
+        return
+    if not isinstance(state, kind):
+        raise ConvTypeError(
+            f"{spec.op}: expected a {kind.__name__} (a stream's .state, or what a stream function "
+            f"returned), got {type(state).__name__}."
+        )
+    mine = configuration(spec)
+    if state.layer is not None and tuple(state.layer) != mine:
+        differ = ", ".join(
+            f"{name} {theirs!r} (here {ours!r})"
+            for name, theirs, ours in zip(_FIELDS, state.layer, mine, strict=True)
+            if theirs != ours
+        )
+        raise ConvError(
+            f"{spec.op}: this state comes from a stream of a differently configured layer: {differ}. "
+            f"Load it into a stream of a layer with the same options."
+        )
 
 
 def delay(spec: ConvSpec) -> int | Fraction:

@@ -18,7 +18,7 @@ from ..dispatch import parse_algorithm
 from ..errors import ConvError
 from ..layers import Conv1d
 from ..spec import ConvSpec, as_arrays, conv1d_spec
-from ._state import _Core, _Stream, compute, conv_spec, whole_shape
+from ._state import _Core, _Stream, check_state, compute, configuration, conv_spec, whole_shape
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class ConvStreamState:
     batched: bool | None = None
     dtype: np.dtype | None = None
     finished: bool = False
+    layer: tuple | None = None  # the options of the layer whose stream this is (see _state.configuration)
 
 
 class _ConvCore(_Core):
@@ -52,6 +53,7 @@ class _ConvCore(_Core):
 
     def __init__(self, spec: ConvSpec, algorithm: Any, state: ConvStreamState | None) -> None:
         self.spec, self.algorithm = spec, algorithm
+        check_state(spec, state, ConvStreamState)
         state = state or ConvStreamState()
         self.skip, self.seen, self.emitted = state.skip, state.seen, state.emitted
         self.started, self.pending, self.head, self.tail = (
@@ -86,6 +88,7 @@ class _ConvCore(_Core):
             self.batched,
             self.dtype,
             self.finished,
+            configuration(self.spec),
         )
 
     @property

@@ -17,7 +17,7 @@ from ..dispatch import parse_algorithm
 from ..errors import ConvError
 from ..layers import ConvTranspose1d
 from ..spec import ConvSpec, as_arrays, conv_transpose1d_spec
-from ._state import _Core, _Stream, compute, transpose_spec, whole_shape
+from ._state import _Core, _Stream, check_state, compute, configuration, transpose_spec, whole_shape
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,13 @@ class ConvTransposeStreamState:
     batched: bool | None = None
     dtype: np.dtype | None = None
     finished: bool = False
+    layer: tuple | None = None  # the options of the layer whose stream this is (see _state.configuration)
 
 
 class _TransposeCore(_Core):
     def __init__(self, spec: ConvSpec, algorithm: Any, state: ConvTransposeStreamState | None) -> None:
         self.spec, self.algorithm = spec, algorithm
+        check_state(spec, state, ConvTransposeStreamState)
         state = state or ConvTransposeStreamState()
         self.tail, self.cursor, self.seen, self.emitted = state.tail, state.cursor, state.seen, state.emitted
         self.batched, self.dtype, self.finished = state.batched, state.dtype, state.finished
@@ -49,7 +51,14 @@ class _TransposeCore(_Core):
     def snapshot(self, copy: bool) -> ConvTransposeStreamState:
         tail = None if self.tail is None else (self.tail.copy() if copy else self.tail)
         return ConvTransposeStreamState(
-            tail, self.cursor, self.seen, self.emitted, self.batched, self.dtype, self.finished
+            tail,
+            self.cursor,
+            self.seen,
+            self.emitted,
+            self.batched,
+            self.dtype,
+            self.finished,
+            configuration(self.spec),
         )
 
     @property

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import ConvError
+from ..errors import ConvError, ConvTypeError
 from ..layers import Conv1d as _NumpyConv1d
 from ..layers import ConvTranspose1d as _NumpyConvTranspose1d
 from ._convert import refusal, to_torch
@@ -114,6 +114,10 @@ def convert(model: torch.nn.Module, *, to: str = "conv1d", share: bool = True) -
     """
     if to not in ("conv1d", "torch"):
         raise ConvError(f"convert: to must be 'conv1d' or 'torch', got {to!r}.")
+    if not isinstance(model, torch.nn.Module):
+        raise ConvTypeError(
+            f"convert: expected a torch.nn.Module (a model or one layer), got {type(model).__name__}."
+        )
     replacement = _swap(model, share, to)
     if replacement is not None:
         return replacement
