@@ -39,6 +39,7 @@ from strategies import (
     transposed_length,
 )
 from torch.autograd.gradcheck import GradcheckError
+from torch.nn.utils import prune
 
 import conv1d
 import conv1d.torch as ct
@@ -915,11 +916,17 @@ def test_convert_back_refuses_conv1d_only_options(module: torch.nn.Module) -> No
 
 
 def test_convert_a_bare_convolution_returns_the_replacement() -> None:
+    """A bare convolution is converted in place (share=True) or as a copy (share=False)."""
     conv = torch.nn.Conv1d(2, 3, 3, padding="same", dtype=torch.float64)
+    reference = copy.deepcopy(conv)
+    weight = conv.weight
     new = ct.convert(conv)
-    assert type(new) is ct.Conv1d and new is not conv and new.weight is conv.weight
+    assert type(new) is ct.Conv1d and new is conv and new.weight is weight
     x = torch.randn(1, 2, 7, dtype=torch.float64)
-    assert torch.allclose(new(x), conv(x), rtol=1e-12, atol=1e-12)
+    assert torch.allclose(new(x), reference(x), rtol=1e-12, atol=1e-12)
+    copied = ct.convert(copy.deepcopy(reference), share=False)
+    assert type(copied) is ct.Conv1d and copied.weight is not reference.weight
+    assert torch.allclose(copied(x), reference(x), rtol=1e-12, atol=1e-12)
     assert type(ct.convert(new, to="torch")) is torch.nn.Conv1d
     t = torch.nn.ConvTranspose1d(2, 3, 3, stride=2, output_padding=1)
     assert type(ct.convert(t)) is ct.ConvTranspose1d and ct.convert(t).output_padding == (1,)
@@ -1286,3 +1293,87 @@ def test_a_gradient_penalty_equals_torch_nn() -> None:
 def test_convert_refuses_what_is_not_a_module() -> None:
     with pytest.raises(conv1d.ConvTypeError, match=r"convert: expected a torch.nn.Module .* got str"):
         ct.convert("model")  # type: ignore[arg-type]
+
+
+def _twins(build: Callable[[], torch.nn.Module]) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Two equal models (built twice from one seed: weight_norm's modules do not deepcopy)."""
+    models = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        models.append(build())
+    return models[0], models[1]
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["share", "copies"])
+def test_convert_keeps_hooks_attributes_frozen_weights_and_mode(share: bool) -> None:
+    """These were dropped: a forward hook zeroing a channel stopped applying, a custom
+    attribute vanished, and with share=False a frozen weight became trainable."""
+
+    def build() -> torch.nn.Module:
+        model = torch.nn.Sequential(
+            torch.nn.Conv1d(2, 3, 3, dtype=torch.float64),
+            torch.nn.ReLU(),
+            torch.nn.ConvTranspose1d(3, 2, 4, stride=2, dtype=torch.float64),
+        )
+        model[0].register_forward_hook(
+            lambda m, args, out: out * torch.tensor([0.0, 1.0, 1.0], dtype=out.dtype)[:, None]
+        )
+        model[2].register_forward_pre_hook(lambda m, args: (args[0] + 1,))
+        model[0].note = "kept"
+        model[0].weight.requires_grad_(False)
+        model[2].eval()
+        return model
+
+    model, reference = _twins(build)
+    converted = ct.convert(model, share=share)
+    assert type(converted[0]) is ct.Conv1d and type(converted[2]) is ct.ConvTranspose1d
+    assert converted[0].note == "kept" and not converted[0].weight.requires_grad
+    assert converted[2].training is False and converted[0].training is True
+    x = torch.randn(2, 2, 12, dtype=torch.float64)
+    assert torch.allclose(converted(x), reference(x), rtol=1e-12, atol=1e-12)
+    assert (converted[0](x)[:, 0] == 0).all()  # the hook still applies
+
+
+@pytest.mark.filterwarnings("ignore:`torch.nn.utils.weight_norm` is deprecated:FutureWarning")
+@pytest.mark.parametrize("kind", ["parametrize", "weight_norm", "spectral_norm", "prune"])
+def test_convert_keeps_parametrizations_and_weight_hooks(kind: str) -> None:
+    """Models using parametrizations, the hook-based weight_norm, spectral_norm or pruning
+    convert and compute what they did (they raised a TypeError half-way through)."""
+
+    class Double(torch.nn.Module):
+        def forward(self, w: torch.Tensor) -> torch.Tensor:
+            return 2 * w
+
+    def build() -> torch.nn.Module:
+        model = torch.nn.Sequential(
+            torch.nn.Conv1d(2, 3, 3, dtype=torch.float64),
+            torch.nn.Tanh(),
+            torch.nn.Conv1d(3, 2, 3, dtype=torch.float64),
+        )
+        if kind == "parametrize":
+            torch.nn.utils.parametrize.register_parametrization(model[2], "weight", Double())
+        elif kind == "weight_norm":
+            torch.nn.utils.weight_norm(model[2])
+        elif kind == "spectral_norm":
+            torch.nn.utils.spectral_norm(model[2])
+            model.eval()  # (its power iteration updates u at every training-mode call)
+        else:
+            prune.l1_unstructured(model[2], "weight", amount=0.5)
+        return model
+
+    model, reference = _twins(build)
+    ct.convert(model)
+    assert isinstance(model[2], ct.Conv1d) and isinstance(model[0], ct.Conv1d)
+    x = torch.randn(2, 2, 12, dtype=torch.float64, requires_grad=True)
+    assert torch.allclose(model(x), reference(x), rtol=1e-12, atol=1e-12)
+    model(x).sum().backward()  # gradients flow to the parametrization's own parameters
+    if kind == "parametrize":
+        assert torch.nn.utils.parametrize.is_parametrized(model[2])
+        assert model[2].parametrizations.weight.original.grad is not None
+
+
+def test_convert_is_all_or_nothing() -> None:
+    model = torch.nn.Sequential(ct.Conv1d(2, 3, 3), ct.Conv1d(3, 2, 3, padding="causal"))
+    with pytest.raises(conv1d.ConvError, match=r"cannot become a torch\.nn module"):
+        ct.convert(model, to="torch")
+    assert type(model[0]) is ct.Conv1d  # the first was not converted before the second refused

@@ -31,11 +31,14 @@ Example:
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from ..errors import ConvError, ConvTypeError
 from ..layers import Conv1d as _NumpyConv1d
 from ..layers import ConvTranspose1d as _NumpyConvTranspose1d
+from ..spec import layer_arguments
 from ._convert import refusal, to_torch
 from ._modules import Conv1d, ConvTranspose1d
 
@@ -56,61 +59,84 @@ def from_torch(module: torch.nn.Module) -> _NumpyConv1d | _NumpyConvTranspose1d:
 # --------------------------------------------------------------------------- conversion
 
 
-def _swap(module: torch.nn.Module, share: bool, to: str) -> torch.nn.Module | None:
-    """The replacement for one module, or None if it stays."""
+# conv1d's class for each torch.nn class, and back
+_CLASSES = {torch.nn.Conv1d: Conv1d, torch.nn.ConvTranspose1d: ConvTranspose1d}
+_BACK = {ours: theirs for theirs, ours in _CLASSES.items()}
+
+
+def _plain_class(module: torch.nn.Module) -> type:
+    """The module's class, under torch.nn.utils.parametrize's generated subclass if it has one."""
+    cls = type(module)
+    if torch.nn.utils.parametrize.is_parametrized(module):
+        cls = cls.__bases__[0]
+    return cls
+
+
+def _target(module: torch.nn.Module, to: str) -> type | None:
+    """The class ``module`` becomes, or None if it stays; a ConvError if it cannot."""
+    cls = _plain_class(module)
     if to == "conv1d":
-        if type(module) is torch.nn.Conv1d:
-            cls, extra = Conv1d, {}
-        elif type(module) is torch.nn.ConvTranspose1d:
-            cls, extra = ConvTranspose1d, {"output_padding": module.output_padding}
-        else:
+        if cls not in _CLASSES:
             return None
+        ours = _CLASSES[cls]
+        try:  # what conv1d cannot compute is refused before any module changes
+            layer_arguments(
+                ours._op,
+                module.in_channels,
+                module.out_channels,
+                module.kernel_size,
+                module.stride,
+                module.padding,
+                module.dilation,
+                module.groups,
+                module.padding_mode,
+                "NCL",
+                output_padding=getattr(module, "output_padding", 0),
+                transposed=ours is ConvTranspose1d,
+            )
+        except ConvError as error:
+            raise ConvError(f"convert: {module!r} cannot become a conv1d module: {error}") from None
+        return ours
+    if cls not in _BACK:
+        return None
+    reason = refusal(module.padding, module.stride[0], module.layout)
+    if reason:
+        raise ConvError(f"convert: {module!r} cannot become a torch.nn module: {reason}.")
+    return _BACK[cls]
+
+
+def _become(module: torch.nn.Module, cls: type) -> None:
+    """``module`` turned into an instance of ``cls`` in place: every parameter, buffer, hook,
+    attribute, parametrization, ``requires_grad`` and the training mode stay as they are
+    (only the class, and conv1d's two extra attributes, change). A parametrized module keeps
+    a parametrized class, rebuilt on ``cls``."""
+    if torch.nn.utils.parametrize.is_parametrized(module):
+        generated = type(module)
+        body = {k: v for k, v in vars(generated).items() if k not in ("__dict__", "__weakref__")}
+        cls = type(f"Parametrized{cls.__name__}", (cls,), body)
+    module.__class__ = cls
+    if issubclass(cls, (Conv1d, ConvTranspose1d)):
+        module.layout, module.algorithm = "NCL", "auto"
     else:
-        if type(module) is Conv1d:
-            cls, extra = torch.nn.Conv1d, {}
-        elif type(module) is ConvTranspose1d:
-            cls, extra = torch.nn.ConvTranspose1d, {"output_padding": module.output_padding}
-        else:
-            return None
-        reason = refusal(module.padding, module.stride[0], module.layout)
-        if reason:
-            raise ConvError(f"convert: {module!r} cannot become a torch.nn module: {reason}.")
-    new = cls(
-        module.in_channels,
-        module.out_channels,
-        module.kernel_size,
-        stride=module.stride,
-        padding=module.padding,
-        dilation=module.dilation,
-        groups=module.groups,
-        bias=module.bias is not None,
-        padding_mode=module.padding_mode,
-        device=module.weight.device,
-        dtype=module.weight.dtype,
-        **extra,
-    )
-    if share:  # the same Parameter objects: optimisers and tied weights keep working
-        new.weight = module.weight
-        if module.bias is not None:
-            new.bias = module.bias
-    else:
-        with torch.no_grad():
-            new.weight.copy_(module.weight)
-            if module.bias is not None:
-                new.bias.copy_(module.bias)
-    new.train(module.training)
-    return new
+        for extra in ("layout", "algorithm"):
+            module.__dict__.pop(extra, None)
 
 
 def convert(model: torch.nn.Module, *, to: str = "conv1d", share: bool = True) -> torch.nn.Module:
     """Replace every ``torch.nn.Conv1d``/``ConvTranspose1d`` in ``model`` by conv1d's (``to='conv1d'``)
-    or back (``to='torch'``), in place; returns the model (or the replacement, if ``model``
-    itself is a convolution).
+    or back (``to='torch'``), in place; returns the model (or the converted module, if
+    ``model`` itself is a convolution).
 
-    ``share=True`` (default) keeps the very same weight and bias ``Parameter`` objects, so an
-    optimiser built before the conversion still updates the model; ``share=False`` copies
-    them. Outputs are unchanged (up to floating-point rounding). Converting back to torch
-    refuses modules that use conv1d-only options (causal or (left, right) padding, 'NLC').
+    Each module changes its class and nothing else: its parameters and buffers, forward
+    hooks and pre-hooks, attributes set on it, ``requires_grad``, training mode and
+    parametrizations (``torch.nn.utils.parametrize``; also the hook-based ``weight_norm``,
+    ``spectral_norm`` and ``prune``) stay as they were, so outputs are unchanged (up to
+    floating-point rounding). ``share=True`` (default) converts the modules themselves, so
+    an optimiser built before still updates the very same ``Parameter`` objects;
+    ``share=False`` puts converted deep copies in their place. All or nothing: every
+    module is checked first, and one that cannot be converted (conv1d-only options going
+    back to torch: causal or (left, right) padding, 'same' with stride > 1, 'NLC') raises
+    a :class:`ConvError` naming it before any module changes.
     """
     if to not in ("conv1d", "torch"):
         raise ConvError(f"convert: to must be 'conv1d' or 'torch', got {to!r}.")
@@ -118,12 +144,18 @@ def convert(model: torch.nn.Module, *, to: str = "conv1d", share: bool = True) -
         raise ConvTypeError(
             f"convert: expected a torch.nn.Module (a model or one layer), got {type(model).__name__}."
         )
-    replacement = _swap(model, share, to)
-    if replacement is not None:
-        return replacement
-    for parent in model.modules():
-        for name, child in list(parent.named_children()):
-            new = _swap(child, share, to)
-            if new is not None:
-                setattr(parent, name, new)
+    top = _target(model, to)
+    changes = [(parent, name, child, cls) for parent in model.modules() for name, child in parent.named_children()
+               if (cls := _target(child, to)) is not None]  # fmt: skip
+    if top is not None:
+        converted = model if share else copy.deepcopy(model)
+        _become(converted, top)
+        return converted
+    for parent, name, child, cls in changes:
+        if share:
+            _become(child, cls)
+        else:
+            copied = copy.deepcopy(child)
+            _become(copied, cls)
+            setattr(parent, name, copied)
     return model
