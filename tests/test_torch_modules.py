@@ -556,22 +556,77 @@ def test_a_second_differentiation_of_complex_layers_is_refused(cls: type) -> Non
 
 
 @pytest.mark.parametrize("cls", [ct.Conv1d, ct.ConvTranspose1d], ids=["Conv1d", "ConvTranspose1d"])
-def test_functorch_transforms_get_torchs_own_refusal(cls: type) -> None:
-    """The modules skip ``Function.apply``'s Python wrapper only while no functorch
-    transform is active; under one (here ``torch.func.grad``) they go through it, and so
-    give torch's explanation (the Function has no ``setup_context``), not an internal
-    assertion from the C++ apply."""
+def test_functorch_transforms_compute_with_torch(cls: type) -> None:
+    """Under a functorch transform (torch.func.grad, vmap) the modules compute with PyTorch's
+    own operators and give torch.nn's results (they raised torch's setup_context refusal)."""
     layer = cls(2, 3, 3, dtype=torch.float64)
-    x = torch.randn(1, 2, 8, dtype=torch.float64)
-    with pytest.raises(RuntimeError, match="setup_context"):
-        torch.func.grad(lambda x: layer(x).sum())(x)
-    # A tensor that escaped a finished transform (a "dead" wrapper, which the skipped
-    # wrapper would have unwrapped) still computes what torch's layer computes from it.
-    leaked: list[torch.Tensor] = []
-    torch.func.grad(lambda x: leaked.append(x) or x.sum())(x)
     theirs = (torch.nn.Conv1d if cls is ct.Conv1d else torch.nn.ConvTranspose1d)(2, 3, 3, dtype=torch.float64)
     theirs.load_state_dict(layer.state_dict())
+    x = torch.randn(4, 2, 8, dtype=torch.float64)
+    ours = torch.func.grad(lambda x: layer(x).square().sum())(x)
+    assert torch.allclose(ours, torch.func.grad(lambda x: theirs(x).square().sum())(x), atol=1e-12)
+    assert torch.allclose(torch.func.vmap(layer)(x[:, None]), torch.func.vmap(theirs)(x[:, None]), atol=1e-12)
+    # A tensor that escaped a finished transform (a "dead" wrapper) still computes what
+    # torch's layer computes from it.
+    leaked: list[torch.Tensor] = []
+    torch.func.grad(lambda x: leaked.append(x) or x.sum())(x)
     assert torch.allclose(layer(leaked[0]), theirs(leaked[0]), atol=1e-12)
+
+
+def _export_pair() -> tuple[torch.nn.Module, torch.nn.Module, torch.Tensor]:
+    torch.manual_seed(0)
+    original = torch.nn.Sequential(
+        torch.nn.Conv1d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv1d(4, 4, 3, padding="same", padding_mode="reflect"),
+        torch.nn.ConvTranspose1d(4, 3, 4, stride=2),
+    )  # fmt: skip
+    return original, ct.convert(copy.deepcopy(original)), torch.randn(2, 2, 16)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::UserWarning")
+def test_a_converted_model_exports_to_the_originals_graph() -> None:
+    """torch.export, the TorchScript ONNX exporter, torch.jit.trace and torch.jit.script
+    (which all failed on a converted model) give what they give for the original: the same
+    export graph, byte-identical ONNX, the same outputs."""
+    original, converted, x = _export_pair()
+    expected = original(x)
+    original_weight = converted[0].weight
+    exported = [torch.export.export(m, (x,)) for m in (original, converted)]
+    assert str(exported[0].graph) == str(exported[1].graph)
+    assert torch.allclose(exported[1].module()(x), expected, atol=1e-6)
+    onnx = [io.BytesIO(), io.BytesIO()]
+    for m, f in zip((original, converted), onnx):
+        torch.onnx.export(m, (x,), f, dynamo=False)
+    assert onnx[0].getvalue() == onnx[1].getvalue()
+    assert torch.allclose(torch.jit.trace(converted, (x,))(x), expected, atol=1e-6)
+    assert type(converted[0]) is ct.Conv1d
+    assert torch.allclose(torch.jit.script(converted)(x), expected, atol=1e-6)
+    # TorchScript's __prepare_scriptable__ protocol puts the returned modules in place in the
+    # model (as for every module that has one): they are torch.nn's, with the same parameters.
+    assert type(converted[0]) is torch.nn.Conv1d and converted[0].weight is original_weight
+    with pytest.raises(
+        conv1d.ConvError, match=r"has no TorchScript form: torch\.nn\.Conv1d has no padding='causal'"
+    ):
+        torch.jit.script(ct.Conv1d(2, 3, 3, padding="causal"))
+
+
+def test_conv1d_extras_compute_with_torch_under_export() -> None:
+    """Options torch.nn lacks ('causal', (left, right), channels last) export as explicit
+    padding and a convolution, with the eager results."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        ct.Conv1d(2, 3, 3, padding="causal", layout="NLC"),
+        ct.Conv1d(3, 2, 4, padding=(2, 1), padding_mode="replicate", layout="NLC"),
+    )
+    x = torch.randn(2, 16, 2)
+    assert torch.allclose(torch.export.export(model, (x,)).module()(x), model(x), atol=1e-6)
+
+
+def test_bfloat16_says_what_is_supported() -> None:
+    layer = ct.Conv1d(2, 3, 3).to(torch.bfloat16)
+    with pytest.raises(
+        conv1d.ConvTypeError, match="computes float16, float32, float64, complex64 and complex128"
+    ):
+        layer(torch.randn(1, 2, 8, dtype=torch.bfloat16))
 
 
 @pytest.mark.parametrize(

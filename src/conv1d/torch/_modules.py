@@ -3,20 +3,19 @@ and backward run through the layer's executor (see :mod:`conv1d.torch._function`
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..dispatch import parse_algorithm
-from ..errors import ConvError, mixed_dtypes
+from ..errors import ConvError, ConvTypeError, mixed_dtypes
 from ..executor import Executor
 from ..layers import layer_executor
 from ..spec import conv1d_spec, conv_transpose1d_spec, layer_arguments
-from ._convert import stored_padding, torch_padding
+from ._convert import refusal, stored_padding, torch_padding
 from ._function import (
-    Conv1dFunction,
-    ConvTranspose1dFunction,
     apply_conv1d,
     apply_conv_transpose1d,
     functorch_active,
@@ -117,9 +116,33 @@ class Conv1d(torch.nn.Conv1d):
         )
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if functorch_active():
-            return Conv1dFunction.apply(input, self.weight, self.bias, self)
+        if _torch_computes(input):
+            return self._torch_forward(input)
+        _check_dtype(self._op, input)
         return apply_conv1d(input, self.weight, self.bias, self)
+
+    def _torch_forward(self, input: torch.Tensor) -> torch.Tensor:
+        """The same convolution by PyTorch's own operators (see :func:`_torch_computes`):
+        ``torch.nn.Conv1d``'s forward where torch.nn has the options (so an export gives the
+        original's graph), explicit padding and ``F.conv1d`` for conv1d's extras."""
+        x = input.transpose(-1, -2) if self.layout == "NLC" else input
+        if refusal(self.padding, self.stride[0], "NCL") is None:
+            y = torch.nn.Conv1d.forward(self, x)
+        else:
+            spec = conv1d_spec(tuple(x.shape), tuple(self.weight.shape), stride=self.stride, padding=self.padding,
+                               dilation=self.dilation, groups=self.groups, padding_mode=self.padding_mode, op=self._op)  # fmt: skip
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            x = torch.nn.functional.pad(x, (spec.pad_left, spec.pad_right), mode=mode)
+            y = torch.nn.functional.conv1d(
+                x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+            )
+        return y.transpose(-1, -2) if self.layout == "NLC" else y
+
+    def __prepare_scriptable__(self) -> torch.nn.Module:
+        """What ``torch.jit.script`` compiles in its place (conv1d's NumPy kernels cannot be
+        scripted): torch.nn's own module, sharing the parameters. (TorchScript also puts it
+        in the scripted model's place, as it does with every module that has this method.)"""
+        return _scriptable(self, torch.nn.Conv1d)
 
     def extra_repr(self) -> str:
         return _extras_repr(self, super().extra_repr())
@@ -215,9 +238,16 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
     def forward(self, input: torch.Tensor, output_size: Any = None) -> torch.Tensor:
         if output_size is not None:
             output_size = [int(s) for s in output_size] if not isinstance(output_size, int) else output_size
-        if functorch_active():
-            return ConvTranspose1dFunction.apply(input, self.weight, self.bias, self, output_size)
+        if _torch_computes(input):
+            x = input.transpose(-1, -2) if self.layout == "NLC" else input
+            y = torch.nn.ConvTranspose1d.forward(self, x, output_size)
+            return y.transpose(-1, -2) if self.layout == "NLC" else y
+        _check_dtype(self._op, input)
         return apply_conv_transpose1d(input, self.weight, self.bias, self, output_size)
+
+    def __prepare_scriptable__(self) -> torch.nn.Module:
+        """What ``torch.jit.script`` compiles in its place: torch.nn's own module, sharing the parameters."""
+        return _scriptable(self, torch.nn.ConvTranspose1d)
 
     def extra_repr(self) -> str:
         return _extras_repr(self, super().extra_repr())
@@ -230,6 +260,43 @@ def _extras_repr(module: Conv1d | ConvTranspose1d, text: str) -> str:
     if module.algorithm != "auto":
         text += f", algorithm={module.algorithm!r}"
     return text
+
+
+def _torch_computes(x: torch.Tensor) -> bool:
+    """Whether PyTorch's own operators must compute: under a functorch transform (vmap,
+    grad, ...), while tracing (``torch.jit.trace``, the TorchScript ONNX exporter),
+    compiling or exporting (``torch.compile``, ``torch.export``, the dynamo ONNX exporter),
+    and for tensor subclasses (fake or wrapped tensors). Their values are never NumPy
+    arrays, and the results are PyTorch's (equal to conv1d's within rounding)."""
+    return (
+        (type(x) is not torch.Tensor and type(x) is not torch.nn.Parameter)
+        or functorch_active()
+        or torch._C._get_tracing_state() is not None
+        or torch.compiler.is_compiling()
+        or torch.compiler.is_exporting()
+        or torch.onnx.is_in_onnx_export()
+    )
+
+
+_DTYPES = frozenset({torch.float16, torch.float32, torch.float64, torch.complex64, torch.complex128})
+
+
+def _check_dtype(op: str, x: torch.Tensor) -> None:
+    if x.dtype not in _DTYPES:
+        raise ConvTypeError(
+            f"{op}: conv1d computes float16, float32, float64, complex64 and complex128 tensors; got "
+            f"{x.dtype}. Convert the input and the module, e.g. x.float() and module.float()."
+        )
+
+
+def _scriptable(module: torch.nn.Module, cls: type) -> torch.nn.Module:
+    """A torch.nn module of ``cls`` with ``module``'s options, sharing its parameters."""
+    reason = refusal(module.padding, module.stride[0], module.layout)
+    if reason:
+        raise ConvError(f"torch.jit.script: {module!r} has no TorchScript form: {reason}.")
+    twin = copy.copy(module)  # the same parameters, buffers and hooks
+    twin.__class__ = cls
+    return twin
 
 
 def _check_device(op: str, device: Any) -> None:
