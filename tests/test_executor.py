@@ -9,12 +9,14 @@ what decides a plan; a shared executor gives every thread the serial result's bi
 from __future__ import annotations
 
 import inspect
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import assert_matches
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import conv_cases, lay_out, make_arrays, transposed_cases
@@ -484,3 +486,73 @@ def test_a_thread_limit_is_the_calling_threads_own():
         t.join()
     assert seen == [process]
     assert threads.get() == process
+
+
+@settings(max_examples=120, deadline=None)
+@given(case=conv_cases(), dtype=st.sampled_from([np.float64, np.float32, np.float16]),
+       algorithm=st.sampled_from(ALGORITHMS), block_bytes=st.sampled_from([1, 64, 512]), seed=st.integers(0, 2**16))  # fmt: skip
+def test_a_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes, seed):
+    """The general path's forward split into blocks of outputs (tiny BLOCK_BYTES: often one
+    output per block), every padding mode at the signal's edges, equals PyTorch in float64."""
+    algorithm = _allowed(case, dtype, algorithm)
+    a = make_arrays(case, dtype, seed)
+    x = lay_out(a.input, case.view)
+    spec = conv1d_spec(
+        x.shape, a.weight.shape, None if a.bias is None else a.bias.shape, **case.options, dtype=x.dtype
+    )
+    expected = conv1d.conv1d(x.astype(np.float64), a.weight.astype(np.float64),
+                             None if a.bias is None else a.bias.astype(np.float64), **case.options, algorithm="gemm")  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(executor, "BLOCK_BYTES", block_bytes)
+        run = Executor(spec, algorithm)
+        blocks = run._output_blocks(x)
+        assert blocks[0][0] == 0 and blocks[-1][1] == spec.l_out
+        assert all(b[1] == c[0] for b, c in itertools.pairwise(blocks))
+        got = run.forward(x, a.weight, a.bias)
+    assert got.shape == spec.output_shape and got.dtype == dtype and got.flags.c_contiguous
+    assert_matches(got, expected.astype(dtype), np.dtype(dtype), f"{case} in blocks of {block_bytes} bytes",
+                   algorithm=run.plan.algorithm.value)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "dtype", "broadcast"),
+    [
+        ("reflect", {"padding": 1, "padding_mode": "reflect"}, np.float32, False),
+        ("reflect, stride 100", {"padding": 1, "padding_mode": "reflect", "stride": 100}, np.float32, False),
+        ("replicate", {"padding": 1, "padding_mode": "replicate"}, np.float32, False),
+        ("circular", {"padding": 1, "padding_mode": "circular"}, np.float32, False),
+        ("float16", {"padding": 1}, np.float16, False),
+        ("broadcast input, stride 100", {"padding": 1, "stride": 100}, np.float32, True),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_working_memory_stays_bounded(name, options, dtype, broadcast):
+    """On a 64 MiB signal (128 MiB broadcast) the working memory beyond input and output stays within
+    max(64 MiB, output size) (tracemalloc, which sees NumPy's allocations). These made whole
+    padded copies with int64 index arrays (reflect: 801 MiB on a 153 MiB signal, stride 100:
+    952 MiB), a whole float32 copy of a float16 input, or a broadcast input made whole."""
+    import tracemalloc
+
+    from conv1d.kernels import scratch
+
+    length = (32 if broadcast else 16) * 2**20  # (a broadcast input takes no memory of its own)
+    x = np.random.default_rng(0).standard_normal((1, 1, 1 if broadcast else length), dtype=np.float32)
+    x = np.broadcast_to(x, (1, 1, length)) if broadcast else x.astype(dtype)
+    w = np.ones((1, 1, 3), dtype)
+    conv1d.conv1d(x[..., :1000], w, **options)  # compiled, planned
+    scratch.release()
+    tracemalloc.start()
+    try:
+        y = conv1d.conv1d(x, w, **options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    working = peak - y.nbytes + scratch.pooled_bytes()
+    bound = max(64 * 2**20, y.nbytes)
+    assert working <= bound, (
+        f"{name}: {working / 2**20:.0f} MiB beyond the output, bound {bound / 2**20:.0f} MiB"
+    )
+    expected = conv1d.conv1d(x.astype(np.float64), w.astype(np.float64), **options)
+    np.testing.assert_allclose(
+        y.astype(np.float64), expected, rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-2
+    )

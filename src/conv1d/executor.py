@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import _padding
-from ._layout import compute_dtype, from_ncl, to_ncl
+from ._layout import compute_dtype, from_ncl, ncl_view, to_ncl
 from .dispatch import KERNELS, Algorithm, Plan, choose_algorithm
 from .kernels import gemm, threads
 from .spec import ConvSpec
@@ -44,6 +44,9 @@ from .spec import ConvSpec
 __all__ = ["Executor", "executor", "executor_for"]
 
 SHORT_ROWS = 256  # positions: below, bias_grad sums over the batch first
+# The general path's copies of the input and output (dtype conversion, padding modes,
+# broadcast inputs) are made a block of at most this many bytes at a time.
+BLOCK_BYTES = 16 * 2**20
 SPECTRA_KEPT = 4  # weight spectra an FFT executor keeps (layers of one shape sharing it)
 
 
@@ -98,8 +101,8 @@ class Executor:
         # transposed convolution's weight (C_in, C_out/G, K) is the weight of the forward
         # convolution it is the adjoint of, from C_out channels to C_in: Co = C_in/G, Ci = C_out/G.
         self._w = (g, ci, co, spec.k) if spec.transposed else (g, co, ci, spec.k)
-        # (weight, spectrum) pairs, newest last; replaced whole, never changed in place.
-        self._spectra: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+        # (weight, transform size, spectrum), newest last; replaced whole, never changed in place.
+        self._spectra: tuple[tuple[np.ndarray, int, np.ndarray], ...] = ()
 
     # -- the caller's arrays as the kernels' ------------------------------------------
 
@@ -120,15 +123,21 @@ class Executor:
         return from_ncl(y.reshape(n, g * c, length), s.layout, s.batched, s.dtype)
 
     def _spectrum(self, wg: np.ndarray, padded_length: int) -> np.ndarray:
-        """The FFT kernel's spectrum of ``wg``, kept while the weight is unchanged: the weight
-        is compared by value on every call (cheap next to an FFT), so in-place updates such as
-        ``layer.weight -= lr * grad`` are seen. Threads racing here compute the same spectrum."""
-        for weight, spectrum in reversed(self._spectra):
-            if weight.shape == wg.shape and weight.dtype == wg.dtype and np.array_equal(weight, wg):
-                return spectrum
+        """The FFT kernel's spectrum of ``wg`` for ``padded_length`` samples, kept while the
+        weight is unchanged: the weight is compared by value on every call (cheap next to an
+        FFT), so in-place updates such as ``layer.weight -= lr * grad`` are seen. Threads
+        racing here compute the same spectrum."""
         nfft = self.kernel.conv_length(self.spec.k, self.spec.dilation, padded_length)
+        for weight, size, spectrum in reversed(self._spectra):
+            if (
+                size == nfft
+                and weight.shape == wg.shape
+                and weight.dtype == wg.dtype
+                and np.array_equal(weight, wg)
+            ):
+                return spectrum
         spectrum = self.kernel.kernel_spectrum(wg, self.spec.dilation, nfft)
-        self._spectra = (*self._spectra[-(SPECTRA_KEPT - 1) :], (wg.copy(), spectrum))
+        self._spectra = (*self._spectra[-(SPECTRA_KEPT - 1) :], (wg.copy(), nfft, spectrum))
         return spectrum
 
     def _kernel(self, name: str, *args: Any, **extra: Any) -> np.ndarray:
@@ -169,10 +178,14 @@ class Executor:
             if b is not None:  # in place, on the kernel's own fresh array
                 y += b.astype(y.dtype, copy=False)[:, None]
             return from_ncl(y, s.layout, s.batched, s.dtype)
+        if not self.plain or _broadcast(x):
+            blocks = self._output_blocks(x)
+            if len(blocks) > 1:
+                return self._forward_in_blocks(x, w, b, blocks)
         extra: dict[str, Any] = {}
         if keep is not None and can.keeps_input:
             extra["keep"] = keep
-        if self.plain:
+        if self.plain and not _broadcast(x):
             xg, wg = x.reshape(self._x), w.reshape(self._w)
             pad_left, pad_right = s.pad_left, s.pad_right
             bg = None if b is None else b.reshape(self._b)
@@ -183,9 +196,62 @@ class Executor:
         if can.takes_spectrum:
             extra["spectrum"] = self._spectrum(wg, xg.shape[-1] + pad_left + pad_right)
         y = self._kernel("conv", xg, wg, s.stride, s.dilation, pad_left, pad_right, bg, **extra)
-        if self.plain:
+        if self.plain and not _broadcast(x):
             return np.ascontiguousarray(y.reshape(self._y3))
         return self._result(y)
+
+    def _output_blocks(self, x: np.ndarray) -> list[tuple[int, int]]:
+        """Output positions [t0, t1) computed together so that a block's converted, padded
+        input and its output in the compute dtype each stay within BLOCK_BYTES (one block
+        when the whole call does): what the general path copies -- a dtype conversion, the
+        padding of a mode other than zeros, a broadcast input made whole -- is then at most
+        a block's worth, never the whole signal."""
+        s = self.spec
+        itemsize = compute_dtype(s.dtype).itemsize
+        per_output = s.n * s.c_out * itemsize
+        per_sample = s.n * s.c_in * itemsize
+        if (s.l_pad * per_sample <= BLOCK_BYTES and s.l_out * per_output <= BLOCK_BYTES) or s.l_out <= 1:
+            return [(0, s.l_out)]
+        by_input = (BLOCK_BYTES // max(per_sample, 1) - s.span) // s.stride + 1
+        count = max(1, min(by_input, BLOCK_BYTES // max(per_output, 1)))
+        return [(t0, min(s.l_out, t0 + count)) for t0 in range(0, s.l_out, count)]
+
+    def _forward_in_blocks(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, blocks: list[tuple[int, int]]
+    ) -> np.ndarray:
+        """:meth:`forward` block by block (see :meth:`_output_blocks`), each block's output
+        cast into the caller's array as it comes. A block reads input positions
+        [t0*stride - pad_left, (t1-1)*stride - pad_left + span); where that reaches past the
+        signal, zero padding is passed to the kernel as numbers, other modes' padding is
+        gathered for just those positions."""
+        s = self.spec
+        out = np.empty(s.output_shape, s.dtype)
+        xn, yn = ncl_view(x, s.layout, s.batched), ncl_view(out, s.layout, s.batched)
+        wg = self._weight(w)
+        bg = None if b is None else b.astype(compute_dtype(b.dtype), copy=False).reshape(self._b)
+        work = compute_dtype(s.dtype)
+        for t0, t1 in blocks:
+            a = t0 * s.stride - s.pad_left
+            z = (t1 - 1) * s.stride - s.pad_left + s.span
+            inside = (min(max(a, 0), s.l_in), min(max(z, 0), s.l_in))
+            piece = xn[..., inside[0] : inside[1]].astype(work)
+            before, after = (a, min(z, 0)), (max(a, s.l_in), z)  # padded positions outside the signal
+            left, right = max(0, before[1] - before[0]), max(0, after[1] - after[0])
+            if s.padding_mode != "zeros" and (left or right):
+                edges = [self._edge(xn, lo, hi, work) for lo, hi in (before, after) if hi > lo]
+                piece = np.concatenate(edges[:1] * bool(left) + [piece] + edges[-1:] * bool(right), axis=-1)
+                left = right = 0
+            n, c, length = piece.shape
+            xg = piece.reshape(n, s.groups, c // s.groups, length)
+            extra = {"spectrum": self._spectrum(wg, length + left + right)} if self.can.takes_spectrum else {}
+            y = self._kernel("conv", xg, wg, s.stride, s.dilation, left, right, bg, **extra)
+            yn[..., t0:t1] = y.reshape(n, s.c_out, t1 - t0)
+        return out
+
+    def _edge(self, xn: np.ndarray, lo: int, hi: int, dtype: np.dtype) -> np.ndarray:
+        """Padded positions [lo, hi) outside the signal, by the spec's padding mode."""
+        s = self.spec
+        return np.take(xn, _padding.sources(np.arange(lo, hi), s.l_in, s.padding_mode), axis=-1).astype(dtype)
 
     def _padded_input(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
         """The input as the kernels' (N, G, Ci, L) and the zero padding left to the kernel:
@@ -274,6 +340,12 @@ class Executor:
     def bias_grad(self, gy: np.ndarray) -> np.ndarray:
         """The gradient with respect to the bias, (C_out,)."""
         return sum_channels(gy, self.spec.channel_axis)
+
+
+def _broadcast(a: np.ndarray) -> bool:
+    """Whether ``a`` repeats values through a zero stride (``np.broadcast_to``): made whole,
+    it would be larger than the memory it views."""
+    return any(stride == 0 and size > 1 for stride, size in zip(a.strides, a.shape))
 
 
 def _finite(a: np.ndarray) -> bool:
