@@ -167,6 +167,7 @@ def test_each_kernel_declares_what_its_functions_take(algorithm):
     assert can.keeps_weights == ("kept" in transpose)
     assert can.sums_bias == ("bias" in weight)
     assert can.takes_spectrum == ("spectrum" in conv)
+    assert can.spreads_non_finite <= {"conv", "conv_transpose", "conv_weight"}
     if can.keeps_weights:
         assert can.keeps_input  # the weight transform is left in the same keep dict
 

@@ -36,9 +36,17 @@ def pad(x: np.ndarray, left: int, right: int, mode: str) -> np.ndarray:
 
 
 def pad_adjoint(grad: np.ndarray, l_in: int, left: int, right: int, mode: str) -> np.ndarray:
-    """The gradient with respect to the unpadded input, given the padded input's."""
+    """The gradient with respect to the unpadded input, given the padded input's: its middle,
+    plus each padded position's gradient added to the sample it was read from (index arrays
+    for the edges only, never as long as the signal)."""
     if left == 0 and right == 0:
         return grad
-    out = np.zeros(grad.shape[:-1] + (l_in,), dtype=grad.dtype)
-    np.add.at(out, (Ellipsis, source_indices(l_in, left, right, mode)), grad)
+    out = grad[..., left : left + l_in].copy()
+    with np.errstate(invalid="ignore", over="ignore"):  # (inf - inf: NaN, as PyTorch gives)
+        if left:
+            np.add.at(out, (Ellipsis, sources(np.arange(-left, 0), l_in, mode)), grad[..., :left])
+        if right:
+            np.add.at(
+                out, (Ellipsis, sources(np.arange(l_in, l_in + right), l_in, mode)), grad[..., left + l_in :]
+            )
     return out

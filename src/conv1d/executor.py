@@ -27,7 +27,6 @@ products and the thread count; an executor is safe to share between threads.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -79,13 +78,9 @@ class Executor:
         self.plan: Plan = choose_algorithm(spec, algorithm)
         self.kernel = KERNELS[self.plan.algorithm]
         self.can = self.kernel.CAPABILITIES
-        # For a kernel that spreads NaN and Inf: the cheapest exact one, which recomputes a
-        # non-finite result so that it equals PyTorch's (NaN and Inf only where the windows
-        # that read them reach).
-        self.exact = None
-        if self.can.spreads_non_finite:
-            exact = min((Algorithm.GEMM, Algorithm.DIRECT), key=lambda a: self.plan.seconds.get(a, math.inf))
-            self.exact = KERNELS[exact]
+        # For a kernel whose functions spread NaN and Inf (see Capabilities): the direct
+        # kernel, which computes those calls when their operands are not finite.
+        self.exact = KERNELS[Algorithm.DIRECT] if self.can.spreads_non_finite else None
         # Plain arrays: every conversion to and from the kernels' arrays is a reshape.
         self.plain = (
             spec.padding_mode == "zeros"
@@ -141,11 +136,12 @@ class Executor:
         return spectrum
 
     def _kernel(self, name: str, *args: Any, **extra: Any) -> np.ndarray:
-        """The kernel's function ``name`` on the normalised arrays. For a kernel that spreads
-        NaN and Inf, non-finite values are found by one sum over the smaller side -- the two
-        operands before the call, or the result after it -- and then the exact kernel
-        computes (without the extras, which belong to the first kernel)."""
-        if self.exact is None:
+        """The kernel's function ``name`` on the normalised arrays. Where that function spreads
+        NaN and Inf, non-finite values are found by one max/min pass over the smaller side --
+        the two operands before the call, or the result after it -- and then the direct
+        kernel computes (without the extras, which belong to the first kernel)."""
+        args = _zeros_as_values(name, args)
+        if self.exact is None or name not in self.can.spreads_non_finite:
             return getattr(self.kernel, name)(*args, **extra)
         a, b = args[0], args[1]
         if a.size + b.size <= _result_size(name, args):
@@ -358,6 +354,23 @@ def _finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(a.max()) and np.isfinite(a.min())) if a.size else True
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(a.sum()))
+
+
+def _zeros_as_values(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` of kernel function ``name``, with zero padding written into the input where
+    the other operand holds NaN or Inf: PyTorch multiplies its padding (0 * NaN = NaN, 0 * inf
+    = NaN), while kernels given padding as numbers skip it. One max/min pass over the weight
+    (a forward) or the output gradient (a weight gradient), only where there is padding."""
+    if name == "conv":
+        x, w, stride, dilation, left, right = args[:6]
+        if (left or right) and not _finite(w):
+            return (np.pad(x, [(0, 0)] * 3 + [(left, right)]), w, stride, dilation, 0, 0, *args[6:])
+    elif name == "conv_weight":
+        x, y, k, stride, dilation, left = args[:6]
+        right = max(0, (y.shape[3] - 1) * stride + (k - 1) * dilation + 1 - left - x.shape[3])
+        if (left or right) and y.size and not _finite(y):
+            return (np.pad(x, [(0, 0)] * 3 + [(left, right)]), y, k, stride, dilation, 0, *args[6:])
+    return args
 
 
 def _result_size(name: str, args: tuple[Any, ...]) -> int:

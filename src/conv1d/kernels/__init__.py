@@ -46,13 +46,16 @@ class Capabilities:
       gradient summed over batch and positions, from data it reads anyway;
     * ``takes_spectrum``: ``conv(..., spectrum=s)`` takes the weight's transform, kept by
       the caller between calls (see ``conv_length``/``kernel_spectrum`` in the module);
-    * ``spreads_non_finite``: its transforms mix a whole block of inputs into every output
-      (FFT, Winograd), so a NaN or Inf reaches outputs beyond the window that reads it and
-      an Inf becomes NaN; the executor then recomputes a non-finite result with an exact kernel.
+    * ``spreads_non_finite``: the functions (of ``conv``, ``conv_transpose``,
+      ``conv_weight``) that mix values no window pairs -- a transform of a whole block (FFT,
+      Winograd), or zeros multiplied in for positions outside the data (GEMM's stride-1
+      ``conv_transpose``) -- so that a NaN or Inf reaches outputs PyTorch keeps finite, or an
+      Inf becomes NaN; the executor then computes those with the direct kernel, which pairs
+      exactly the values PyTorch does.
     """
 
     keeps_input: bool = False
     keeps_weights: bool = False
     sums_bias: bool = False
     takes_spectrum: bool = False
-    spreads_non_finite: bool = False
+    spreads_non_finite: frozenset[str] = frozenset()

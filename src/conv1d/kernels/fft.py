@@ -37,7 +37,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from . import Capabilities, threads
 
-CAPABILITIES = Capabilities(takes_spectrum=True, spreads_non_finite=True)
+CAPABILITIES = Capabilities(
+    takes_spectrum=True, spreads_non_finite=frozenset({"conv", "conv_transpose", "conv_weight"})
+)
 
 BLOCK_BYTES = 64 * 2**20
 

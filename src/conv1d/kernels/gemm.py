@@ -36,7 +36,9 @@ import numpy as np
 
 from . import Capabilities, scratch, threads
 
-CAPABILITIES = Capabilities(keeps_input=True, sums_bias=True)
+CAPABILITIES = Capabilities(
+    keeps_input=True, sums_bias=True, spreads_non_finite=frozenset({"conv_transpose"})
+)
 
 BLOCK_BYTES = 32 * 2**20
 # A forward call may keep its gathered (or transformed) input for the weight gradient of

@@ -64,7 +64,12 @@ import numpy as np
 from . import Capabilities, gemm, scratch
 from .gemm import BLOCK_BYTES, as_conv_window, matmul
 
-CAPABILITIES = Capabilities(keeps_input=True, keeps_weights=True, sums_bias=True, spreads_non_finite=True)
+CAPABILITIES = Capabilities(
+    keeps_input=True,
+    keeps_weights=True,
+    sums_bias=True,
+    spreads_non_finite=frozenset({"conv", "conv_transpose", "conv_weight"}),
+)
 
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
 INFINITY = None
