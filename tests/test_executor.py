@@ -557,3 +557,13 @@ def test_working_memory_stays_bounded(name, options, dtype, broadcast):
     np.testing.assert_allclose(
         y.astype(np.float64), expected, rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-2
     )
+
+
+def test_a_result_too_large_to_allocate_is_a_conv_error_naming_its_size():
+    """A broadcast input of one sample made into 10^8, through 4096 output channels: a
+    1.5 TiB output, refused by NumPy before any work, reported with its size."""
+    x = np.broadcast_to(np.ones((1, 1, 1), np.float32), (1, 1, 10**8))
+    with pytest.raises(
+        conv1d.ConvError, match=r"output of shape \(1, 4096, 100000000\) \(float32, 1525\.9 GiB\)"
+    ):
+        conv1d.conv1d(x, np.ones((4096, 1, 1), np.float32))

@@ -11,7 +11,7 @@ mode, stride, dilation, groups, both layouts, batched or not, memory layouts, ev
 CI runs a small profile (``CONV1D_FUZZ_EXAMPLES``, default 40 examples per test); the long
 run is, for example (about 10,000 configurations, a few minutes)::
 
-    CONV1D_FUZZ_EXAMPLES=2000 python -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics
+    CONV1D_FUZZ_EXAMPLES=1700 python -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ products and the thread count; an executor is safe to share between threads.
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -37,6 +39,7 @@ import numpy as np
 from . import _padding
 from ._layout import compute_dtype, from_ncl, ncl_view, to_ncl
 from .dispatch import KERNELS, Algorithm, Plan, choose_algorithm
+from .errors import ConvError
 from .kernels import gemm, threads
 from .spec import ConvSpec
 
@@ -47,6 +50,32 @@ SHORT_ROWS = 256  # positions: below, bias_grad sums over the batch first
 # broadcast inputs) are made a block of at most this many bytes at a time.
 BLOCK_BYTES = 16 * 2**20
 SPECTRA_KEPT = 4  # weight spectra an FFT executor keeps (layers of one shape sharing it)
+
+
+def _refuse_what_cannot_be_allocated(
+    what: str,
+) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    """A computation whose arrays NumPy cannot allocate raises a ConvError naming the
+    result's size (NumPy refuses such an allocation before anything is computed)."""
+
+    def wrap(method: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        @functools.wraps(method)
+        def run(self: Executor, *args: Any, **kwargs: Any) -> np.ndarray:
+            try:
+                return method(self, *args, **kwargs)
+            except MemoryError:
+                s = self.spec
+                shape = {"output": s.output_shape, "input gradient": s.input_shape}.get(what, s.weight_shape)
+                size = math.prod(shape) * s.dtype.itemsize
+                raise ConvError(
+                    f"{s.op}: the {what} of shape {shape} ({s.dtype}, {size / 2**30:.1f} GiB) and the "
+                    f"working memory around it could not be allocated; compute it in parts (a Dask "
+                    f"array input does that), or with less padding, batch or length."
+                ) from None
+
+        return run
+
+    return wrap
 
 
 class Executor:
@@ -158,6 +187,7 @@ class Executor:
 
     # -- the four computations ----------------------------------------------------------
 
+    @_refuse_what_cannot_be_allocated("output")
     def forward(
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, keep: dict | None = None
     ) -> np.ndarray:
@@ -260,6 +290,7 @@ class Executor:
         xp = _padding.pad(xg, s.pad_left, s.pad_right, s.padding_mode)
         return xp, 0, 0
 
+    @_refuse_what_cannot_be_allocated("input gradient")
     def input_grad(self, w: np.ndarray, gy: np.ndarray, kept: dict | None = None) -> np.ndarray:
         """The gradient with respect to the input, of the input's shape. ``kept``: what
         :meth:`forward`'s ``keep`` collected with the same ``w``."""
@@ -298,6 +329,7 @@ class Executor:
         )
         return from_ncl(grad, s.layout, s.batched, s.dtype)
 
+    @_refuse_what_cannot_be_allocated("weight gradient")
     def weight_grad(
         self, x: np.ndarray, gy: np.ndarray, kept: dict | None = None, bias: np.ndarray | None = None
     ) -> np.ndarray:
