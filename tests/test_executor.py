@@ -567,3 +567,34 @@ def test_a_result_too_large_to_allocate_is_a_conv_error_naming_its_size():
         conv1d.ConvError, match=r"output of shape \(1, 4096, 100000000\) \(float32, 1525\.9 GiB\)"
     ):
         conv1d.conv1d(x, np.ones((4096, 1, 1), np.float32))
+
+
+@pytest.mark.parametrize("algorithm", ["gemm", "direct", "fft", "winograd"])
+def test_flush_denormal_reads_subnormal_operands_as_zero(algorithm):
+    """Off (the default) subnormal values compute exactly; on, every kernel reads them as
+    zero in its operands, as torch.set_flush_denormal(True) does."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 64)).astype(np.float32)
+    w = rng.standard_normal((4, 4, 3)).astype(np.float32)
+    tiny = np.finfo(np.float32).tiny
+    x[:, :, ::3] = 3e-39  # subnormal
+    w[0] = 1e-39
+    exact = conv1d.conv1d(x.astype(np.float64), w.astype(np.float64), padding=1, algorithm="gemm")
+    flushed_x = np.where(np.abs(x) < tiny, 0, x).astype(np.float32)
+    flushed_w = np.where(np.abs(w) < tiny, 0, w).astype(np.float32)
+    flushed = conv1d.conv1d(
+        flushed_x.astype(np.float64), flushed_w.astype(np.float64), padding=1, algorithm="gemm"
+    )
+    assert np.any(exact != flushed)
+    try:
+        assert conv1d.set_flush_denormal(True) is True
+        on = conv1d.conv1d(x, w, padding=1, algorithm=algorithm)
+        grad_w_on = conv1d.grad.conv1d_weight(x, w.shape, np.ones_like(on), padding=1, algorithm=algorithm)
+    finally:
+        conv1d.set_flush_denormal(False)
+    assert_matches(on, flushed.astype(np.float32), np.float32, "flushed forward", algorithm=algorithm)
+    assert np.abs(on[:, 0]).max() < 1e-30  # the subnormal filter is read as zero (FFT: rounding noise)
+    expected_gw = conv1d.grad.conv1d_weight(flushed_x, w.shape, np.ones_like(on), padding=1, algorithm="gemm")
+    assert_matches(grad_w_on, expected_gw, np.float32, "flushed weight gradient", algorithm=algorithm)
+    off = conv1d.conv1d(x.astype(np.float64), w.astype(np.float64), padding=1, algorithm=algorithm)
+    assert np.abs(off[:, 0]).max() > 1e-40  # off: the subnormal filter computes (1e-39 * x)

@@ -170,6 +170,8 @@ class Executor:
         the two operands before the call, or the result after it -- and then the direct
         kernel computes (without the extras, which belong to the first kernel)."""
         args = _zeros_as_values(name, args)
+        if _flush_denormal:
+            args = (_flushed(args[0]), _flushed(args[1]), *args[2:])
         if self.exact is None or name not in self.can.spreads_non_finite:
             return getattr(self.kernel, name)(*args, **extra)
         a, b = args[0], args[1]
@@ -386,6 +388,27 @@ def _finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(a.max()) and np.isfinite(a.min())) if a.size else True
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(a.sum()))
+
+
+_flush_denormal = False  # conv1d.set_flush_denormal
+
+
+def flush_denormal(mode: bool) -> None:
+    """Read subnormal operands as zero in every kernel call from now on (see
+    :func:`conv1d.set_flush_denormal`)."""
+    global _flush_denormal
+    _flush_denormal = bool(mode)
+
+
+def _flushed(a: np.ndarray) -> np.ndarray:
+    """``a`` with its subnormal values (nonzero, smaller in magnitude than the dtype's
+    smallest normal number) replaced by zero; ``a`` itself if it has none or is not floating."""
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return a
+    tiny = np.finfo(a.dtype).tiny
+    magnitude = np.abs(a)
+    subnormal = (magnitude < tiny) & (magnitude > 0)
+    return np.where(subnormal, 0, a).astype(a.dtype, copy=False) if subnormal.any() else a
 
 
 def _zeros_as_values(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
