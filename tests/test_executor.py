@@ -493,7 +493,7 @@ def test_a_thread_limit_is_the_calling_threads_own():
 @given(case=conv_cases(), dtype=st.sampled_from([np.float64, np.float32, np.float16]),
        algorithm=st.sampled_from(ALGORITHMS), block_bytes=st.sampled_from([1, 64, 512]), seed=st.integers(0, 2**16))  # fmt: skip
 def test_a_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes, seed):
-    """The general path's forward split into blocks of outputs (tiny BLOCK_BYTES: often one
+    """The general path's forward and weight gradient split into blocks of outputs (tiny BLOCK_BYTES: often one
     output per block), every padding mode at the signal's edges, equals PyTorch in float64."""
     algorithm = _allowed(case, dtype, algorithm)
     a = make_arrays(case, dtype, seed)
@@ -510,26 +510,36 @@ def test_a_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes
         assert blocks[0][0] == 0 and blocks[-1][1] == spec.l_out
         assert all(b[1] == c[0] for b, c in itertools.pairwise(blocks))
         got = run.forward(x, a.weight, a.bias)
+        gw = run.weight_grad(x, lay_out(a.grad_output, case.view))
+    expected_gw = conv1d.grad.conv1d_weight(x.astype(np.float64), a.weight.shape, a.grad_output.astype(np.float64),
+                                            **case.options, algorithm="gemm")  # fmt: skip
+    assert_matches(gw, expected_gw.astype(dtype), np.dtype(dtype), f"weight gradient {case} in blocks of {block_bytes}",
+                   algorithm=run.plan.algorithm.value)  # fmt: skip
     assert got.shape == spec.output_shape and got.dtype == dtype and got.flags.c_contiguous
     assert_matches(got, expected.astype(dtype), np.dtype(dtype), f"{case} in blocks of {block_bytes} bytes",
                    algorithm=run.plan.algorithm.value)  # fmt: skip
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # float16's inf, below
 @pytest.mark.parametrize(
     ("name", "options", "dtype", "broadcast"),
     [
+        ("zeros", {"padding": 1}, np.float32, False),
         ("reflect", {"padding": 1, "padding_mode": "reflect"}, np.float32, False),
         ("reflect, stride 100", {"padding": 1, "padding_mode": "reflect", "stride": 100}, np.float32, False),
         ("replicate", {"padding": 1, "padding_mode": "replicate"}, np.float32, False),
         ("circular", {"padding": 1, "padding_mode": "circular"}, np.float32, False),
         ("float16", {"padding": 1}, np.float16, False),
+        ("float64", {"padding": 1, "padding_mode": "reflect"}, np.float64, False),
+        ("int8", {"padding": 1}, np.int8, False),
         ("broadcast input, stride 100", {"padding": 1, "stride": 100}, np.float32, True),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_working_memory_stays_bounded(name, options, dtype, broadcast):
-    """On a 64 MiB signal (128 MiB broadcast) the working memory beyond input and output stays within
-    max(64 MiB, output size) (tracemalloc, which sees NumPy's allocations). These made whole
+    """On a signal of 16 Mi samples (32 Mi broadcast) the working memory beyond input and
+    output stays within max(64 MiB, output size), for the forward and the weight gradient
+    (tracemalloc, which sees NumPy's allocations). These made whole
     padded copies with int64 index arrays (reflect: 801 MiB on a 153 MiB signal, stride 100:
     952 MiB), a whole float32 copy of a float16 input, or a broadcast input made whole."""
     import tracemalloc
@@ -557,6 +567,23 @@ def test_working_memory_stays_bounded(name, options, dtype, broadcast):
     np.testing.assert_allclose(
         y.astype(np.float64), expected, rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-2
     )
+    # the weight gradient: its output is tiny, so the bound is 64 MiB
+    scratch.release()
+    tracemalloc.start()
+    try:
+        gw = conv1d.grad.conv1d_weight(x, w.shape, y, **options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    working = peak + scratch.pooled_bytes()
+    assert working <= 64 * 2**20, f"{name}: the weight gradient took {working / 2**20:.0f} MiB"
+    expected_gw = conv1d.grad.conv1d_weight(x.astype(np.float64), w.shape, y.astype(np.float64), **options)
+    if dtype == np.float16:  # 16.7 million overflows float16 (max 65504): inf, as PyTorch gives
+        assert np.isposinf(gw).all()
+    elif np.dtype(dtype).kind == "i":  # exact, wrapping to the dtype as PyTorch's integer convolution
+        np.testing.assert_array_equal(gw, expected_gw.astype(np.int64).astype(dtype))
+    else:  # (float32 sums of 16 Mi products: 1.3e-3 relative error measured)
+        np.testing.assert_allclose(gw.astype(np.float64), expected_gw, rtol=5e-3)
 
 
 def test_a_result_too_large_to_allocate_is_a_conv_error_naming_its_size():

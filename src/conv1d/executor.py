@@ -247,11 +247,8 @@ class Executor:
     def _forward_in_blocks(
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, blocks: list[tuple[int, int]]
     ) -> np.ndarray:
-        """:meth:`forward` block by block (see :meth:`_output_blocks`), each block's output
-        cast into the caller's array as it comes. A block reads input positions
-        [t0*stride - pad_left, (t1-1)*stride - pad_left + span); where that reaches past the
-        signal, zero padding is passed to the kernel as numbers, other modes' padding is
-        gathered for just those positions."""
+        """:meth:`forward` block by block (see :meth:`_output_blocks` and :meth:`_block_input`),
+        each block's output cast into the caller's array as it comes."""
         s = self.spec
         out = np.empty(s.output_shape, s.dtype)
         xn, yn = ncl_view(x, s.layout, s.batched), ncl_view(out, s.layout, s.batched)
@@ -259,22 +256,31 @@ class Executor:
         bg = None if b is None else b.astype(compute_dtype(b.dtype), copy=False).reshape(self._b)
         work = compute_dtype(s.dtype)
         for t0, t1 in blocks:
-            a = t0 * s.stride - s.pad_left
-            z = (t1 - 1) * s.stride - s.pad_left + s.span
-            inside = (min(max(a, 0), s.l_in), min(max(z, 0), s.l_in))
-            piece = xn[..., inside[0] : inside[1]].astype(work)
-            before, after = (a, min(z, 0)), (max(a, s.l_in), z)  # padded positions outside the signal
-            left, right = max(0, before[1] - before[0]), max(0, after[1] - after[0])
-            if s.padding_mode != "zeros" and (left or right):
-                edges = [self._edge(xn, lo, hi, work) for lo, hi in (before, after) if hi > lo]
-                piece = np.concatenate(edges[:1] * bool(left) + [piece] + edges[-1:] * bool(right), axis=-1)
-                left = right = 0
+            piece, left, right = self._block_input(xn, t0, t1, work)
             n, c, length = piece.shape
             xg = piece.reshape(n, s.groups, c // s.groups, length)
             extra = {"spectrum": self._spectrum(wg, length + left + right)} if self.can.takes_spectrum else {}
             y = self._kernel("conv", xg, wg, s.stride, s.dilation, left, right, bg, **extra)
             yn[..., t0:t1] = y.reshape(n, s.c_out, t1 - t0)
         return out
+
+    def _block_input(self, xn: np.ndarray, t0: int, t1: int, dtype: np.dtype) -> tuple[np.ndarray, int, int]:
+        """The input outputs [t0, t1) read, (N, C_in, L) in ``dtype``, and the zero padding
+        left to the kernel: positions [t0*stride - pad_left, (t1-1)*stride - pad_left + span);
+        where they reach past the signal, zero padding is left to the kernel as numbers,
+        other modes' padding is gathered for just those positions."""
+        s = self.spec
+        a = t0 * s.stride - s.pad_left
+        z = (t1 - 1) * s.stride - s.pad_left + s.span
+        inside = (min(max(a, 0), s.l_in), min(max(z, 0), s.l_in))
+        piece = xn[..., inside[0] : inside[1]].astype(dtype)
+        before, after = (a, min(z, 0)), (max(a, s.l_in), z)  # padded positions outside the signal
+        left, right = max(0, before[1] - before[0]), max(0, after[1] - after[0])
+        if s.padding_mode != "zeros" and (left or right):
+            edges = [self._edge(xn, lo, hi, dtype) for lo, hi in (before, after) if hi > lo]
+            piece = np.concatenate(edges[:1] * bool(left) + [piece] + edges[-1:] * bool(right), axis=-1)
+            left = right = 0
+        return piece, left, right
 
     def _edge(self, xn: np.ndarray, lo: int, hi: int, dtype: np.dtype) -> np.ndarray:
         """Padded positions [lo, hi) outside the signal, by the spec's padding mode."""
@@ -348,10 +354,14 @@ class Executor:
                 "conv_weight", self._groups(gy), self._groups(x), s.k, s.stride, s.dilation, s.pad_left
             )
             return np.ascontiguousarray(gw.reshape(self._w3), dtype=s.dtype)
+        if not self.plain or _broadcast(x) or _broadcast(gy):
+            blocks = self._output_blocks(x)
+            if len(blocks) > 1:
+                return self._weight_grad_in_blocks(x, gy, blocks)
         extra: dict[str, Any] = {"kept": kept} if kept and can.keeps_input else {}
         if bias is not None:
             extra["bias"] = bias.reshape(self._b)
-        if self.plain:
+        if self.plain and not (_broadcast(x) or _broadcast(gy)):
             gw = self._kernel(
                 "conv_weight",
                 x.reshape(self._x),
@@ -366,6 +376,25 @@ class Executor:
         xg, pad_left, _ = self._padded_input(x)
         gw = self._kernel("conv_weight", xg, self._groups(gy), s.k, s.stride, s.dilation, pad_left, **extra)
         return np.ascontiguousarray(gw.reshape(self._w3), dtype=s.dtype)
+
+    def _weight_grad_in_blocks(
+        self, x: np.ndarray, gy: np.ndarray, blocks: list[tuple[int, int]]
+    ) -> np.ndarray:
+        """:meth:`weight_grad` as the sum of the blocks' weight gradients (see
+        :meth:`_output_blocks`): each block's input window and output gradient, converted
+        and padded a block at a time."""
+        s = self.spec
+        work = compute_dtype(s.dtype)
+        xn, gyn = ncl_view(x, s.layout, s.batched), ncl_view(gy, s.layout, s.batched)
+        total = None
+        for t0, t1 in blocks:
+            piece, left, _ = self._block_input(xn, t0, t1, work)
+            n, c, length = piece.shape
+            xg = piece.reshape(n, s.groups, c // s.groups, length)
+            gyg = gyn[..., t0:t1].astype(work).reshape(n, s.groups, s.c_out_per_group, t1 - t0)
+            part = self._kernel("conv_weight", xg, gyg, s.k, s.stride, s.dilation, left)
+            total = part if total is None else np.add(total, part, out=total)
+        return np.ascontiguousarray(total.reshape(self._w3), dtype=s.dtype)
 
     def bias_grad(self, gy: np.ndarray) -> np.ndarray:
         """The gradient with respect to the bias, (C_out,)."""
