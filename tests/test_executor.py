@@ -493,7 +493,7 @@ def test_a_thread_limit_is_the_calling_threads_own():
 @given(case=conv_cases(), dtype=st.sampled_from([np.float64, np.float32, np.float16]),
        algorithm=st.sampled_from(ALGORITHMS), block_bytes=st.sampled_from([1, 64, 512]), seed=st.integers(0, 2**16))  # fmt: skip
 def test_a_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes, seed):
-    """The general path's forward and weight gradient split into blocks of outputs (tiny BLOCK_BYTES: often one
+    """The general path's forward, weight gradient and input gradient split into blocks (tiny BLOCK_BYTES: often one
     output per block), every padding mode at the signal's edges, equals PyTorch in float64."""
     algorithm = _allowed(case, dtype, algorithm)
     a = make_arrays(case, dtype, seed)
@@ -511,6 +511,13 @@ def test_a_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes
         assert all(b[1] == c[0] for b, c in itertools.pairwise(blocks))
         got = run.forward(x, a.weight, a.bias)
         gw = run.weight_grad(x, lay_out(a.grad_output, case.view))
+        gx = run.input_grad(a.weight, lay_out(a.grad_output, case.view))
+        input_blocks = run._input_blocks()
+        assert input_blocks[0][0] == 0 and input_blocks[-1][1] == spec.l_in
+    expected_gx = conv1d.grad.conv1d_input(x.shape, a.weight.astype(np.float64), a.grad_output.astype(np.float64),
+                                           **case.options, algorithm="gemm")  # fmt: skip
+    assert_matches(gx, expected_gx.astype(dtype), np.dtype(dtype), f"input gradient {case} in blocks of {block_bytes}",
+                   algorithm=run.plan.algorithm.value)  # fmt: skip
     expected_gw = conv1d.grad.conv1d_weight(x.astype(np.float64), a.weight.shape, a.grad_output.astype(np.float64),
                                             **case.options, algorithm="gemm")  # fmt: skip
     assert_matches(gw, expected_gw.astype(dtype), np.dtype(dtype), f"weight gradient {case} in blocks of {block_bytes}",
@@ -567,6 +574,17 @@ def test_working_memory_stays_bounded(name, options, dtype, broadcast):
     np.testing.assert_allclose(
         y.astype(np.float64), expected, rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-2
     )
+    # the input gradient: its output is the input's size
+    scratch.release()
+    tracemalloc.start()
+    try:
+        gx = conv1d.grad.conv1d_input(x.shape, w, y, **options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    working = peak - gx.nbytes + scratch.pooled_bytes()
+    bound = max(64 * 2**20, gx.nbytes)
+    assert working <= bound, f"{name}: the input gradient took {working / 2**20:.0f} MiB beyond its output"
     # the weight gradient: its output is tiny, so the bound is 64 MiB
     scratch.release()
     tracemalloc.start()

@@ -312,8 +312,12 @@ class Executor:
                 "conv", self._groups(gy), self._weight(w), s.stride, s.dilation, s.pad_left, s.pad_right
             )
             return self._result(grad[..., : s.l_in])
+        if not self.plain or _broadcast(gy):
+            blocks = self._input_blocks()
+            if len(blocks) > 1:
+                return self._input_grad_in_blocks(w, gy, blocks)
         extra = {"kept": kept} if kept and self.can.keeps_weights else {}
-        if self.plain:
+        if self.plain and not _broadcast(gy):
             gx = self._kernel(
                 "conv_transpose",
                 gy.reshape(self._y),
@@ -336,6 +340,68 @@ class Executor:
             padded.reshape(n, g * c, length), s.l_in, s.pad_left, s.pad_right, s.padding_mode
         )
         return from_ncl(grad, s.layout, s.batched, s.dtype)
+
+    def _input_blocks(self) -> list[tuple[int, int]]:
+        """Input positions [p0, p1) whose gradient is computed together, so that a block's
+        output gradient window and its input gradient, in the compute dtype, each stay
+        within BLOCK_BYTES (one block when the whole call does)."""
+        s = self.spec
+        itemsize = compute_dtype(s.dtype).itemsize
+        per_sample, per_output = s.n * s.c_in * itemsize, s.n * s.c_out * itemsize
+        if (s.l_in * per_sample <= BLOCK_BYTES and s.l_out * per_output <= BLOCK_BYTES) or s.l_in <= 1:
+            return [(0, s.l_in)]
+        by_gradient = max(1, (BLOCK_BYTES // max(per_output, 1) - 1) * s.stride - s.span + 1)
+        count = max(1, min(by_gradient, BLOCK_BYTES // max(per_sample, 1)))
+        return [(p0, min(s.l_in, p0 + count)) for p0 in range(0, s.l_in, count)]
+
+    def _padded_grad(self, gyn: np.ndarray, wg: np.ndarray, q0: int, q1: int, dtype: np.dtype) -> np.ndarray:
+        """The gradient at padded-input positions [q0, q1), (N, C_in, q1 - q0) in ``dtype``:
+        the kernel's conv_transpose of just the output gradients whose windows reach them."""
+        s = self.spec
+        t0 = max(0, -((s.span - 1 - q0) // s.stride))  # ceil((q0 - span + 1) / stride)
+        t1 = min(s.l_out, (q1 - 1) // s.stride + 1)
+        n = gyn.shape[0]
+        if t1 <= t0:
+            return np.zeros((n, s.c_in, q1 - q0), dtype)
+        gyg = gyn[..., t0:t1].astype(dtype).reshape(n, s.groups, s.c_out_per_group, t1 - t0)
+        start = max(q0, t0 * s.stride)  # (with stride > span, positions before the first window get nothing)
+        grad = self._kernel(
+            "conv_transpose", gyg, wg, s.stride, s.dilation, q1 - start, start - t0 * s.stride
+        )
+        grad = grad.reshape(n, s.c_in, q1 - start)
+        if start > q0:
+            grad = np.concatenate([np.zeros((n, s.c_in, start - q0), grad.dtype), grad], axis=-1)
+        return grad
+
+    def _input_grad_in_blocks(
+        self, w: np.ndarray, gy: np.ndarray, blocks: list[tuple[int, int]]
+    ) -> np.ndarray:
+        """:meth:`input_grad` block by block of input positions (see :meth:`_input_blocks`),
+        cast into the caller's array as it comes. For padding modes other than zeros, the
+        gradient at the padded positions is computed first (small: the edges) and added to
+        the samples they were read from as their block is written."""
+        s = self.spec
+        work = compute_dtype(s.dtype)
+        out = np.empty(s.input_shape, s.dtype)
+        gyn, gxn = ncl_view(gy, s.layout, s.batched), ncl_view(out, s.layout, s.batched)
+        wg = self._weight(w)
+        sources = sums = None
+        if s.padding_mode != "zeros" and (s.pad_left or s.pad_right):
+            positions = np.concatenate([np.arange(-s.pad_left, 0), np.arange(s.l_in, s.l_in + s.pad_right)])
+            edges = [self._padded_grad(gyn, wg, q0, q1, work)
+                     for q0, q1 in ((0, s.pad_left), (s.pad_left + s.l_in, s.l_pad)) if q1 > q0]  # fmt: skip
+            sources, where = np.unique(
+                _padding.sources(positions, s.l_in, s.padding_mode), return_inverse=True
+            )
+            sums = np.zeros((gyn.shape[0], s.c_in, sources.size), work)
+            np.add.at(sums, (Ellipsis, where), np.concatenate(edges, axis=-1))
+        for p0, p1 in blocks:
+            grad = self._padded_grad(gyn, wg, p0 + s.pad_left, p1 + s.pad_left, work)
+            if sources is not None:
+                inside = (sources >= p0) & (sources < p1)
+                grad[..., sources[inside] - p0] += sums[..., inside]
+            gxn[..., p0:p1] = grad
+        return out
 
     @_refuse_what_cannot_be_allocated("weight gradient")
     def weight_grad(
