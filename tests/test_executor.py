@@ -643,3 +643,52 @@ def test_flush_denormal_reads_subnormal_operands_as_zero(algorithm):
     assert_matches(grad_w_on, expected_gw, np.float32, "flushed weight gradient", algorithm=algorithm)
     off = conv1d.conv1d(x.astype(np.float64), w.astype(np.float64), padding=1, algorithm=algorithm)
     assert np.abs(off[:, 0]).max() > 1e-40  # off: the subnormal filter computes (1e-39 * x)
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=transposed_cases(), dtype=st.sampled_from([np.float64, np.float32, np.float16]),
+       algorithm=st.sampled_from(("auto", "gemm", "direct", "fft")), block_bytes=st.sampled_from([1, 64, 512]),
+       seed=st.integers(0, 2**16))  # fmt: skip
+def test_a_transposed_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes, seed):
+    if algorithm == "fft" and np.dtype(dtype) == np.float16:
+        algorithm = "auto"
+    a = make_arrays(case, dtype, seed)
+    x = lay_out(a.input, case.view)
+    spec = conv_transpose1d_spec(x.shape, a.weight.shape, None if a.bias is None else a.bias.shape,
+                                 **case.options, dtype=x.dtype)  # fmt: skip
+    expected = conv1d.conv_transpose1d(x.astype(np.float64), a.weight.astype(np.float64),
+                                       None if a.bias is None else a.bias.astype(np.float64), **case.options,
+                                       algorithm="gemm")  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(executor, "BLOCK_BYTES", block_bytes)
+        run = Executor(spec, algorithm)
+        blocks = run._transposed_blocks()
+        assert blocks[0][0] == 0 and blocks[-1][1] == spec.l_out
+        got = run.forward(x, a.weight, a.bias)
+    assert got.shape == spec.output_shape and got.dtype == dtype and got.flags.c_contiguous
+    assert_matches(got, expected.astype(dtype), np.dtype(dtype), f"{case} in blocks of {block_bytes} bytes",
+                   algorithm=run.plan.algorithm.value)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["float16", "float32"])
+def test_a_transposed_forward_stays_within_its_memory_bound(dtype):
+    """conv_transpose1d of a 16 Mi-sample signal: beyond input and output, at most
+    max(64 MiB, output size) (a float16 input was converted whole to float32)."""
+    import tracemalloc
+
+    from conv1d.kernels import scratch
+
+    x = np.random.default_rng(0).standard_normal((1, 1, 16 * 2**20), dtype=np.float32).astype(dtype)
+    w = np.ones((1, 1, 3), dtype)
+    conv1d.conv_transpose1d(x[..., :1000], w, stride=2)
+    scratch.release()
+    tracemalloc.start()
+    try:
+        y = conv1d.conv_transpose1d(x, w, stride=2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    working = peak - y.nbytes + scratch.pooled_bytes()
+    assert working <= max(64 * 2**20, y.nbytes), f"{working / 2**20:.0f} MiB beyond the output"
+    expected = conv1d.conv_transpose1d(x[..., :5000].astype(np.float64), w.astype(np.float64), stride=2)
+    np.testing.assert_allclose(y[..., :9000].astype(np.float64), expected[..., :9000], rtol=2e-3, atol=1e-2)

@@ -197,6 +197,10 @@ class Executor:
         (``keeps_input``/``keeps_weights``) leave their gathered or transformed input and
         weight for :meth:`weight_grad`'s and :meth:`input_grad`'s ``kept`` in the same step."""
         s, can = self.spec, self.can
+        if s.transposed and (not self.plain or _broadcast(x)):
+            blocks = self._transposed_blocks()
+            if len(blocks) > 1:
+                return self._transposed_forward_in_blocks(x, w, b, blocks)
         if s.transposed:
             y = self._kernel(
                 "conv_transpose", self._groups(x), self._weight(w), s.stride, s.dilation, s.l_out, s.pad_left
@@ -340,6 +344,49 @@ class Executor:
             padded.reshape(n, g * c, length), s.l_in, s.pad_left, s.pad_right, s.padding_mode
         )
         return from_ncl(grad, s.layout, s.batched, s.dtype)
+
+    def _transposed_blocks(self) -> list[tuple[int, int]]:
+        """A transposed convolution's output positions [u0, u1) computed together, so that the
+        inputs they read and the block itself, in the compute dtype, each stay within
+        BLOCK_BYTES (one block when the whole call does)."""
+        s = self.spec
+        itemsize = compute_dtype(s.dtype).itemsize
+        per_input, per_output = s.n * s.c_in * itemsize, s.n * s.c_out * itemsize
+        if (s.l_in * per_input <= BLOCK_BYTES and s.l_out * per_output <= BLOCK_BYTES) or s.l_out <= 1:
+            return [(0, s.l_out)]
+        by_input = max(1, (BLOCK_BYTES // max(per_input, 1) - 1) * s.stride - s.span + 1)
+        count = max(1, min(by_input, BLOCK_BYTES // max(per_output, 1)))
+        return [(u0, min(s.l_out, u0 + count)) for u0 in range(0, s.l_out, count)]
+
+    def _transposed_forward_in_blocks(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, blocks: list[tuple[int, int]]
+    ) -> np.ndarray:
+        """:meth:`forward` of a transposed convolution block by block of output positions: each
+        block is the kernel's conv_transpose of just the inputs that reach it (with an
+        offset), converted a block at a time and cast into the caller's array as it comes."""
+        s = self.spec
+        work = compute_dtype(s.dtype)
+        out = np.empty(s.output_shape, s.dtype)
+        xn, yn = ncl_view(x, s.layout, s.batched), ncl_view(out, s.layout, s.batched)
+        wg = self._weight(w)
+        bias = None if b is None else b.astype(work, copy=False)[:, None]
+        n = xn.shape[0]
+        for u0, u1 in blocks:
+            q0, q1 = u0 + s.pad_left, u1 + s.pad_left  # positions of the uncropped output
+            i0 = max(0, -((s.span - 1 - q0) // s.stride))  # the first input reaching q0
+            i1 = min(s.l_in, (q1 - 1) // s.stride + 1)
+            block = np.zeros((n, s.c_out, u1 - u0), work)
+            if i1 > i0:
+                xg = xn[..., i0:i1].astype(work).reshape(n, s.groups, s.c_in_per_group, i1 - i0)
+                start = max(q0, i0 * s.stride)
+                part = self._kernel(
+                    "conv_transpose", xg, wg, s.stride, s.dilation, q1 - start, start - i0 * s.stride
+                )
+                block[..., start - q0 :] = part.reshape(n, s.c_out, q1 - start)
+            if bias is not None:
+                block += bias
+            yn[..., u0:u1] = block
+        return out
 
     def _input_blocks(self) -> list[tuple[int, int]]:
         """Input positions [p0, p1) whose gradient is computed together, so that a block's
