@@ -165,13 +165,29 @@ class Executor:
         return spectrum
 
     def _kernel(self, name: str, *args: Any, **extra: Any) -> np.ndarray:
-        """The kernel's function ``name`` on the normalised arrays. Where that function spreads
-        NaN and Inf, non-finite values are found by one max/min pass over the smaller side --
-        the two operands before the call, or the result after it -- and then the direct
-        kernel computes (without the extras, which belong to the first kernel)."""
+        """The kernel's function ``name`` on the normalised arrays, with PyTorch's NaN and Inf:
+
+        * where that function spreads them (``Capabilities.spreads_non_finite``), non-finite
+          values are looked for on the smaller side -- the two operands before the call, or
+          the result after it -- and found, the direct kernel computes (without the extras,
+          which belong to the first kernel);
+        * zero padding meets a non-finite weight, or output gradient, as PyTorch's does, as
+          values (0 * NaN = NaN): see :func:`_zeros_as_values`; a weight gradient is computed
+          again with its padding written out when its result is not finite (or, where a
+          window can lie wholly in the padding, when the output gradient is not)."""
         args = _zeros_as_values(name, args)
         if _flush_denormal:
             args = (_flushed(args[0]), _flushed(args[1]), *args[2:])
+        out = self._run(name, args, extra)
+        if name == "conv_weight":
+            left, right = _weight_grad_padding(args)
+            if (left or right) and (
+                not _finite(out) or (_padding_only_windows(args) and not _finite(args[1]))
+            ):
+                out = self._run(name, (_pad(args[0], left, right), *args[1:5], 0, *args[6:]), {})
+        return out
+
+    def _run(self, name: str, args: tuple[Any, ...], extra: dict[str, Any]) -> np.ndarray:
         if self.exact is None or name not in self.can.spreads_non_finite:
             return getattr(self.kernel, name)(*args, **extra)
         a, b = args[0], args[1]
@@ -517,19 +533,22 @@ class Executor:
 def _broadcast(a: np.ndarray) -> bool:
     """Whether ``a`` repeats values through a zero stride (``np.broadcast_to``): made whole,
     it would be larger than the memory it views."""
-    return any(stride == 0 and size > 1 for stride, size in zip(a.strides, a.shape))
+    return 0 in a.strides and any(stride == 0 and size > 1 for stride, size in zip(a.strides, a.shape))
 
 
 def _finite(a: np.ndarray) -> bool:
-    """No NaN or Inf in ``a``: its largest and smallest values are finite (NaN carries
-    through both; NumPy's own single-threaded reductions, 2.3 us each for 37,000 float32
-    values, against 7.1 for ``a.sum()`` and 16 for a BLAS dot product whose threads must
-    wake). Complex arrays: a sum, NaN and Inf carrying through it; a sum that overflows
-    counts as non-finite, and the exact kernel then computes, which is only slower."""
-    if a.dtype.kind == "f":  # (max and min raise no warning on NaN)
-        return bool(np.isfinite(a.max()) and np.isfinite(a.min())) if a.size else True
+    """No NaN or Inf in ``a``. Small arrays: one sum (NaN and Inf carry through it; a sum
+    that overflows counts as non-finite, and the exact path then computes, which is only
+    slower); large float arrays: their largest and smallest values, NumPy's single-threaded
+    reductions being faster per value than a sum (2.3 against 7.1 us for 37,000 float32
+    values; a BLAS dot product, 16 us, waits for its threads to wake)."""
+    if a.dtype.kind == "f" and a.size > SMALL_CHECK:  # (max and min raise no warning on NaN)
+        return bool(np.isfinite(a.max()) and np.isfinite(a.min()))
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(a.sum()))
+
+
+SMALL_CHECK = 2**15  # values: up to this many, _finite sums them in one call
 
 
 _flush_denormal = False  # conv1d.set_flush_denormal
@@ -555,19 +574,47 @@ def _flushed(a: np.ndarray) -> np.ndarray:
 
 def _zeros_as_values(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
     """``args`` of kernel function ``name``, with zero padding written into the input where
-    the other operand holds NaN or Inf: PyTorch multiplies its padding (0 * NaN = NaN, 0 * inf
-    = NaN), while kernels given padding as numbers skip it. One max/min pass over the weight
-    (a forward) or the output gradient (a weight gradient), only where there is padding."""
+    the weight holds NaN or Inf: PyTorch multiplies its padding (0 * NaN = NaN, 0 * inf = NaN),
+    while kernels given padding as numbers skip it. One check of the weight, only where
+    there is padding (a weight gradient is checked after, see :meth:`Executor._kernel`)."""
     if name == "conv":
         x, w, stride, dilation, left, right = args[:6]
         if (left or right) and not _finite(w):
-            return (np.pad(x, [(0, 0)] * 3 + [(left, right)]), w, stride, dilation, 0, 0, *args[6:])
-    elif name == "conv_weight":
-        x, y, k, stride, dilation, left = args[:6]
-        right = max(0, (y.shape[3] - 1) * stride + (k - 1) * dilation + 1 - left - x.shape[3])
-        if (left or right) and y.size and not _finite(y):
-            return (np.pad(x, [(0, 0)] * 3 + [(left, right)]), y, k, stride, dilation, 0, *args[6:])
+            return (_pad(x, left, right), w, stride, dilation, 0, 0, *args[6:])
     return args
+
+
+def _weight_grad_padding(args: tuple[Any, ...]) -> tuple[int, int]:
+    """The zero padding conv_weight's windows read on each side: (pad_left, right)."""
+    x, y, k, stride, dilation, left = args[:6]
+    return left, max(0, (y.shape[3] - 1) * stride + (k - 1) * dilation + 1 - left - x.shape[3])
+
+
+def _padding_only_windows(args: tuple[Any, ...]) -> bool:
+    """Whether some window of conv_weight's ``args`` reads no sample of the input, only
+    padding (a long padding, or a dilation stepping over a short input)."""
+    x, y, k, stride, dilation, left = args[:6]
+    return _padding_only(x.shape[3], y.shape[3], k, stride, dilation, left)
+
+
+@functools.lru_cache(maxsize=256)
+def _padding_only(length: int, count: int, k: int, stride: int, dilation: int, left: int) -> bool:
+    """:func:`_padding_only_windows` of the geometry (kept: an executor asks for the same
+    few); only the outputs at the edges, whose windows reach past the input, are looked at."""
+    span = (k - 1) * dilation + 1
+    inner_from = -(-left // stride)  # the first window starting inside the input
+    inner_to = (length - span + left) // stride + 1  # past the last window ending inside it
+    edges = np.concatenate(
+        [np.arange(0, min(count, inner_from)), np.arange(max(inner_to, inner_from, 0), count)]
+    )
+    start = edges * stride - left  # each window's first position in the input
+    first = np.maximum(0, -(start // dilation))  # the first tap at or past position 0: ceil(-start / d)
+    last = np.minimum(k - 1, (length - 1 - start) // dilation)  # the last tap before the input's end
+    return bool(np.any(first > last))
+
+
+def _pad(x: np.ndarray, left: int, right: int) -> np.ndarray:
+    return np.pad(x, [(0, 0)] * 3 + [(left, right)])
 
 
 def _result_size(name: str, args: tuple[Any, ...]) -> int:
