@@ -254,14 +254,9 @@ class Executor:
         padding of a mode other than zeros, a broadcast input made whole -- is then at most
         a block's worth, never the whole signal."""
         s = self.spec
-        itemsize = compute_dtype(s.dtype).itemsize
-        per_output = s.n * s.c_out * itemsize
-        per_sample = s.n * s.c_in * itemsize
-        if (s.l_pad * per_sample <= BLOCK_BYTES and s.l_out * per_output <= BLOCK_BYTES) or s.l_out <= 1:
-            return [(0, s.l_out)]
-        by_input = (BLOCK_BYTES // max(per_sample, 1) - s.span) // s.stride + 1
-        count = max(1, min(by_input, BLOCK_BYTES // max(per_output, 1)))
-        return [(t0, min(s.l_out, t0 + count)) for t0 in range(0, s.l_out, count)]
+        return _blocks(
+            s.l_out, s.n * s.c_out, lambda count: (count - 1) * s.stride + s.span, s.n * s.c_in, s.dtype
+        )
 
     def _forward_in_blocks(
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, blocks: list[tuple[int, int]]
@@ -365,13 +360,9 @@ class Executor:
         inputs they read and the block itself, in the compute dtype, each stay within
         BLOCK_BYTES (one block when the whole call does)."""
         s = self.spec
-        itemsize = compute_dtype(s.dtype).itemsize
-        per_input, per_output = s.n * s.c_in * itemsize, s.n * s.c_out * itemsize
-        if (s.l_in * per_input <= BLOCK_BYTES and s.l_out * per_output <= BLOCK_BYTES) or s.l_out <= 1:
-            return [(0, s.l_out)]
-        by_input = max(1, (BLOCK_BYTES // max(per_input, 1) - 1) * s.stride - s.span + 1)
-        count = max(1, min(by_input, BLOCK_BYTES // max(per_output, 1)))
-        return [(u0, min(s.l_out, u0 + count)) for u0 in range(0, s.l_out, count)]
+        return _blocks(
+            s.l_out, s.n * s.c_out, lambda count: (count + s.span - 2) // s.stride + 2, s.n * s.c_in, s.dtype
+        )
 
     def _transposed_forward_in_blocks(
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, blocks: list[tuple[int, int]]
@@ -408,13 +399,9 @@ class Executor:
         output gradient window and its input gradient, in the compute dtype, each stay
         within BLOCK_BYTES (one block when the whole call does)."""
         s = self.spec
-        itemsize = compute_dtype(s.dtype).itemsize
-        per_sample, per_output = s.n * s.c_in * itemsize, s.n * s.c_out * itemsize
-        if (s.l_in * per_sample <= BLOCK_BYTES and s.l_out * per_output <= BLOCK_BYTES) or s.l_in <= 1:
-            return [(0, s.l_in)]
-        by_gradient = max(1, (BLOCK_BYTES // max(per_output, 1) - 1) * s.stride - s.span + 1)
-        count = max(1, min(by_gradient, BLOCK_BYTES // max(per_sample, 1)))
-        return [(p0, min(s.l_in, p0 + count)) for p0 in range(0, s.l_in, count)]
+        return _blocks(
+            s.l_in, s.n * s.c_in, lambda count: (count + s.span - 2) // s.stride + 2, s.n * s.c_out, s.dtype
+        )
 
     def _padded_grad(self, gyn: np.ndarray, wg: np.ndarray, q0: int, q1: int, dtype: np.dtype) -> np.ndarray:
         """The gradient at padded-input positions [q0, q1), (N, C_in, q1 - q0) in ``dtype``:
@@ -527,6 +514,29 @@ class Executor:
     def bias_grad(self, gy: np.ndarray) -> np.ndarray:
         """The gradient with respect to the bias, (C_out,)."""
         return sum_channels(gy, self.spec.channel_axis)
+
+
+def _blocks(
+    total: int, per_position: int, reads: Callable[[int], int], per_read: int, dtype: np.dtype
+) -> list[tuple[int, int]]:
+    """Positions [0, total) in blocks such that a block of ``count`` positions (each
+    ``per_position`` values) and the ``reads(count)`` positions of the other side it reads
+    (each ``per_read`` values), in ``dtype``'s compute dtype, stay within BLOCK_BYTES; one
+    block when the whole call does."""
+    itemsize = compute_dtype(dtype).itemsize
+
+    def fits(count: int) -> bool:
+        return (
+            count * per_position * itemsize <= BLOCK_BYTES
+            and reads(count) * per_read * itemsize <= BLOCK_BYTES
+        )
+
+    if total <= 1 or fits(total):
+        return [(0, total)]
+    count = max(1, BLOCK_BYTES // max(per_position * itemsize, 1))
+    while count > 1 and not fits(count):
+        count //= 2
+    return [(p, min(total, p + count)) for p in range(0, total, count)]
 
 
 def _broadcast(a: np.ndarray) -> bool:
