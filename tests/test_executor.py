@@ -539,6 +539,10 @@ def test_a_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes
         ("float16", {"padding": 1}, np.float16, False),
         ("float64", {"padding": 1, "padding_mode": "reflect"}, np.float64, False),
         ("int8", {"padding": 1}, np.int8, False),
+        *(
+            (np.dtype(t).name, {"padding": 1, "padding_mode": "reflect"}, np.dtype(t), False)
+            for t in ("int16", "int32", "int64", "uint8", "complex64", "complex128")
+        ),
         ("broadcast input, stride 100", {"padding": 1, "stride": 100}, np.float32, True),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
@@ -555,7 +559,11 @@ def test_working_memory_stays_bounded(name, options, dtype, broadcast):
 
     length = (32 if broadcast else 16) * 2**20  # (a broadcast input takes no memory of its own)
     x = np.random.default_rng(0).standard_normal((1, 1, 1 if broadcast else length), dtype=np.float32)
-    x = np.broadcast_to(x, (1, 1, length)) if broadcast else x.astype(dtype)
+    x = (
+        np.broadcast_to(x, (1, 1, length))
+        if broadcast
+        else (np.abs(x) if np.dtype(dtype).kind == "u" else x).astype(dtype)
+    )
     w = np.ones((1, 1, 3), dtype)
     conv1d.conv1d(x[..., :1000], w, **options)  # compiled, planned
     scratch.release()
@@ -570,10 +578,14 @@ def test_working_memory_stays_bounded(name, options, dtype, broadcast):
     assert working <= bound, (
         f"{name}: {working / 2**20:.0f} MiB beyond the output, bound {bound / 2**20:.0f} MiB"
     )
-    expected = conv1d.conv1d(x.astype(np.float64), w.astype(np.float64), **options)
-    np.testing.assert_allclose(
-        y.astype(np.float64), expected, rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-2
-    )
+    wide = np.complex128 if np.dtype(dtype).kind == "c" else np.float64
+    expected = conv1d.conv1d(x.astype(wide), w.astype(wide), **options)
+    if np.dtype(dtype).kind in "iu":  # exact, wrapping to the dtype as PyTorch's integer convolution
+        np.testing.assert_array_equal(y, expected.real.astype(np.int64).astype(dtype))
+    else:
+        np.testing.assert_allclose(
+            y.astype(wide), expected, rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-2
+        )
     # the input gradient: its output is the input's size
     scratch.release()
     tracemalloc.start()
@@ -595,13 +607,13 @@ def test_working_memory_stays_bounded(name, options, dtype, broadcast):
         tracemalloc.stop()
     working = peak + scratch.pooled_bytes()
     assert working <= 64 * 2**20, f"{name}: the weight gradient took {working / 2**20:.0f} MiB"
-    expected_gw = conv1d.grad.conv1d_weight(x.astype(np.float64), w.shape, y.astype(np.float64), **options)
+    expected_gw = conv1d.grad.conv1d_weight(x.astype(wide), w.shape, y.astype(wide), **options)
     if dtype == np.float16:  # 16.7 million overflows float16 (max 65504): inf, as PyTorch gives
         assert np.isposinf(gw).all()
-    elif np.dtype(dtype).kind == "i":  # exact, wrapping to the dtype as PyTorch's integer convolution
-        np.testing.assert_array_equal(gw, expected_gw.astype(np.int64).astype(dtype))
+    elif np.dtype(dtype).kind in "iu":  # exact, wrapping to the dtype as PyTorch's integer convolution
+        np.testing.assert_array_equal(gw, expected_gw.real.astype(np.int64).astype(dtype))
     else:  # (float32 sums of 16 Mi products: 1.3e-3 relative error measured)
-        np.testing.assert_allclose(gw.astype(np.float64), expected_gw, rtol=5e-3)
+        np.testing.assert_allclose(gw.astype(wide), expected_gw, rtol=5e-3)
 
 
 def test_a_result_too_large_to_allocate_is_a_conv_error_naming_its_size():
