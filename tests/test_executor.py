@@ -506,7 +506,7 @@ def test_a_forward_in_blocks_equals_one_call(case, dtype, algorithm, block_bytes
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(executor, "BLOCK_BYTES", block_bytes)
         run = Executor(spec, algorithm)
-        blocks = run._output_blocks(x)
+        blocks = run._output_blocks()
         assert blocks[0][0] == 0 and blocks[-1][1] == spec.l_out
         assert all(b[1] == c[0] for b, c in itertools.pairwise(blocks))
         got = run.forward(x, a.weight, a.bias)

@@ -140,6 +140,10 @@ class Executor:
     def _weight(self, w: np.ndarray) -> np.ndarray:
         return w.astype(compute_dtype(w.dtype), copy=False).reshape(self._w)
 
+    def _bias(self, b: np.ndarray | None) -> np.ndarray | None:
+        """The bias as the kernels' (G, C_out/G), in the compute dtype."""
+        return None if b is None else b.astype(compute_dtype(b.dtype), copy=False).reshape(self._b)
+
     def _result(self, y: np.ndarray) -> np.ndarray:
         """The kernels' (N, G, C/G, L) back in the caller's layout and dtype."""
         s = self.spec
@@ -225,29 +229,30 @@ class Executor:
             if b is not None:  # in place, on the kernel's own fresh array
                 y += b.astype(y.dtype, copy=False)[:, None]
             return from_ncl(y, s.layout, s.batched, s.dtype)
-        if not self.plain or _broadcast(x):
-            blocks = self._output_blocks(x)
+        plain = self.plain and not _broadcast(x)
+        if not plain:
+            blocks = self._output_blocks()
             if len(blocks) > 1:
                 return self._forward_in_blocks(x, w, b, blocks)
         extra: dict[str, Any] = {}
         if keep is not None and can.keeps_input:
             extra["keep"] = keep
-        if self.plain and not _broadcast(x):
+        if plain:
             xg, wg = x.reshape(self._x), w.reshape(self._w)
             pad_left, pad_right = s.pad_left, s.pad_right
             bg = None if b is None else b.reshape(self._b)
         else:
             xg, pad_left, pad_right = self._padded_input(x)
             wg = self._weight(w)
-            bg = None if b is None else b.astype(compute_dtype(b.dtype), copy=False).reshape(self._b)
+            bg = self._bias(b)
         if can.takes_spectrum:
             extra["spectrum"] = self._spectrum(wg, xg.shape[-1] + pad_left + pad_right)
         y = self._kernel("conv", xg, wg, s.stride, s.dilation, pad_left, pad_right, bg, **extra)
-        if self.plain and not _broadcast(x):
+        if plain:
             return np.ascontiguousarray(y.reshape(self._y3))
         return self._result(y)
 
-    def _output_blocks(self, x: np.ndarray) -> list[tuple[int, int]]:
+    def _output_blocks(self) -> list[tuple[int, int]]:
         """Output positions [t0, t1) computed together so that a block's converted, padded
         input and its output in the compute dtype each stay within BLOCK_BYTES (one block
         when the whole call does): what the general path copies -- a dtype conversion, the
@@ -267,7 +272,7 @@ class Executor:
         out = np.empty(s.output_shape, s.dtype)
         xn, yn = ncl_view(x, s.layout, s.batched), ncl_view(out, s.layout, s.batched)
         wg = self._weight(w)
-        bg = None if b is None else b.astype(compute_dtype(b.dtype), copy=False).reshape(self._b)
+        bg = self._bias(b)
         work = compute_dtype(s.dtype)
         for t0, t1 in blocks:
             piece, left, right = self._block_input(xn, t0, t1, work)
@@ -326,12 +331,13 @@ class Executor:
                 "conv", self._groups(gy), self._weight(w), s.stride, s.dilation, s.pad_left, s.pad_right
             )
             return self._result(grad[..., : s.l_in])
-        if not self.plain or _broadcast(gy):
+        plain = self.plain and not _broadcast(gy)
+        if not plain:
             blocks = self._input_blocks()
             if len(blocks) > 1:
                 return self._input_grad_in_blocks(w, gy, blocks)
         extra = {"kept": kept} if kept and self.can.keeps_weights else {}
-        if self.plain and not _broadcast(gy):
+        if plain:
             gx = self._kernel(
                 "conv_transpose",
                 gy.reshape(self._y),
@@ -376,19 +382,8 @@ class Executor:
         xn, yn = ncl_view(x, s.layout, s.batched), ncl_view(out, s.layout, s.batched)
         wg = self._weight(w)
         bias = None if b is None else b.astype(work, copy=False)[:, None]
-        n = xn.shape[0]
         for u0, u1 in blocks:
-            q0, q1 = u0 + s.pad_left, u1 + s.pad_left  # positions of the uncropped output
-            i0 = max(0, -((s.span - 1 - q0) // s.stride))  # the first input reaching q0
-            i1 = min(s.l_in, (q1 - 1) // s.stride + 1)
-            block = np.zeros((n, s.c_out, u1 - u0), work)
-            if i1 > i0:
-                xg = xn[..., i0:i1].astype(work).reshape(n, s.groups, s.c_in_per_group, i1 - i0)
-                start = max(q0, i0 * s.stride)
-                part = self._kernel(
-                    "conv_transpose", xg, wg, s.stride, s.dilation, q1 - start, start - i0 * s.stride
-                )
-                block[..., start - q0 :] = part.reshape(n, s.c_out, q1 - start)
+            block = self._reaching(xn, wg, u0 + s.pad_left, u1 + s.pad_left, work)  # (uncropped positions)
             if bias is not None:
                 block += bias
             yn[..., u0:u1] = block
@@ -403,23 +398,26 @@ class Executor:
             s.l_in, s.n * s.c_in, lambda count: (count + s.span - 2) // s.stride + 2, s.n * s.c_out, s.dtype
         )
 
-    def _padded_grad(self, gyn: np.ndarray, wg: np.ndarray, q0: int, q1: int, dtype: np.dtype) -> np.ndarray:
-        """The gradient at padded-input positions [q0, q1), (N, C_in, q1 - q0) in ``dtype``:
-        the kernel's conv_transpose of just the output gradients whose windows reach them."""
+    def _reaching(self, src: np.ndarray, wg: np.ndarray, q0: int, q1: int, dtype: np.dtype) -> np.ndarray:
+        """Positions [q0, q1) of the kernel's conv_transpose of ``src`` (N, C, L), (N, C', q1 - q0)
+        in ``dtype``, computed from just the samples of ``src`` whose windows reach them: an
+        input gradient's block (``src`` the output gradient, positions of the padded input)
+        or a transposed convolution's (``src`` its input, positions of the uncropped output)."""
         s = self.spec
+        n, c, length = src.shape
         t0 = max(0, -((s.span - 1 - q0) // s.stride))  # ceil((q0 - span + 1) / stride)
-        t1 = min(s.l_out, (q1 - 1) // s.stride + 1)
-        n = gyn.shape[0]
+        t1 = min(length, (q1 - 1) // s.stride + 1)
+        channels = wg.shape[0] * wg.shape[2]  # the kernels' w is (G, C/G, C'/G, K)
         if t1 <= t0:
-            return np.zeros((n, s.c_in, q1 - q0), dtype)
-        gyg = gyn[..., t0:t1].astype(dtype).reshape(n, s.groups, s.c_out_per_group, t1 - t0)
+            return np.zeros((n, channels, q1 - q0), dtype)
+        part = src[..., t0:t1].astype(dtype).reshape(n, s.groups, c // s.groups, t1 - t0)
         start = max(q0, t0 * s.stride)  # (with stride > span, positions before the first window get nothing)
         grad = self._kernel(
-            "conv_transpose", gyg, wg, s.stride, s.dilation, q1 - start, start - t0 * s.stride
+            "conv_transpose", part, wg, s.stride, s.dilation, q1 - start, start - t0 * s.stride
         )
-        grad = grad.reshape(n, s.c_in, q1 - start)
+        grad = grad.reshape(n, channels, q1 - start)
         if start > q0:
-            grad = np.concatenate([np.zeros((n, s.c_in, start - q0), grad.dtype), grad], axis=-1)
+            grad = np.concatenate([np.zeros((n, channels, start - q0), grad.dtype), grad], axis=-1)
         return grad
 
     def _input_grad_in_blocks(
@@ -437,7 +435,7 @@ class Executor:
         sources = sums = None
         if s.padding_mode != "zeros" and (s.pad_left or s.pad_right):
             positions = np.concatenate([np.arange(-s.pad_left, 0), np.arange(s.l_in, s.l_in + s.pad_right)])
-            edges = [self._padded_grad(gyn, wg, q0, q1, work)
+            edges = [self._reaching(gyn, wg, q0, q1, work)
                      for q0, q1 in ((0, s.pad_left), (s.pad_left + s.l_in, s.l_pad)) if q1 > q0]  # fmt: skip
             sources, where = np.unique(
                 _padding.sources(positions, s.l_in, s.padding_mode), return_inverse=True
@@ -445,7 +443,7 @@ class Executor:
             sums = np.zeros((gyn.shape[0], s.c_in, sources.size), work)
             np.add.at(sums, (Ellipsis, where), np.concatenate(edges, axis=-1))
         for p0, p1 in blocks:
-            grad = self._padded_grad(gyn, wg, p0 + s.pad_left, p1 + s.pad_left, work)
+            grad = self._reaching(gyn, wg, p0 + s.pad_left, p1 + s.pad_left, work)
             if sources is not None:
                 inside = (sources >= p0) & (sources < p1)
                 grad[..., sources[inside] - p0] += sums[..., inside]
@@ -469,14 +467,15 @@ class Executor:
                 "conv_weight", self._groups(gy), self._groups(x), s.k, s.stride, s.dilation, s.pad_left
             )
             return np.ascontiguousarray(gw.reshape(self._w3), dtype=s.dtype)
-        if not self.plain or _broadcast(x) or _broadcast(gy):
-            blocks = self._output_blocks(x)
+        plain = self.plain and not (_broadcast(x) or _broadcast(gy))
+        if not plain:
+            blocks = self._output_blocks()
             if len(blocks) > 1:
                 return self._weight_grad_in_blocks(x, gy, blocks)
         extra: dict[str, Any] = {"kept": kept} if kept and can.keeps_input else {}
         if bias is not None:
             extra["bias"] = bias.reshape(self._b)
-        if self.plain and not (_broadcast(x) or _broadcast(gy)):
+        if plain:
             gw = self._kernel(
                 "conv_weight",
                 x.reshape(self._x),
