@@ -4,6 +4,7 @@ Importing conv1d imports NumPy only (never torch).
 """
 
 from . import grad
+from ._version import __version__ as __version__
 from .dispatch import Algorithm, Plan
 from .errors import ConvError, ConvTypeError
 from .explanation import Explanation, StackExplanation, explain, explain_stack
@@ -40,15 +41,16 @@ __all__ = [
     "explain",
     "explain_stack",
     "get_num_threads",
+    "get_planning",
     "grad",
     "output_length",
     "plan",
     "set_num_threads",
+    "set_planning",
     "stream_conv1d",
     "stream_conv_transpose1d",
     "transposed_output_length",
 ]
-__version__ = "0.1.0"
 
 
 def set_num_threads(count: int) -> None:
@@ -56,6 +58,40 @@ def set_num_threads(count: int) -> None:
     from .kernels import threads
 
     threads.set(count)
+
+
+def set_planning(mode: str) -> None:
+    """How conv1d chooses the kernel of each convolution, from now on, for the process:
+
+    * ``'measure'`` (the default): the kernels the cost model does not rule out are timed on
+      the first call of each new problem (shapes, options, dtype; forward and each gradient
+      apart; thread count; inside conv1d.torch or not) and the fastest is kept, in memory
+      and in a cache file on disk, so later calls and later processes start with it;
+    * ``'estimate'``: the cost model alone, with this machine's measured rates -- no call is
+      timed, and a problem always gets the same kernel on the same machine;
+    * ``'off'``: the cost model with rates measured in this process; nothing is timed,
+      read from or written to disk.
+
+    The environment variable ``CONV1D_PLANNING`` sets the mode a process starts in, and
+    ``CONV1D_CACHE_DIR`` the cache's folder (default: the user's cache directory;
+    empty: no file). ``conv1d.plan(...)`` shows whether a choice was measured, and the
+    timings. An ``algorithm=`` argument forces a kernel whatever the mode.
+
+    >>> import conv1d
+    >>> conv1d.set_planning("estimate"); conv1d.get_planning()
+    'estimate'
+    """
+    from . import executor, planning
+
+    planning.set_mode(mode)
+    executor.clear()  # executors planned in the old mode plan again
+
+
+def get_planning() -> str:
+    """The planning mode in force (see :func:`set_planning`)."""
+    from . import planning
+
+    return planning.get_mode()
 
 
 def set_flush_denormal(mode: bool) -> bool:

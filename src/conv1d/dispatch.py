@@ -1,12 +1,14 @@
 """Choosing an algorithm: a pure cost model from the spec to a :class:`Plan`.
 
-``choose_algorithm(spec)`` estimates the seconds each kernel would take on this kind of
-machine and picks the cheapest one that is exact enough for the dtype; a user may force
+``choose_algorithm(spec)`` estimates the seconds each kernel would take on this machine
+and picks the cheapest one that is exact enough for the dtype, unless a measurement of the
+problem on this machine (:mod:`conv1d.planning`) says which is fastest; a user may force
 one with ``algorithm=``. The estimate is deliberately simple -- arithmetic, bytes moved,
-transform sizes and a per-call overhead, each divided by a round-number rate within a factor of two of what
-``benchmarks/calibrate.py`` measures on the development machine (2-core EPYC) -- because
-only the *order* of the candidates matters, and that is decided by factors of 10
-(depthwise: nothing for BLAS to multiply; long kernels: O(K) vs O(log n) work per sample).
+transform sizes and a per-call overhead, each divided by a rate that
+:func:`conv1d.planning.calibrate` measured on this machine for the thread count in force --
+because it has to get the *order* of the candidates right only where factors of several
+decide (depthwise: nothing for BLAS to multiply; long kernels: O(K) vs O(log n) work per
+sample); where it is closer than that, measuring decides.
 
 Correctness comes before speed: FFT is never chosen (and refuses to be forced) for integer
 dtypes, whose results must be exact, nor for complex ones (the FFT kernel uses real
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from . import planning
 from .errors import ConvError, closest
 from .kernels import direct, fft, gemm, threads, winograd
+from .planning import Rates
 from .spec import ConvSpec
 
 __all__ = ["KERNELS", "Algorithm", "Plan", "choose_algorithm"]
@@ -47,51 +50,81 @@ KERNELS: dict[Algorithm, ModuleType] = {
     Algorithm.FFT: fft,
     Algorithm.WINOGRAD: winograd,
 }
-# Rates of the development machine (benchmarks/calibrate.py prints them for another one).
-GEMM_FLOPS = 150e9  # float32 matmul, both cores, large well-shaped matrices
-DIRECT_MACS = 6e9  # Numba loop, stride 1, both cores, multiply-adds per second
-# The direct loops run along the output positions for each (item, output channel, input
-# channel, tap): a row costs this much beyond its multiply-adds (measured on one thread:
-# 27 ns per row with one output position, 64 -> 128 channels, 2 taps), which decides
-# short outputs with many channels, such as a stream's one-sample step.
-DIRECT_ROW_SECONDS = 25e-9
-FFT_FLOPS = 15e9  # scipy.fft real transforms, 2 workers, counted as 2.5 n log2 n
-MIX_FLOPS = 30e9  # complex matmul per frequency
-BANDWIDTH = 8e9  # bytes per second, one direction (np.copyto of 64 MiB)
-CORES = os.cpu_count() or 1  # the rates above are for all of them
-# Bytes per second through the Winograd transforms (channels-last copies, compiled
-# transform loops, the weight transform), keyed by whether an outside provider does the
-# products (conv1d.torch hands in PyTorch's): fitted, with the efficiency constants below,
-# so that the choice between GEMM and Winograd is right on the most shapes of a measured
-# set (FCN, text CNN, ResNet-1D, mid-size and long inputs; 2-core EPYC), not to predict
-# times. Inside torch the GEMM kernel's own passes cost more than with NumPy's BLAS (its
-# short-output transposes and col2im measured 1.3-1.9x slower there), which the higher
-# figure stands for.
-TRANSFORM_BANDWIDTH = {False: 8e9, True: 16e9}
-CALL_SECONDS = {
-    Algorithm.GEMM: 25e-6,
-    Algorithm.DIRECT: 8e-6,
-    Algorithm.FFT: 80e-6,
-    Algorithm.WINOGRAD: 60e-6,
-}
+# The Winograd transforms' bytes per second as a multiple of the machine's bandwidth
+# (channels-last copies, compiled transform loops, the weight transform), keyed by whether
+# an outside provider does the products (conv1d.torch hands in PyTorch's): fitted, with the
+# efficiency terms below, so that the choice between GEMM and Winograd is right on the most
+# shapes of a measured set (FCN, text CNN, ResNet-1D, mid-size and long inputs), not to
+# predict times. Inside torch the GEMM kernel's own passes cost more than with NumPy's
+# BLAS (its short-output transposes and col2im measured 1.3-1.9x slower there), which the
+# higher figure stands for.
+TRANSFORM_SPEED = {False: 1.0, True: 2.0}
+DIRECTIONS = ("forward", "input_grad", "weight_grad")
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What will run and why: the algorithm, the reason, every candidate's estimate."""
+    """What will run and why: the algorithm, the reason, every candidate's estimate, and the
+    timings when the choice was measured on this machine (see :mod:`conv1d.planning`)."""
 
     algorithm: Algorithm
     reason: str
     seconds: dict[Algorithm, float] = field(default_factory=dict)  # estimates; inf = not allowed
     memory_bytes: int = 0  # working memory of the chosen kernel, beyond input and output
     forced: bool = False
+    measured: dict[Algorithm, float] = field(default_factory=dict)  # best run of each timed candidate
+    direction: str = "forward"  # or "input_grad", "weight_grad": each is planned on its own
+
+    @property
+    def source(self) -> str:
+        """How the choice was made: ``'forced'``, ``'measured'`` or ``'estimated'``."""
+        return "forced" if self.forced else "measured" if self.measured else "estimated"
 
     def describe(self) -> str:
         costs = ", ".join(
             f"{a.value} {s * 1e3:.3g} ms" if math.isfinite(s) else f"{a.value} n/a"
             for a, s in self.seconds.items()
         )
-        return f"{self.algorithm.value}: {self.reason} (estimated {costs})"
+        text = f"{self.algorithm.value}: {self.reason}"
+        if self.measured:
+            timed = ", ".join(f"{a.value} {s * 1e3:.3g} ms" for a, s in self.measured.items())
+            text += f" (measured {timed}; estimated {costs})"
+        else:
+            text += f" (estimated {costs})"
+        return text if self.direction == "forward" else f"{self.direction}: {text}"
+
+    def candidates(self) -> list[Algorithm]:
+        """The algorithms worth timing: allowed, and estimated within planning.PRUNE times the
+        best estimate, best first."""
+        best = min(self.seconds.values())
+        allowed = [a for a, s in self.seconds.items() if math.isfinite(s) and s <= planning.PRUNE * best]
+        return sorted(allowed, key=self.seconds.__getitem__)
+
+
+def plan_key(spec: ConvSpec, direction: str, provided: bool) -> str:
+    """What a measured choice is kept under: the problem (every field of the spec but the
+    entry point's name and whether there is a bias, a sum beside the work), the direction, the thread count and who does the products."""
+    fields = (
+        "T" if spec.transposed else "C",
+        spec.n,
+        spec.c_in,
+        spec.c_out,
+        spec.l_in,
+        spec.k,
+        spec.stride,
+        spec.dilation,
+        spec.groups,
+        spec.pad_left,
+        spec.pad_right,
+        spec.output_padding,
+        spec.padding_mode,
+        spec.layout,
+        int(spec.batched),
+        spec.dtype.str,
+    )
+    products = "torch" if provided else "numpy"
+    count = planning.threads_key(threads.get(), threads.loops())
+    return f"{direction} {','.join(map(str, fields))} threads={count} products={products}"
 
 
 def parse_algorithm(op: str, algorithm: Any) -> Algorithm | None:
@@ -119,9 +152,12 @@ def _problem(spec: ConvSpec) -> tuple[int, int, int, int, int, int, int]:
     return (spec.n, spec.groups, spec.c_in_per_group, spec.c_out_per_group, spec.l_pad, spec.l_out, spec.k)
 
 
-def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
+def estimate(spec: ConvSpec, provided: bool = False, rates: Rates | None = None) -> dict[Algorithm, float]:
     """Estimated seconds of each kernel for ``spec`` (same order of work for either direction);
-    ``provided``: the products go to an outside provider (see :func:`conv1d.kernels.gemm.products`)."""
+    ``provided``: the products go to an outside provider (see :func:`conv1d.kernels.gemm.products`);
+    ``rates``: the machine's (default: this one's, for the thread count in force)."""
+    r = planning.rates(threads.get(), threads.loops()) if rates is None else rates
+    call = {a: r.call_seconds[a.value] for a in Algorithm}
     n, g, ci, co, lp, lo, k = _problem(spec)
     itemsize = max(spec.dtype.itemsize, 4)
     macs = n * g * co * ci * k * lo
@@ -132,7 +168,7 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 96.0 / max(ci * k, 1) + 64.0 / max(cols, 1))
     gathered = itemsize * n * g * ci * k * lo if k > 1 else 0
     seconds[Algorithm.GEMM] = (
-        CALL_SECONDS[Algorithm.GEMM] + 2 * macs / (GEMM_FLOPS * efficiency) + (io + 2 * gathered) / BANDWIDTH
+        call[Algorithm.GEMM] + 2 * macs / (r.gemm_flops * efficiency) + (io + 2 * gathered) / r.bandwidth
     )
     # Winograd: ALPHA products of (Co x Ci) by (Ci x tiles), plus the transforms, which are
     # passes over memory.
@@ -149,23 +185,21 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
             + co * ci * (k + winograd.ALPHA)
         )
         seconds[Algorithm.WINOGRAD] = (
-            CALL_SECONDS[Algorithm.WINOGRAD]
-            + 2 * w_macs / (GEMM_FLOPS * w_efficiency)
-            + (io + itemsize * moved) / TRANSFORM_BANDWIDTH[provided]
+            call[Algorithm.WINOGRAD]
+            + 2 * w_macs / (r.gemm_flops * w_efficiency)
+            + (io + itemsize * moved) / (r.bandwidth * TRANSFORM_SPEED[provided])
         )
     else:
         seconds[Algorithm.WINOGRAD] = math.inf
     # Direct: one pass over input and output, vectorised multiply-adds (strided reads are
-    # slower), on the threads conv1d may use now (DIRECT_MACS is all cores'; inside
-    # conv1d.torch it runs on one, next to PyTorch's pool).
-    share = min(threads.get(), CORES) / CORES
-    direct_macs = DIRECT_MACS * share / (1 if spec.stride == 1 else 3)
+    # slower), plus a cost per row of positions, which decides short outputs with many
+    # channels (a stream's one-sample step).
     rows = n * g * co * ci * k
     seconds[Algorithm.DIRECT] = (
-        CALL_SECONDS[Algorithm.DIRECT]
-        + macs / direct_macs
-        + rows * DIRECT_ROW_SECONDS / share / CORES
-        + io / BANDWIDTH
+        call[Algorithm.DIRECT]
+        + macs * (1 if spec.stride == 1 else 3) / r.direct_macs
+        + rows * r.direct_row_seconds
+        + io / r.bandwidth
     )
     # FFT: transforms of input blocks, output blocks and kernels, plus per-frequency mixing.
     span = spec.span
@@ -175,7 +209,7 @@ def estimate(spec: ConvSpec, provided: bool = False) -> dict[Algorithm, float]:
     fft_flops = transform * (n * g * (ci + co) * blocks + g * co * ci)
     mix_flops = 8.0 * n * g * co * ci * (nfft // 2 + 1) * blocks
     seconds[Algorithm.FFT] = (
-        CALL_SECONDS[Algorithm.FFT] + fft_flops / FFT_FLOPS + mix_flops / MIX_FLOPS + 3 * io / BANDWIDTH
+        call[Algorithm.FFT] + fft_flops / r.fft_flops + mix_flops / r.mix_flops + 3 * io / r.bandwidth
     )
     return {a: seconds[a] for a in Algorithm}  # in the enum's order, for printing
 
@@ -200,12 +234,17 @@ def _refusal(spec: ConvSpec, algorithm: Algorithm) -> str | None:
     return None
 
 
-def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto", provided: bool | None = None) -> Plan:
-    """The plan for ``spec``: the forced algorithm, or the cheapest allowed estimate.
+def choose_algorithm(
+    spec: ConvSpec, algorithm: Any = "auto", provided: bool | None = None, direction: str = "forward"
+) -> Plan:
+    """The plan for ``spec``: the forced algorithm, the fastest measured on this machine (in
+    the planning mode ``'measure'``, once measured), or the cheapest allowed estimate.
     ``provided``: whether the products go to an outside provider (default: as they do now,
-    see :func:`conv1d.kernels.gemm.products`)."""
+    see :func:`conv1d.kernels.gemm.products`); ``direction``: ``'forward'``, ``'input_grad'``
+    or ``'weight_grad'``."""
     forced = parse_algorithm(spec.op, algorithm)
-    seconds = estimate(spec, gemm.provided() if provided is None else provided)
+    provided = gemm.provided() if provided is None else provided
+    seconds = estimate(spec, provided)
     for candidate in Algorithm:
         if _refusal(spec, candidate):
             seconds[candidate] = math.inf
@@ -213,9 +252,19 @@ def choose_algorithm(spec: ConvSpec, algorithm: Any = "auto", provided: bool | N
         refusal = _refusal(spec, forced)
         if refusal:
             raise ConvError(f"{spec.op}: algorithm={forced.value!r} cannot run here: {refusal}.")
-        return Plan(forced, "forced by algorithm=", seconds, _memory(spec, forced), forced=True)
+        return Plan(forced, "forced by algorithm=", seconds, _memory(spec, forced), True, direction=direction)
+    record = planning.recorded(plan_key(spec, direction, provided))
+    if record is not None and math.isfinite(seconds.get(Algorithm(record.algorithm), math.inf)):
+        best = Algorithm(record.algorithm)
+        measured = {Algorithm(a): s for a, s in record.seconds.items()}
+        reason = (
+            "the fastest of the candidates timed on this machine"
+            if len(measured) > 1
+            else _reason(spec, best)
+        )
+        return Plan(best, reason, seconds, _memory(spec, best), measured=measured, direction=direction)
     best = min(seconds, key=seconds.__getitem__)
-    return Plan(best, _reason(spec, best), seconds, _memory(spec, best))
+    return Plan(best, _reason(spec, best), seconds, _memory(spec, best), direction=direction)
 
 
 def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:

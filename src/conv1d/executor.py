@@ -32,13 +32,14 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from . import _padding
+from . import _padding, planning
 from ._layout import compute_dtype, from_ncl, ncl_view, to_ncl
-from .dispatch import KERNELS, Algorithm, Plan, choose_algorithm
+from .dispatch import KERNELS, Algorithm, Plan, choose_algorithm, plan_key
 from .errors import ConvError
 from .kernels import gemm, threads
 from .spec import ConvSpec
@@ -87,6 +88,8 @@ class Executor:
 
     __slots__ = (
         "_b",
+        "_directions",
+        "_kernels",
         "_spectra",
         "_w",
         "_w3",
@@ -94,9 +97,6 @@ class Executor:
         "_x3",
         "_y",
         "_y3",
-        "can",
-        "exact",
-        "kernel",
         "plain",
         "plan",
         "spec",
@@ -105,11 +105,21 @@ class Executor:
     def __init__(self, spec: ConvSpec, algorithm: Any = "auto") -> None:
         self.spec = spec
         self.plan: Plan = choose_algorithm(spec, algorithm)
-        self.kernel = KERNELS[self.plan.algorithm]
-        self.can = self.kernel.CAPABILITIES
-        # For a kernel whose functions spread NaN and Inf (see Capabilities): the direct
-        # kernel, which computes those calls when their operands are not finite.
-        self.exact = KERNELS[Algorithm.DIRECT] if self.can.spreads_non_finite else None
+        # Each kernel function (the forward's, and each gradient's) has its own kernel: the
+        # plan's, unless the planning mode measures, the choice is open (more than one
+        # candidate) and not yet measured in this context -- then the first call times the
+        # candidates (see _decide).
+        names = ("conv_transpose", "conv") if spec.transposed else ("conv", "conv_transpose")
+        self._directions = {names[0]: "forward", names[1]: "input_grad", "conv_weight": "weight_grad"}
+        self._kernels: dict[str, ModuleType] = {}
+        measuring = not self.plan.forced and planning.get_mode() == "measure"
+        candidates = self.plan.candidates()
+        for name, direction in self._directions.items():
+            plan = self.plan
+            if measuring and direction != "forward":
+                plan = choose_algorithm(spec, algorithm, direction=direction)
+            if not measuring or plan.measured or len(candidates) == 1:
+                self._kernels[name] = KERNELS[plan.algorithm]
         # Plain arrays: every conversion to and from the kernels' arrays is a reshape.
         self.plain = (
             spec.padding_mode == "zeros"
@@ -155,7 +165,8 @@ class Executor:
         weight is unchanged: the weight is compared by value on every call (cheap next to an
         FFT), so in-place updates such as ``layer.weight -= lr * grad`` are seen. Threads
         racing here compute the same spectrum."""
-        nfft = self.kernel.conv_length(self.spec.k, self.spec.dilation, padded_length)
+        fft = KERNELS[Algorithm.FFT]
+        nfft = fft.conv_length(self.spec.k, self.spec.dilation, padded_length)
         for weight, size, spectrum in reversed(self._spectra):
             if (
                 size == nfft
@@ -164,7 +175,7 @@ class Executor:
                 and np.array_equal(weight, wg)
             ):
                 return spectrum
-        spectrum = self.kernel.kernel_spectrum(wg, self.spec.dilation, nfft)
+        spectrum = fft.kernel_spectrum(wg, self.spec.dilation, nfft)
         self._spectra = (*self._spectra[-(SPECTRA_KEPT - 1) :], (wg.copy(), nfft, spectrum))
         return spectrum
 
@@ -183,20 +194,21 @@ class Executor:
         (and without the extras, which belong to the first call)."""
         if _flush_denormal:
             args = (_flushed(args[0]), _flushed(args[1]), *args[2:])
-        spreads = self.exact is not None and name in self.can.spreads_non_finite
+        kernel = self._decide(name, args)
+        spreads = name in kernel.CAPABILITIES.spreads_non_finite
         padding = _padding_read(name, args)
         if not spreads and not any(padding):
-            return getattr(self.kernel, name)(*args, **extra)
+            return getattr(kernel, name)(*args, **extra)
         watched = (args[0], args[1]) if spreads else (args[1],)
         if sum(a.size for a in watched) <= _result_size(name, args):
             if all(_finite(a) for a in watched):
-                return getattr(self.kernel, name)(*args, **extra)
+                return getattr(kernel, name)(*args, **extra)
         else:
             if spreads:
                 with np.errstate(invalid="ignore", over="ignore"):  # (inf * 0 in a transform: computed again)
-                    out = getattr(self.kernel, name)(*args, **extra)
+                    out = getattr(kernel, name)(*args, **extra)
             else:
-                out = getattr(self.kernel, name)(*args, **extra)
+                out = getattr(kernel, name)(*args, **extra)
             if _finite(out) and not (any(padding) and _padding_meets(name, args) and not _finite(args[1])):
                 return out
         if "bias" in extra:  # conv_weight's bias gradient: the output gradient's exact sum
@@ -204,7 +216,35 @@ class Executor:
         if any(padding):  # written out: no padding left to the kernel
             xp = _pad(args[0], *padding)
             args = (xp, *args[1:4], 0, 0, *args[6:]) if name == "conv" else (xp, *args[1:5], 0, *args[6:])
-        return getattr(self.exact if spreads else self.kernel, name)(*args)
+        # (the direct kernel pairs exactly the values PyTorch does)
+        return getattr(KERNELS[Algorithm.DIRECT] if spreads else kernel, name)(*args)
+
+    def _decide(self, name: str, args: tuple[Any, ...]) -> ModuleType:
+        """The kernel that computes kernel function ``name``: decided when the executor was
+        built, or now, by timing the plan's candidates on ``args`` (the call about to be
+        made, so in its own context) and keeping the fastest (:mod:`conv1d.planning`).
+        Threads racing here each time the candidates and keep a winner; any is correct."""
+        kernel = self._kernels.get(name)
+        if kernel is not None:
+            return kernel
+        calls = {}
+        for algorithm in self.plan.candidates():
+            extra = {}
+            if name == "conv" and KERNELS[algorithm].CAPABILITIES.takes_spectrum:
+                # (timed as it runs from the second call on: its weight spectrum kept)
+                extra["spectrum"] = self._spectrum(args[1], args[0].shape[-1] + args[4] + args[5])
+            calls[algorithm.value] = functools.partial(getattr(KERNELS[algorithm], name), *args, **extra)
+        key = plan_key(self.spec, self._directions[name], gemm.provided())
+        kind = f"{name} {args[0].dtype}"
+        kernel = KERNELS[Algorithm(planning.time_candidates(key, calls, kind).algorithm)]
+        self._kernels[name] = kernel
+        return kernel
+
+    def kernel_of(self, direction: str) -> ModuleType | None:
+        """The kernel module computing ``direction`` (``'forward'``, ``'input_grad'`` or
+        ``'weight_grad'``), or None while it is still to be measured."""
+        name = next(n for n, d in self._directions.items() if d == direction)
+        return self._kernels.get(name)
 
     # -- the four computations ----------------------------------------------------------
 
@@ -215,7 +255,7 @@ class Executor:
         """The convolution's output. ``keep``: a dict in which kernels that can
         (``keeps_input``/``keeps_weights``) leave their gathered or transformed input and
         weight for :meth:`weight_grad`'s and :meth:`input_grad`'s ``kept`` in the same step."""
-        s, can = self.spec, self.can
+        s = self.spec
         if s.transposed and (not self.plain or _broadcast(x)):
             blocks = self._transposed_blocks()
             if len(blocks) > 1:
@@ -234,9 +274,6 @@ class Executor:
             blocks = self._output_blocks()
             if len(blocks) > 1:
                 return self._forward_in_blocks(x, w, b, blocks)
-        extra: dict[str, Any] = {}
-        if keep is not None and can.keeps_input:
-            extra["keep"] = keep
         if plain:
             xg, wg = x.reshape(self._x), w.reshape(self._w)
             pad_left, pad_right = s.pad_left, s.pad_right
@@ -245,9 +282,14 @@ class Executor:
             xg, pad_left, pad_right = self._padded_input(x)
             wg = self._weight(w)
             bg = self._bias(b)
+        args = (xg, wg, s.stride, s.dilation, pad_left, pad_right, bg)
+        can = self._decide("conv", args).CAPABILITIES
+        extra: dict[str, Any] = {}
+        if keep is not None and can.keeps_input:
+            extra["keep"] = keep
         if can.takes_spectrum:
             extra["spectrum"] = self._spectrum(wg, xg.shape[-1] + pad_left + pad_right)
-        y = self._kernel("conv", xg, wg, s.stride, s.dilation, pad_left, pad_right, bg, **extra)
+        y = self._kernel("conv", *args, **extra)
         if plain:
             return np.ascontiguousarray(y.reshape(self._y3))
         return self._result(y)
@@ -278,8 +320,10 @@ class Executor:
             piece, left, right = self._block_input(xn, t0, t1, work)
             n, c, length = piece.shape
             xg = piece.reshape(n, s.groups, c // s.groups, length)
-            extra = {"spectrum": self._spectrum(wg, length + left + right)} if self.can.takes_spectrum else {}
-            y = self._kernel("conv", xg, wg, s.stride, s.dilation, left, right, bg, **extra)
+            args = (xg, wg, s.stride, s.dilation, left, right, bg)
+            takes = self._decide("conv", args).CAPABILITIES.takes_spectrum
+            extra = {"spectrum": self._spectrum(wg, length + left + right)} if takes else {}
+            y = self._kernel("conv", *args, **extra)
             yn[..., t0:t1] = y.reshape(n, s.c_out, t1 - t0)
         return out
 
@@ -336,25 +380,18 @@ class Executor:
             blocks = self._input_blocks()
             if len(blocks) > 1:
                 return self._input_grad_in_blocks(w, gy, blocks)
-        extra = {"kept": kept} if kept and self.can.keeps_weights else {}
         if plain:
-            gx = self._kernel(
-                "conv_transpose",
-                gy.reshape(self._y),
-                w.reshape(self._w),
-                s.stride,
-                s.dilation,
-                s.l_in,
-                s.pad_left,
-                **extra,
-            )
+            args = (gy.reshape(self._y), w.reshape(self._w), s.stride, s.dilation, s.l_in, s.pad_left)
+            gx = self._kernel("conv_transpose", *args, **self._reuse("conv_transpose", args, kept))
             return np.ascontiguousarray(gx.reshape(self._x3))
         gyg, wg = self._groups(gy), self._weight(w)
         if s.padding_mode == "zeros":  # the kernel computes just the unpadded window
+            args = (gyg, wg, s.stride, s.dilation, s.l_in, s.pad_left)
             return self._result(
-                self._kernel("conv_transpose", gyg, wg, s.stride, s.dilation, s.l_in, s.pad_left, **extra)
+                self._kernel("conv_transpose", *args, **self._reuse("conv_transpose", args, kept))
             )
-        padded = self._kernel("conv_transpose", gyg, wg, s.stride, s.dilation, s.l_pad, 0, **extra)
+        args = (gyg, wg, s.stride, s.dilation, s.l_pad, 0)
+        padded = self._kernel("conv_transpose", *args, **self._reuse("conv_transpose", args, kept))
         n, g, c, length = padded.shape
         grad = _padding.pad_adjoint(
             padded.reshape(n, g * c, length), s.l_in, s.pad_left, s.pad_right, s.padding_mode
@@ -458,11 +495,10 @@ class Executor:
         strided gradient slows an optimiser step down). ``kept``: what :meth:`forward`'s
         ``keep`` collected from the same ``x``. ``bias``: a (C_out,) array that receives
         :meth:`bias_grad`, which ``sums_bias`` kernels sum from what they read anyway."""
-        s, can = self.spec, self.can
-        if bias is not None and not (can.sums_bias and self.plain and not s.transposed):
-            bias[...] = self.bias_grad(gy)
-            bias = None
+        s = self.spec
         if s.transposed:  # the adjoint's weight gradient: the output gradient in the input's place
+            if bias is not None:
+                bias[...] = self.bias_grad(gy)
             gw = self._kernel(
                 "conv_weight", self._groups(gy), self._groups(x), s.k, s.stride, s.dilation, s.pad_left
             )
@@ -471,25 +507,36 @@ class Executor:
         if not plain:
             blocks = self._output_blocks()
             if len(blocks) > 1:
+                if bias is not None:
+                    bias[...] = self.bias_grad(gy)
                 return self._weight_grad_in_blocks(x, gy, blocks)
-        extra: dict[str, Any] = {"kept": kept} if kept and can.keeps_input else {}
-        if bias is not None:
-            extra["bias"] = bias.reshape(self._b)
         if plain:
-            gw = self._kernel(
-                "conv_weight",
-                x.reshape(self._x),
-                gy.reshape(self._y),
-                s.k,
-                s.stride,
-                s.dilation,
-                s.pad_left,
-                **extra,
-            )
+            args = (x.reshape(self._x), gy.reshape(self._y), s.k, s.stride, s.dilation, s.pad_left)
+        else:
+            xg, pad_left, _ = self._padded_input(x)
+            args = (xg, self._groups(gy), s.k, s.stride, s.dilation, pad_left)
+        extra = self._reuse("conv_weight", args, kept)
+        if bias is not None:
+            if plain and self._decide("conv_weight", args).CAPABILITIES.sums_bias:
+                extra["bias"] = bias.reshape(self._b)
+            else:
+                bias[...] = self.bias_grad(gy)
+        gw = self._kernel("conv_weight", *args, **extra)
+        if plain:
             return np.ascontiguousarray(gw.reshape(self._w3))
-        xg, pad_left, _ = self._padded_input(x)
-        gw = self._kernel("conv_weight", xg, self._groups(gy), s.k, s.stride, s.dilation, pad_left, **extra)
         return np.ascontiguousarray(gw.reshape(self._w3), dtype=s.dtype)
+
+    def _reuse(self, name: str, args: tuple[Any, ...], kept: dict | None) -> dict[str, Any]:
+        """The extra argument that hands a gradient's kernel function ``name`` what the
+        forward's ``keep`` collected (``kept``), if there is any and it is of use: the same
+        kernel computes the forward (what it keeps is its own) and can reuse it."""
+        if not kept:
+            return {}
+        kernel = self._decide(name, args)
+        forward = next(n for n, d in self._directions.items() if d == "forward")
+        can = kernel.CAPABILITIES
+        usable = can.keeps_weights if name == "conv_transpose" else can.keeps_input
+        return {"kept": kept} if usable and kernel is self._kernels.get(forward) else {}
 
     def _weight_grad_in_blocks(
         self, x: np.ndarray, gy: np.ndarray, blocks: list[tuple[int, int]]
@@ -681,7 +728,7 @@ def executor_for(key: Hashable, build: Callable[[], ConvSpec], algorithm: Any = 
     specs over and over -- a training step, a stream -- does not build and check a spec each
     time (which costs about as much as a small layer's arithmetic). The plan depends on who
     does the products and on the thread count, so they are part of the key."""
-    full = (key, algorithm, gemm.provided(), threads.get())
+    full = (key, algorithm, gemm.provided(), threads.get(), threads.loops())
     found = _executors.get(full)
     if found is None:
         found = Executor(build(), algorithm)

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .dispatch import Plan, choose_algorithm
+from .dispatch import DIRECTIONS, Plan, choose_algorithm
+from .errors import ConvError, closest
 from .executor import executor
 from .spec import as_arrays, conv1d_spec, conv_transpose1d_spec, is_dask_array
 
@@ -221,9 +222,13 @@ def plan(
     algorithm: str = "auto",
     transposed: bool = False,
     output_padding: int = 0,
+    direction: str = "forward",
 ) -> Plan:
     """The algorithm conv1d (or, with ``transposed=True``, conv_transpose1d) would run for
-    these shapes, why, and every candidate's estimated time.
+    these shapes, why, every candidate's estimated time, and -- once the choice was
+    measured on this machine (see :func:`conv1d.set_planning`) -- each timed candidate's
+    seconds (``plan.measured``, ``plan.source``). ``direction``: ``'forward'``, or the
+    gradient ``'input_grad'`` or ``'weight_grad'``, each planned on its own.
 
     Shape: ``input_shape`` and ``weight_shape`` as the arrays of :func:`conv1d.conv1d`
     (or :func:`conv1d.conv_transpose1d`) would have them; nothing is computed.
@@ -258,7 +263,12 @@ def plan(
             dtype=dtype,
             op="plan",
         )
-    return choose_algorithm(spec, algorithm)
+    if direction not in DIRECTIONS:
+        raise ConvError(
+            f"plan: direction must be one of {', '.join(map(repr, DIRECTIONS))}, got direction={direction!r}."
+            f"{closest(str(direction), list(DIRECTIONS))}"
+        )
+    return choose_algorithm(spec, algorithm, direction=direction)
 
 
 conv1d.__doc__ += _CONVOLUTION_NOTES

@@ -349,6 +349,8 @@ def explain(
         algorithm=plan.algorithm.value,
         algorithm_reason=plan.reason,
         estimates_ms={a.value: (s * 1e3 if math.isfinite(s) else None) for a, s in plan.seconds.items()},
+        algorithm_source=plan.source,
+        measured_ms={a.value: s * 1e3 for a, s in plan.measured.items()},
         spec=spec,
         example_input=ncl_view(x, spec.layout, spec.batched),
         weights=layer.weight.copy(),

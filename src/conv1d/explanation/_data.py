@@ -92,6 +92,8 @@ class Explanation:
     algorithm: str
     algorithm_reason: str
     estimates_ms: dict[str, float | None] = field(default_factory=dict)
+    algorithm_source: str = "estimated"  # or "measured" (on this machine), "forced"
+    measured_ms: dict[str, float] = field(default_factory=dict)  # each timed candidate's best run
     spec: ConvSpec | None = field(default=None, repr=False, compare=False)
     example_input: np.ndarray | None = field(default=None, repr=False, compare=False)  # (N, C_in, L_in)
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)

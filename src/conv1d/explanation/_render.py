@@ -63,8 +63,11 @@ def render(e: Explanation) -> str:
     else:
         lines += ["", "One output element"] + _wrap(f"none: the output {shape_str(e.output_shape)} is empty.")
     lines += ["", "Algorithm"] + _wrap(f"{e.algorithm}: {e.algorithm_reason}")
+    if e.measured_ms:
+        timed = ", ".join(f"{k} {v:.3g} ms" for k, v in e.measured_ms.items())
+        lines += _wrap(f"(measured on this machine: {timed})")
     costs = ", ".join(f"{k} {v:.3g} ms" if v is not None else f"{k} n/a" for k, v in e.estimates_ms.items())
-    lines += _wrap(f"(estimated: {costs})")
+    lines += _wrap(f"({e.algorithm_source}; the cost model's estimates: {costs})")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 

@@ -72,24 +72,33 @@ class limited:  # lower case: used like the function it was, ``with limited(1): 
         self._saved = None
 
 
-def enter(count: int) -> tuple[int | None, dict | None] | None:
+def loops() -> int:
+    """The threads conv1d's own OpenMP-style pools -- the compiled (Numba) loops and NumPy's
+    BLAS -- use here and now: :func:`get`'s count, or fewer inside a block entered with
+    ``loops`` (see :func:`enter`). scipy.fft's workers, which sleep when idle, use :func:`get`'s."""
+    return getattr(_local, "loops", None) or get()
+
+
+def enter(count: int, loops: int | None = None) -> tuple[int | None, dict | None, int | None] | None:
     """Start a :class:`limited` block of ``count`` threads in the calling thread; returns
-    what :func:`leave` takes."""
+    what :func:`leave` takes. ``loops``: a lower count for the compiled loops alone (inside
+    PyTorch, whose OpenMP pool a second OpenMP pool, Numba's, would fight)."""
     current = get()
     count = max(1, min(int(count), current))
-    if count == current:
+    loops = None if loops is None or loops >= count else max(1, int(loops))
+    if count == current and loops is None:
         return None
-    saved = (getattr(_local, "count", None), getattr(_local, "undo", None))
-    _local.count, _local.undo = count, {}
+    saved = (getattr(_local, "count", None), getattr(_local, "undo", None), getattr(_local, "loops", None))
+    _local.count, _local.undo, _local.loops = count, {}, loops
     return saved
 
 
-def leave(saved: tuple[int | None, dict | None] | None) -> None:
+def leave(saved: tuple[int | None, dict | None, int | None] | None) -> None:
     """End the block that :func:`enter` started (restoring what :func:`apply` changed in it)."""
     if saved is not None:
         for restore in _local.undo.values():
             restore()
-        _local.count, _local.undo = saved
+        _local.count, _local.undo, _local.loops = saved
 
 
 def apply(*, blas: bool = False, numba: bool = False) -> None:
@@ -99,18 +108,17 @@ def apply(*, blas: bool = False, numba: bool = False) -> None:
     undo = getattr(_local, "undo", None)
     if undo is None:
         return
-    count = _local.count
     if blas and "blas" not in undo:
         # (BLAS's count is the process's: another thread's products meanwhile also run on
         # ``count`` threads, with the same results)
         libs = _blas_controllers()
         before = [lib.num_threads for lib in libs]
         for lib in libs:
-            lib.set_num_threads(count)
+            lib.set_num_threads(loops())
         undo["blas"] = lambda: [lib.set_num_threads(n) for lib, n in zip(libs, before)]
     if numba and "numba" not in undo:
         import numba as nb  # (Numba's count is per thread)
 
         numba_before = nb.get_num_threads()
-        nb.set_num_threads(min(count, numba_before))
+        nb.set_num_threads(min(loops(), numba_before))
         undo["numba"] = lambda: nb.set_num_threads(numba_before)

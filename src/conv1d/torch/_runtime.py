@@ -1,15 +1,18 @@
-"""How conv1d's kernels run inside a PyTorch model: the products on PyTorch's BLAS and
-threads, conv1d's own thread pools kept to one thread.
+"""How conv1d's kernels run inside a PyTorch model: on the threads PyTorch uses
+(``torch.get_num_threads()``), with the products on PyTorch's BLAS and pool, and no
+second OpenMP pool beside PyTorch's.
 
 Inside a PyTorch model, torch's OpenMP workers spin for a while after each of its ops,
-and any other thread pool started on the same cores then fights them: OpenBLAS's, and
-Numba's (its OpenMP layer loads the system libgomp, torch bundles its own). So inside
+and any other OpenMP pool started on the same cores then fights them: Numba's (its OpenMP
+layer loads the system libgomp, torch bundles its own) and OpenBLAS's. So inside
 conv1d.torch's modules the kernels hand their matrix products to PyTorch
-(:func:`torch_matmul`: PyTorch's BLAS on PyTorch's threads) and run their own loops on
-KERNEL_THREADS threads. Measured on 2 cores, FCN training on GunPoint
-(examples/fcn_ucr.py), seconds per epoch: OpenBLAS on two threads 0.68, on one
-0.24-0.31. Running a layer's two gradients on two Python threads measured worse (its
-second thread's products then fight torch's pool, or slow torch's own step down).
+(:func:`torch_matmul`: PyTorch's BLAS on PyTorch's threads), the FFT kernel's transforms
+run on as many ``scipy.fft`` workers as PyTorch has threads (its pool's threads sleep
+when idle), and only the compiled (Numba) loops stay on the calling thread. Measured on a
+2-core Xeon, a 2-thread Numba pool there made torch's own ``Conv1d(10, 3, 1)`` on
+(1001, 10, 219) take 24 ms instead of 1.4, and conv1d's 8 ms instead of 1.5; FCN training
+on GunPoint (examples/fcn_ucr.py), 2-core EPYC, seconds per epoch: OpenBLAS on two
+threads 0.68, on one 0.24-0.31.
 """
 
 from __future__ import annotations
@@ -19,9 +22,7 @@ import torch
 
 from ..kernels import gemm, threads
 
-__all__ = ["KERNEL_THREADS", "SMALL_PRODUCT", "kernels", "torch_matmul"]
-
-KERNEL_THREADS = 1
+__all__ = ["SMALL_PRODUCT", "kernels", "torch_matmul"]
 
 # Products with fewer multiply-adds than this go to NumPy: OpenBLAS runs them on the
 # calling thread (its own threshold for threads is 65536 * 4), while torch.matmul inside
@@ -77,14 +78,15 @@ def torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
 
 class kernels:  # lower case: used like a function, ``with kernels(): ...``
     """conv1d's kernels as they should run inside a PyTorch model (see the module
-    docstring): the products on torch's, the kernels' own pools limited. Entered twice per
+    docstring): torch's thread count, the products on torch's, the compiled loops on the
+    calling thread. Entered twice per
     layer and step, so it calls the thread limit's and the provider's functions itself
     rather than entering their context managers."""
 
     __slots__ = ("_saved", "_token")
 
     def __enter__(self) -> None:
-        self._saved = threads.enter(KERNEL_THREADS)
+        self._saved = threads.enter(torch.get_num_threads(), loops=1)
         self._token = gemm.use(torch_matmul)
 
     def __exit__(self, *exc: object) -> None:

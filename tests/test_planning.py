@@ -1,0 +1,293 @@
+"""Measured planning: the mode switch, what a measurement is kept under, the cache file
+(shared by processes, a corrupt or foreign one rewritten), a measured choice against a
+kernel made slow on purpose, and calibration. No timing assertions: a kernel made slow
+sleeps far longer than any kernel takes on these problems."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import conv1d
+from conv1d import Algorithm, ConvError, executor, planning
+from conv1d.dispatch import KERNELS, plan_key
+from conv1d.kernels import threads
+from conv1d.spec import conv1d_spec
+
+# The text CNN's layer: GEMM is the model's best, Winograd within its pruning factor (so
+# both are timed), FFT and direct outside it.
+X, W = (32, 256, 35), (100, 256, 2)
+SLOW = 0.05  # seconds a kernel made slow sleeps per call
+
+
+@pytest.fixture
+def measuring(tmp_path, monkeypatch):
+    """Measure mode with an empty cache folder of the test's own."""
+    monkeypatch.setenv("CONV1D_CACHE_DIR", str(tmp_path))
+    planning.forget()
+    executor.clear()
+    with planning.mode("measure"):
+        yield tmp_path
+    planning.forget()
+    executor.clear()
+
+
+def _slow(monkeypatch, algorithm: Algorithm, name: str = "conv") -> None:
+    kernel = KERNELS[algorithm]
+    original = getattr(kernel, name)
+
+    def slow(*args, **kwargs):
+        time.sleep(SLOW)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernel, name, slow)
+
+
+def _arrays(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(X, dtype=np.float32), rng.standard_normal(W, dtype=np.float32)
+
+
+def test_the_pruned_candidates_of_the_example_are_gemm_and_winograd():
+    assert conv1d.plan(X, W).candidates() == [Algorithm.GEMM, Algorithm.WINOGRAD]
+
+
+@pytest.mark.parametrize("slow", [Algorithm.GEMM, Algorithm.WINOGRAD])
+def test_a_measured_choice_is_the_fastest_candidate(measuring, monkeypatch, slow):
+    _slow(monkeypatch, slow)
+    x, w = _arrays()
+    y = conv1d.conv1d(x, w)
+    np.testing.assert_allclose(y, conv1d.conv1d(x, w, algorithm="direct"), rtol=1e-3, atol=2e-3)
+    plan = conv1d.plan(X, W)
+    fast = ({Algorithm.GEMM, Algorithm.WINOGRAD} - {slow}).pop()
+    assert plan.algorithm is fast and plan.source == "measured", plan.describe()
+    assert set(plan.measured) == {Algorithm.GEMM, Algorithm.WINOGRAD}
+    assert plan.measured[slow] >= SLOW > plan.measured[fast]
+    assert "measured" in plan.describe() and "estimated" in plan.describe()
+    run = executor.executor(conv1d_spec(X, W, dtype=np.float32, op="conv1d"))
+    assert run.kernel_of("forward") is KERNELS[fast]
+
+
+def test_each_direction_is_measured_on_its_own(measuring, monkeypatch):
+    """GEMM's weight gradient made slow: the forward keeps GEMM, the weight gradient moves."""
+    _slow(monkeypatch, Algorithm.GEMM, "conv_weight")
+    _slow(monkeypatch, Algorithm.WINOGRAD, "conv")
+    layer = conv1d.Conv1d(256, 100, 2)
+    x, _ = _arrays()
+    y = layer(x)
+    layer.backward(np.ones_like(y))
+    run = executor.executor(conv1d_spec(X, W, (100,), dtype=np.float32, op="Conv1d"))
+    assert run.kernel_of("forward") is KERNELS[Algorithm.GEMM]
+    assert run.kernel_of("weight_grad") is KERNELS[Algorithm.WINOGRAD]
+    assert conv1d.plan(X, W, direction="weight_grad").algorithm is Algorithm.WINOGRAD
+
+
+def test_a_measurement_is_made_once_per_problem_and_context(measuring, monkeypatch):
+    timed = []
+    real = planning.time_candidates
+    monkeypatch.setattr(planning, "time_candidates", lambda key, *rest: timed.append(key) or real(key, *rest))
+    x, w = _arrays()
+    for _ in range(3):
+        conv1d.conv1d(x, w)
+    executor.clear()  # a new executor finds the measurement in memory
+    conv1d.conv1d(x, w)
+    assert len(timed) == 1
+    with threads.limited(1):  # another thread count is another context
+        conv1d.conv1d(x, w)
+    assert len(timed) == (2 if threads.get() > 1 else 1)
+
+
+def test_the_key_holds_what_decides_the_choice():
+    spec = conv1d_spec(X, W, dtype=np.float32, op="conv1d")
+    key = plan_key(spec, "forward", False)
+    assert key == plan_key(conv1d_spec(X, W, dtype=np.float32, op="Conv1d.forward"), "forward", False)
+    others = [
+        plan_key(spec, "input_grad", False),
+        plan_key(spec, "forward", True),
+        plan_key(conv1d_spec(X, W, dtype=np.float64, op="conv1d"), "forward", False),
+        plan_key(conv1d_spec(X, W, stride=2, dtype=np.float32, op="conv1d"), "forward", False),
+        plan_key(conv1d_spec((31, 256, 35), W, dtype=np.float32, op="conv1d"), "forward", False),
+        plan_key(
+            conv1d_spec(X, W, padding=1, padding_mode="reflect", dtype=np.float32, op="conv1d"),
+            "forward",
+            False,
+        ),
+        plan_key(
+            conv1d_spec((32, 35, 256), W, layout="NLC", dtype=np.float32, op="conv1d"), "forward", False
+        ),
+    ]
+    with threads.limited(1):
+        others.append(plan_key(spec, "forward", False))
+    if threads.get() == 1:
+        others.pop()
+    assert len({key, *others}) == len(others) + 1
+    assert f"threads={threads.get()}" in key
+
+
+def _file(folder) -> dict:
+    (path,) = [p for p in folder.iterdir() if p.suffix == ".json"]
+    return json.loads(path.read_text())
+
+
+def test_a_measurement_is_written_to_the_cache_and_a_second_process_starts_with_it(measuring):
+    x, w = _arrays()
+    conv1d.conv1d(x, w)
+    data = _file(measuring)
+    assert data["machine"] == planning.machine()
+    (key,) = data["plans"]
+    assert key.startswith("forward ") and data["plans"][key]["algorithm"] in ("gemm", "winograd")
+    code = textwrap.dedent(f"""
+        import numpy as np, conv1d
+        from conv1d import planning
+        def refuse(*args):
+            raise AssertionError("measured again")
+        planning.time_candidates = refuse
+        x = np.ones({X}, np.float32); w = np.ones({W}, np.float32)
+        conv1d.conv1d(x, w)
+        plan = conv1d.plan({X}, {W})
+        print(plan.source, plan.algorithm.value)
+    """)
+    env = dict(os.environ, CONV1D_CACHE_DIR=str(measuring), CONV1D_PLANNING="measure")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["measured", data["plans"][key]["algorithm"]]
+    # (the second process calibrated its own rates, for its thread count, and kept them)
+    assert _file(measuring)["rates"]
+
+
+WRITER = """
+import sys
+from conv1d import planning
+planning.set_mode("measure")
+for i in range(40):
+    planning.time_candidates(f"{sys.argv[1]} {i}", {"gemm": lambda: None, "direct": lambda: None})
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(measuring):
+    env = dict(os.environ, CONV1D_CACHE_DIR=str(measuring))
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, name], env=env) for name in ("a", "b")]
+    assert [p.wait(timeout=120) for p in writers] == [0, 0]
+    plans = _file(measuring)["plans"]
+    assert set(plans) == {f"{name} {i}" for name in "ab" for i in range(40)}
+    assert not [p for p in measuring.iterdir() if p.suffix == ".tmp"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        "",
+        json.dumps([1, 2]),
+        json.dumps(
+            {"format": planning.FORMAT, "machine": {"cpu": "another"}, "rates": {}, "plans": {"k": 1}}
+        ),
+        json.dumps({"format": 999}),
+    ],
+    ids=["corrupt", "empty", "not an object", "another machine", "another format"],
+)
+def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(measuring, content):
+    path = planning.cache_path()
+    path.write_text(content)
+    planning.forget()
+    assert planning.recorded("k") is None
+    x, w = _arrays()
+    np.testing.assert_allclose(
+        conv1d.conv1d(x, w), conv1d.conv1d(x, w, algorithm="direct"), rtol=1e-3, atol=2e-3
+    )
+    data = _file(measuring)
+    assert data["format"] == planning.FORMAT and data["machine"] == planning.machine()
+    assert len(data["plans"]) == 1 and "k" not in data["plans"]
+
+
+def test_the_mode_switch(measuring, monkeypatch):
+    x, w = _arrays()
+    conv1d.conv1d(x, w)  # measured and kept
+    assert conv1d.plan(X, W).source == "measured"
+
+    def refuse(*args):
+        raise AssertionError("timed outside measure mode")
+
+    monkeypatch.setattr(planning, "time_candidates", refuse)
+    conv1d.set_planning("estimate")
+    assert conv1d.get_planning() == "estimate"
+    assert conv1d.plan(X, W).source == "estimated"  # the model alone, measurements aside
+    conv1d.conv1d(x, w, stride=2)
+    conv1d.set_planning("off")
+    assert planning.cache_path() is None
+    before = (measuring / _file_name(measuring)).read_text()
+    conv1d.conv1d(x, w, dilation=3)
+    assert (measuring / _file_name(measuring)).read_text() == before
+    conv1d.set_planning("MEASURE")
+    assert conv1d.get_planning() == "measure" and conv1d.plan(X, W).source == "measured"
+
+
+def _file_name(folder) -> str:
+    (path,) = [p for p in folder.iterdir() if p.suffix == ".json"]
+    return path.name
+
+
+def test_a_bad_mode_is_refused_with_the_choices():
+    with pytest.raises(
+        ConvError, match=r"'measure', 'estimate', 'off'.*got 'measured'. Did you mean 'measure'"
+    ):
+        conv1d.set_planning("measured")
+    with pytest.raises(ConvError, match="got None"):
+        conv1d.set_planning(None)
+    env = dict(os.environ, CONV1D_PLANNING="fast")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import numpy as np, conv1d; conv1d.conv1d(np.ones((1, 1, 4)), np.ones((1, 1, 2)))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0 and "CONV1D_PLANNING" in out.stderr and "got 'fast'" in out.stderr
+
+
+def test_an_unwritable_cache_warns_once_and_keeps_measurements_in_memory(measuring, monkeypatch):
+    blocker = measuring / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("CONV1D_CACHE_DIR", str(blocker / "below"))  # a folder under a file
+    monkeypatch.setattr(planning, "_warned", False)
+    x, w = _arrays()
+    with pytest.warns(RuntimeWarning, match="could not write its plan cache"):
+        conv1d.conv1d(x, w)
+    assert conv1d.plan(X, W).source == "measured"
+
+
+def test_an_empty_cache_dir_keeps_nothing_on_disk(measuring, monkeypatch):
+    monkeypatch.setenv("CONV1D_CACHE_DIR", "")
+    assert planning.cache_path() is None
+    x, w = _arrays()
+    conv1d.conv1d(x, w)
+    assert conv1d.plan(X, W).source == "measured"
+    assert not list(measuring.iterdir())
+
+
+def test_a_forced_algorithm_is_never_timed(measuring, monkeypatch):
+    monkeypatch.setattr(planning, "time_candidates", lambda *a: pytest.fail("timed a forced algorithm"))
+    x, w = _arrays()
+    conv1d.conv1d(x, w, algorithm="direct")
+    assert conv1d.plan(X, W, algorithm="direct").source == "forced"
+
+
+def test_calibration_measures_every_rate_of_the_model():
+    rates = planning.calibrate()
+    assert set(rates.call_seconds) == {a.value for a in Algorithm}
+    values = [v for k, v in rates.to_dict().items() if k != "call_seconds"] + list(
+        rates.call_seconds.values()
+    )
+    assert all(np.isfinite(v) and v > 0 for v in values)
+    assert planning.Rates.from_dict(json.loads(json.dumps(rates.to_dict()))) == rates
+    with pytest.raises(ValueError):
+        planning.Rates.from_dict({**rates.to_dict(), "bandwidth": -1.0})
