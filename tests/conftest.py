@@ -33,6 +33,15 @@ def reference_rates(count: int, loops: int | None = None) -> planning.Rates:
     )
 
 
+_machine_rates = planning.rates
+
+
+@pytest.fixture
+def machine_rates():
+    """planning.rates itself: this machine's (calibrated) rates, for the tests of calibration."""
+    return _machine_rates
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _reference_rates():
     with pytest.MonkeyPatch.context() as patch:

@@ -157,8 +157,8 @@ def test_a_measurement_is_written_to_the_cache_and_a_second_process_starts_with_
     env = dict(os.environ, CONV1D_CACHE_DIR=str(measuring), CONV1D_PLANNING="measure")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["measured", data["plans"][key]["algorithm"]]
-    # (the second process calibrated its own rates, for its thread count, and kept them)
-    assert _file(measuring)["rates"]
+    # (the second process calibrated the machine's rates, on one thread, and kept them)
+    assert list(_file(measuring)["rates"]) == ["1"]
 
 
 WRITER = """
@@ -291,3 +291,26 @@ def test_calibration_measures_every_rate_of_the_model():
     assert planning.Rates.from_dict(json.loads(json.dumps(rates.to_dict()))) == rates
     with pytest.raises(ValueError):
         planning.Rates.from_dict({**rates.to_dict(), "bandwidth": -1.0})
+
+
+def test_a_candidate_that_cannot_run_the_call_is_left_out(measuring):
+    def fails():
+        raise MemoryError
+
+    record = planning.time_candidates("k", {"fft": fails, "gemm": lambda: None})
+    assert record.algorithm == "gemm" and set(record.seconds) == {"gemm"}
+    with pytest.raises(MemoryError):
+        planning.time_candidates("k2", {"fft": fails})
+
+
+def test_rates_are_calibrated_on_one_thread_and_scaled(measuring, monkeypatch, machine_rates):
+    one = planning.Rates(1e9, 1e8, 1e-8, 2e9, 3e9, 1e10, {a.value: 1e-5 for a in Algorithm})
+    counts = []
+    monkeypatch.setattr(planning, "calibrate", lambda: counts.append(threads.get()) or one)
+    assert machine_rates(1) == one
+    two = machine_rates(2)
+    assert (two.gemm_flops, two.direct_macs, two.direct_row_seconds, two.fft_flops) == (2e9, 2e8, 5e-9, 4e9)
+    inside_torch = machine_rates(2, 1)
+    assert (inside_torch.gemm_flops, inside_torch.direct_macs, inside_torch.mix_flops) == (2e9, 1e8, 3e9)
+    assert counts == [1]  # calibrated once, on one thread
+    assert list(_file(measuring)["rates"]) == ["1"]

@@ -2,7 +2,8 @@
 
 The cost model (:mod:`conv1d.dispatch`) estimates each kernel's time from the problem's
 arithmetic and memory traffic, and the rates of *this* machine, measured by
-:func:`calibrate` (a fraction of a second, once per machine and thread count). In the
+:func:`calibrate` (a fraction of a second, once per machine, on one thread; scaled to the
+thread count in force). In the
 default mode the model only prunes: the kernels it does not rule out are timed on the
 first call of each new problem, in the context that call runs in (thread count, products
 on NumPy's BLAS or PyTorch's, forward and each gradient apart), and the fastest is kept.
@@ -73,7 +74,8 @@ LOCK_SECONDS = 10.0  # a writer waits this long for the lock, then keeps its res
 _lock = threading.Lock()
 _mode: str | None = None  # set_mode's, else CONV1D_PLANNING's, else 'measure'
 _records: dict[str, Record] = {}  # this process's measurements (and what was read from disk)
-_rates: dict[str, Rates] = {}  # per thread count (see threads_key)
+_rates: dict[str, Rates] = {}  # calibrated: "1", one thread's
+_derived: dict[str, Rates] = {}  # per thread count (see threads_key), scaled from one thread's
 _warmed: set[tuple[str, str]] = set()  # (candidate, kind) that ran once in this process (time_candidates)
 _loaded = False  # whether the disk file was read into _records and _rates
 _warned = False
@@ -277,6 +279,7 @@ def forget(disk: bool = False) -> None:
     with _lock:
         _records.clear()
         _rates.clear()
+        _derived.clear()
         _loaded = False
         _identity = None
 
@@ -303,20 +306,29 @@ def time_candidates(key: str, candidates: dict[str, Callable[[], object]], kind:
     candidates are silenced (the call they time is made again by the executor, which
     checks its operands)."""
     seconds: dict[str, float] = {}
+    failure: Exception | None = None
     with np.errstate(all="ignore"):
         for name, call in candidates.items():
-            if (name, kind) not in _warmed:
-                call()
-                _warmed.add((name, kind))
-            best = min(seconds.values(), default=math.inf)
-            first = _once(call)
-            if first > LOSING * best:
-                seconds[name] = first
-                continue
-            runs = [first, _once(call)]
-            while sum(runs) < MIN_SECONDS and len(runs) < MAX_RUNS:
-                runs.append(_once(call))
-            seconds[name] = min(runs)
+            try:
+                if (name, kind) not in _warmed:
+                    call()
+                    _warmed.add((name, kind))
+                best = min(seconds.values(), default=math.inf)
+                first = _once(call)
+                if first > LOSING * best:
+                    seconds[name] = first
+                    continue
+                runs = [first, _once(call)]
+                while sum(runs) < MIN_SECONDS and len(runs) < MAX_RUNS:
+                    runs.append(_once(call))
+                seconds[name] = min(runs)
+            except (
+                MemoryError,
+                ValueError,
+            ) as error:  # (a candidate that cannot run this call is no candidate)
+                failure = failure or error
+    if not seconds:
+        raise failure or ValueError("no candidate to time")
     record = Record(min(seconds, key=seconds.__getitem__), seconds)
     with _lock:
         _records[key] = record
@@ -334,26 +346,48 @@ def _once(call: Callable[[], object]) -> float:
 
 
 def rates(count: int, loops: int | None = None) -> Rates:
-    """This machine's rates for ``count`` threads (``loops`` of them for the compiled loops,
-    if fewer: inside PyTorch): from memory, the disk file, or measured now by
-    :func:`calibrate` (and written to the file)."""
+    """This machine's rates for ``count`` threads (``loops`` of them for the compiled loops
+    and NumPy's BLAS, if fewer: inside PyTorch). The rates of one thread come from memory,
+    the disk file, or :func:`calibrate` now (and are written to the file); those of more
+    threads are scaled from them. Calibrating on one thread keeps the rates sane on a
+    machine that is busy meanwhile: a pool of as many threads as cores, sharing them with
+    another program, measured 30x slower than alone (OpenBLAS products at 7 against 200
+    GFLOP/s on two cores, one of them busy), and rates measured so would be kept for good."""
     key = threads_key(count, loops)
-    found = _rates.get(key)
-    if found is None:
-        _load()
-        found = _rates.get(key)
-    if found is None:
+    found = _derived.get(key)
+    if found is not None:
+        return found
+    _load()
+    one = _rates.get("1")
+    if one is None:
         from .kernels import threads
 
-        saved = threads.enter(count, loops)
+        saved = threads.enter(1)
         try:
-            found = calibrate()
+            one = calibrate()
         finally:
             threads.leave(saved)
         with _lock:
-            _rates[key] = found
+            _rates["1"] = one
         _save()
+    found = _scaled(one, count, count if loops is None else min(loops, count))
+    _derived[key] = found
     return found
+
+
+def _scaled(one: Rates, count: int, loops: int) -> Rates:
+    """One thread's rates for ``count`` threads (``loops`` for the compiled loops): the
+    arithmetic rates times the threads that do it. The cost model needs the order of the
+    kernels right within the factor its candidates are pruned by, which perfect scaling
+    gives; measuring decides the rest."""
+    return dataclasses.replace(
+        one,
+        gemm_flops=one.gemm_flops * count,
+        direct_macs=one.direct_macs * loops,
+        direct_row_seconds=one.direct_row_seconds / loops,
+        fft_flops=one.fft_flops * count,
+        mix_flops=one.mix_flops * loops,
+    )
 
 
 def threads_key(count: int, loops: int | None) -> str:
@@ -361,8 +395,9 @@ def threads_key(count: int, loops: int | None) -> str:
 
 
 def calibrate() -> Rates:
-    """Measure the cost model's rates on this machine, with the thread count in force: one
-    small problem per rate, each the best of a few runs (about 0.2 s in all)."""
+    """Measure the cost model's rates on this machine, with the thread count in force (one,
+    when :func:`rates` calls it): one small problem per rate, each the best of a few runs
+    (about 0.2 s in all)."""
     import scipy.fft
 
     from .kernels import direct, fft, gemm, threads, winograd
