@@ -123,7 +123,7 @@ def plan_key(spec: ConvSpec, direction: str, provided: bool) -> str:
         spec.dtype.str,
     )
     products = "torch" if provided else "numpy"
-    count = planning.threads_key(threads.get(), threads.loops())
+    count = planning.threads_key(threads.get(), threads.numba_threads())
     return f"{direction} {','.join(map(str, fields))} threads={count} products={products}"
 
 
@@ -156,7 +156,7 @@ def estimate(spec: ConvSpec, provided: bool = False, rates: Rates | None = None)
     """Estimated seconds of each kernel for ``spec`` (same order of work for either direction);
     ``provided``: the products go to an outside provider (see :func:`conv1d.kernels.gemm.products`);
     ``rates``: the machine's (default: this one's, for the thread count in force)."""
-    r = planning.rates(threads.get(), threads.loops()) if rates is None else rates
+    r = planning.rates(threads.get(), threads.numba_threads()) if rates is None else rates
     call = {a: r.call_seconds[a.value] for a in Algorithm}
     n, g, ci, co, lp, lo, k = _problem(spec)
     itemsize = max(spec.dtype.itemsize, 4)

@@ -164,7 +164,7 @@ _conv_weight_jit, _conv_weight_serial = _compiled(_conv_weight_loops)
 
 def _run(parallel: Callable[..., None], serial: Callable[..., None], *args: object) -> None:
     """One of the two forms, by the threads conv1d may use now (see :func:`_compiled`)."""
-    if threads.loops() == 1:
+    if threads.numba_threads() == 1:
         serial(*args)
     else:
         threads.apply(numba=True)
