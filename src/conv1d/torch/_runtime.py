@@ -1,18 +1,21 @@
 """How conv1d's kernels run inside a PyTorch model: on the threads PyTorch uses
-(``torch.get_num_threads()``), with the products on PyTorch's BLAS and pool, and no
-second OpenMP pool beside PyTorch's.
+(``torch.get_num_threads()``), with the products on PyTorch's BLAS and pool, and no pool
+that spins beside PyTorch's.
 
 Inside a PyTorch model, torch's OpenMP workers spin for a while after each of its ops,
-and any other OpenMP pool started on the same cores then fights them: Numba's (its OpenMP
-layer loads the system libgomp, torch bundles its own) and OpenBLAS's. So inside
-conv1d.torch's modules the kernels hand their matrix products to PyTorch
-(:func:`torch_matmul`: PyTorch's BLAS on PyTorch's threads), the FFT kernel's transforms
-run on as many ``scipy.fft`` workers as PyTorch has threads (its pool's threads sleep
-when idle), and only the compiled (Numba) loops stay on the calling thread. Measured on a
-2-core Xeon, a 2-thread Numba pool there made torch's own ``Conv1d(10, 3, 1)`` on
-(1001, 10, 219) take 24 ms instead of 1.4, and conv1d's 8 ms instead of 1.5; FCN training
-on GunPoint (examples/fcn_ucr.py), 2-core EPYC, seconds per epoch: OpenBLAS on two
-threads 0.68, on one 0.24-0.31.
+and any other pool that spins on the same cores then fights them: OpenBLAS's, and Numba's
+on its OpenMP layer (the system libgomp; torch bundles its own). So inside conv1d.torch's
+modules the kernels hand their matrix products to PyTorch (:func:`torch_matmul`:
+PyTorch's BLAS on PyTorch's threads), run the FFT kernel's transforms on as many
+``scipy.fft`` workers as PyTorch has threads and the compiled loops on as many Numba
+threads where Numba's pool sleeps when idle (its TBB layer, see
+:func:`conv1d.kernels.threads.numba_threads`), and keep NumPy's BLAS (small products
+only) -- and the compiled loops on OpenMP -- on the calling thread. Measured on a 2-core
+Xeon: on the OpenMP layer, a 2-thread Numba pool made torch's own ``Conv1d(10, 3, 1)`` on
+(1001, 10, 219) take 24 ms instead of 1.4; on TBB, depthwise layers (Conformer's, Mamba's,
+Conv-TasNet's) ran their forward twice as fast on two threads as on one, torch's
+operations beside them unchanged. FCN training on GunPoint (examples/fcn_ucr.py), 2-core
+EPYC, seconds per epoch: OpenBLAS on two threads 0.68, on one 0.24-0.31.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def torch_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
 
 class kernels:  # lower case: used like a function, ``with kernels(): ...``
     """conv1d's kernels as they should run inside a PyTorch model (see the module
-    docstring): torch's thread count, the products on torch's, the compiled loops on the
+    docstring): torch's thread count, the products on torch's, the pools that spin on the
     calling thread. Entered twice per
     layer and step, so it calls the thread limit's and the provider's functions itself
     rather than entering their context managers."""
