@@ -7,8 +7,9 @@ through conv1d against PyTorch, ONNX Runtime and OpenVINO.
     python benchmarks/zoo.py --quick --only fcn   # a smoke test: one or two rounds
     python benchmarks/zoo.py --solo --write       # and replace the zoo tables in BENCHMARKS.md
 
-Needs the benchmark extra (``pip install -e '.[bench]'``: torch, onnxruntime, onnx) and
-``pip install openvino``.
+Needs the benchmark extra (``pip install -e '.[bench]'``: torch, onnxruntime, onnx,
+openvino). ``--suite`` runs the ten workloads of ``suite.py`` through the same table, so
+that the suite, too, meets every peer form.
 
 What is timed. Each row of ``LAYERS`` is one convolution of a published network, with the
 channels, kernel, stride, dilation, groups, padding and bias of its reference code (named
@@ -265,6 +266,18 @@ LAYERS = [
         keep=2048, source=_HYENA,
     ),
 ]  # fmt: skip
+
+
+def suite_layers() -> list[Layer]:
+    """The workloads of benchmarks/suite.py as rows of this table (``--suite``): the suite
+    against every peer form this file has, OpenVINO and ONNX Runtime's 2-D form included."""
+    from suite import WORKLOADS
+
+    return [
+        Layer(w.name, w.n, w.c_in, w.l_in, w.c_out, w.k, stride=w.stride, padding=w.padding,
+              dilation=w.dilation, groups=w.groups, source="benchmarks/suite.py")
+        for w in WORKLOADS
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the models
@@ -905,7 +918,7 @@ def solo(args: argparse.Namespace) -> tuple[Results, list[str]]:
             print(f"{LABELS[impl]} alone:", file=sys.stderr)
             command = [sys.executable, __file__, "--solo-impl", impl, "--references", folder]
             command += ["--reps", str(args.reps), "--budget", str(args.budget)]
-            for flag in ("quick", "no_backward", "no_models"):
+            for flag in ("quick", "no_backward", "no_models", "suite"):
                 if getattr(args, flag):
                     command.append("--" + flag.replace("_", "-"))
             if args.only:
@@ -1088,6 +1101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke test: at most two rounds per row")
     parser.add_argument("--no-backward", action="store_true", help="skip forward+backward")
     parser.add_argument("--no-models", action="store_true", help="skip the whole models")
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="the ten workloads of benchmarks/suite.py instead of the zoo's layers",
+    )
     parser.add_argument("--write", action="store_true", help="replace the zoo tables in BENCHMARKS.md")
     parser.add_argument("--solo-impl", choices=IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--references", type=Path, help=argparse.SUPPRESS)
@@ -1095,8 +1113,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(THREADS)
     chosen = (lambda name: args.only.lower() in name.lower()) if args.only else (lambda name: True)
-    layers = [layer for layer in LAYERS if chosen(layer.name)]
-    models = [] if args.no_models else [spec for spec in MODELS if chosen(spec.name)]
+    layers = [layer for layer in (suite_layers() if args.suite else LAYERS) if chosen(layer.name)]
+    models = [] if args.no_models or args.suite else [spec for spec in MODELS if chosen(spec.name)]
     if not layers and not models:
         raise SystemExit(f"no layer or model name contains {args.only!r}.")
     settings = Settings(2, 1.0, 1) if args.quick else Settings(args.reps, args.budget, 3)
@@ -1117,7 +1135,9 @@ def main(argv: list[str] | None = None) -> int:
         layer_part += ["", "Not available:", ""] + [f"- {note}" for note in notes]
     text = "\n".join(header + layer_part + ([""] + model_part if model_part else [])) + "\n"
     print(text)
-    if args.write:
+    if args.write and args.suite:
+        write_section("suite-peers-solo" if args.solo else "suite-peers-interleaved", text)
+    elif args.write:
         if args.solo:
             write_section(
                 "zoo-solo",

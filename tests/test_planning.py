@@ -314,3 +314,20 @@ def test_rates_are_calibrated_on_one_thread_and_scaled(measuring, monkeypatch, m
     assert (inside_torch.gemm_flops, inside_torch.direct_macs, inside_torch.mix_flops) == (2e9, 1e8, 3e9)
     assert counts == [1]  # calibrated once, on one thread
     assert list(_file(measuring)["rates"]) == ["1"]
+
+
+def test_explain_and_the_cli_show_a_measured_choice_and_its_timings(measuring):
+    layer = conv1d.Conv1d(256, 100, 2)
+    layer(_arrays()[0])
+    explanation = conv1d.explain(layer, X)
+    data = explanation.to_dict()
+    assert data["algorithm_source"] == "measured"
+    assert set(data["measured_ms"]) == {"gemm", "winograd"} and data["algorithm"] in data["measured_ms"]
+    assert "measured on this machine: gemm" in str(explanation)
+    command = "conv1d explain --in-channels 256 --out-channels 100 --kernel-size 2 --input-shape 32,256,35"
+    env = dict(os.environ, CONV1D_CACHE_DIR=str(measuring), CONV1D_PLANNING="measure")
+    out = subprocess.run(command.split(), env=env, capture_output=True, text=True, check=True).stdout
+    assert "measured on this machine: gemm" in out and "(measured;" in out
+    env["CONV1D_PLANNING"] = "estimate"
+    out = subprocess.run(command.split(), env=env, capture_output=True, text=True, check=True).stdout
+    assert "measured on this machine" not in out and "(estimated;" in out
