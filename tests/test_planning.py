@@ -331,3 +331,19 @@ def test_explain_and_the_cli_show_a_measured_choice_and_its_timings(measuring):
     env["CONV1D_PLANNING"] = "estimate"
     out = subprocess.run(command.split(), env=env, capture_output=True, text=True, check=True).stdout
     assert "measured on this machine" not in out and "(estimated;" in out
+
+
+@pytest.mark.parametrize("gemm_seconds, expected", [(1.1, Algorithm.GEMM), (1.3, Algorithm.WINOGRAD)])
+def test_a_gradient_close_to_the_fastest_keeps_the_forwards_kernel(measuring, gemm_seconds, expected):
+    """What the forward keeps for the gradients (keep/kept) is the forward kernel's own,
+    so a gradient takes that kernel when it was timed within SAME_KERNEL of the fastest."""
+    spec = conv1d_spec(X, W, dtype=np.float32, op="conv1d")
+    planning._records[plan_key(spec, "forward", False)] = planning.Record(
+        "gemm", {"gemm": 1.0, "winograd": 2.0}
+    )
+    planning._records[plan_key(spec, "weight_grad", False)] = planning.Record(
+        "winograd", {"winograd": 1.0, "gemm": gemm_seconds}
+    )
+    plan = conv1d.plan(X, W, direction="weight_grad")
+    assert plan.algorithm is expected and plan.source == "measured", plan.describe()
+    assert ("forward's kernel" in plan.reason) is (expected is Algorithm.GEMM)

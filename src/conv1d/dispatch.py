@@ -60,6 +60,10 @@ KERNELS: dict[Algorithm, ModuleType] = {
 # higher figure stands for.
 TRANSFORM_SPEED = {False: 1.0, True: 2.0}
 DIRECTIONS = ("forward", "input_grad", "weight_grad")
+# A gradient keeps the forward's kernel when it was timed within this factor of the
+# fastest (see choose_algorithm): the forward's kept columns or transforms are worth more
+# than a difference the size of the VM's run-to-run noise.
+SAME_KERNEL = 1.15
 
 
 @dataclass(frozen=True)
@@ -257,11 +261,18 @@ def choose_algorithm(
     if record is not None and math.isfinite(seconds.get(Algorithm(record.algorithm), math.inf)):
         best = Algorithm(record.algorithm)
         measured = {Algorithm(a): s for a, s in record.seconds.items()}
-        reason = (
-            "the fastest of the candidates timed on this machine"
-            if len(measured) > 1
-            else _reason(spec, best)
-        )
+        reason = "the fastest of the candidates timed on this machine"
+        if direction != "forward":
+            # A gradient close to the fastest with the forward's kernel takes that kernel:
+            # the forward hands it the columns or transforms it made (keep/kept), which
+            # timing the gradient alone does not see, and the step alternates fewer pools.
+            forward = choose_algorithm(spec, algorithm, provided).algorithm
+            if forward is not best and measured.get(forward, math.inf) <= SAME_KERNEL * measured[best]:
+                best = forward
+                reason = (
+                    f"the forward's kernel, timed within {SAME_KERNEL - 1:.0%} of the fastest on this "
+                    f"machine; it reuses what the forward kept"
+                )
         return Plan(best, reason, seconds, _memory(spec, best), measured=measured, direction=direction)
     best = min(seconds, key=seconds.__getitem__)
     return Plan(best, _reason(spec, best), seconds, _memory(spec, best), direction=direction)

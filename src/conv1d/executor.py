@@ -236,7 +236,10 @@ class Executor:
             calls[algorithm.value] = functools.partial(getattr(KERNELS[algorithm], name), *args, **extra)
         key = plan_key(self.spec, self._directions[name], gemm.provided())
         kind = f"{name} {args[0].dtype}"
-        kernel = KERNELS[Algorithm(planning.time_candidates(key, calls, kind).algorithm)]
+        planning.time_candidates(key, calls, kind)
+        # (the plan reads the measurement back, with the preference for the forward's kernel)
+        plan = choose_algorithm(self.spec, "auto", direction=self._directions[name])
+        kernel = KERNELS[plan.algorithm]
         self._kernels[name] = kernel
         return kernel
 
