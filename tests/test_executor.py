@@ -170,6 +170,9 @@ def test_each_kernel_declares_what_its_functions_take(algorithm):
     assert can.sums_bias == ("bias" in weight)
     assert can.takes_spectrum == ("spectrum" in conv)
     assert can.spreads_non_finite <= {"conv", "conv_transpose", "conv_weight"}
+    assert can.compiles == any(
+        hasattr(getattr(kernel, name, None), "py_func") for name in dir(kernel)
+    )  # (Numba's compiled functions carry their Python function)
     if can.keeps_weights:
         assert can.keeps_input  # the weight transform is left in the same keep dict
 

@@ -236,7 +236,8 @@ class Executor:
             calls[algorithm.value] = functools.partial(getattr(KERNELS[algorithm], name), *args, **extra)
         key = plan_key(self.spec, self._directions[name], gemm.provided())
         kind = f"{name} {args[0].dtype}"
-        planning.time_candidates(key, calls, kind)
+        compiled = frozenset(a.value for a in self.plan.candidates() if KERNELS[a].CAPABILITIES.compiles)
+        planning.time_candidates(key, calls, kind, compiled)
         # (the plan reads the measurement back, with the preference for the forward's kernel)
         plan = choose_algorithm(self.spec, "auto", direction=self._directions[name])
         kernel = KERNELS[plan.algorithm]

@@ -295,14 +295,19 @@ def recorded(key: str) -> Record | None:
     return _records.get(key)
 
 
-def time_candidates(key: str, candidates: dict[str, Callable[[], object]], kind: str = "") -> Record:
+def time_candidates(
+    key: str,
+    candidates: dict[str, Callable[[], object]],
+    kind: str = "",
+    compiled: frozenset[str] = frozenset(),
+) -> Record:
     """Time each candidate (name -> a call), keep the fastest for ``key`` in memory and on
     disk, and return the record. In the order given (the model's best first): each runs at
     least twice, its best run counted, short calls until MIN_SECONDS; a candidate whose
     first timed run is LOSING times slower than the best so far stops after it, which
-    bounds the cost of timing a poor one. A candidate's first run in the process for
-    ``kind`` (the kernel function and dtype: what its compiled code is specialised for) is
-    not timed at all: it loads or compiles that code. Floating-point warnings of the
+    bounds the cost of timing a poor one. The first run in the process of a ``compiled``
+    candidate for ``kind`` (the kernel function and dtype: what its compiled code is
+    specialised for) is not timed at all: it loads or compiles that code. Floating-point warnings of the
     candidates are silenced (the call they time is made again by the executor, which
     checks its operands)."""
     seconds: dict[str, float] = {}
@@ -310,7 +315,7 @@ def time_candidates(key: str, candidates: dict[str, Callable[[], object]], kind:
     with np.errstate(all="ignore"):
         for name, call in candidates.items():
             try:
-                if (name, kind) not in _warmed:
+                if name in compiled and (name, kind) not in _warmed:
                     call()
                     _warmed.add((name, kind))
                 best = min(seconds.values(), default=math.inf)

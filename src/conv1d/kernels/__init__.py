@@ -51,7 +51,10 @@ class Capabilities:
       Winograd), or zeros multiplied in for positions outside the data (GEMM's stride-1
       ``conv_transpose``) -- so that a NaN or Inf reaches outputs PyTorch keeps finite, or an
       Inf becomes NaN; the executor then computes those with the direct kernel, which pairs
-      exactly the values PyTorch does.
+      exactly the values PyTorch does;
+    * ``compiles``: the functions are compiled code (Numba) that the first call of each
+      function and dtype in a process loads or compiles, so timing that call says nothing
+      of the kernel's speed (the planner runs it once untimed first).
     """
 
     keeps_input: bool = False
@@ -59,3 +62,4 @@ class Capabilities:
     sums_bias: bool = False
     takes_spectrum: bool = False
     spreads_non_finite: frozenset[str] = frozenset()
+    compiles: bool = False

@@ -30,7 +30,7 @@ from numba import prange
 
 from . import Capabilities, threads
 
-CAPABILITIES = Capabilities()
+CAPABILITIES = Capabilities(compiles=True)
 
 
 def _valid_range(off: int, stride: int, count: int, length: int) -> tuple[int, int]:

@@ -69,6 +69,7 @@ CAPABILITIES = Capabilities(
     keeps_weights=True,
     sums_bias=True,
     spreads_non_finite=frozenset({"conv", "conv_transpose", "conv_weight"}),
+    compiles=True,
 )
 
 ALPHA = 8  # samples per tile: 7 finite interpolation points and infinity
