@@ -212,8 +212,16 @@ def estimate(spec: ConvSpec, provided: bool = False, rates: Rates | None = None)
     transform = 2.5 * nfft * math.log2(max(nfft, 2))
     fft_flops = transform * (n * g * (ci + co) * blocks + g * co * ci)
     mix_flops = 8.0 * n * g * co * ci * (nfft // 2 + 1) * blocks
+    # The weight's spectra, written, rearranged and read: a layer's forward keeps them
+    # between calls, the gradients and transposed convolutions make them each time, and
+    # for channel-rich weights they are large (HiFi-GAN's (512, 256, 16) upsampling weight:
+    # 441 MB, which made its FFT candidate 1-2 s against GEMM's 3 ms).
+    spectra = 8 * g * co * ci * (nfft // 2 + 1)
     seconds[Algorithm.FFT] = (
-        call[Algorithm.FFT] + fft_flops / r.fft_flops + mix_flops / r.mix_flops + 3 * io / r.bandwidth
+        call[Algorithm.FFT]
+        + fft_flops / r.fft_flops
+        + mix_flops / r.mix_flops
+        + (3 * io + 3 * spectra) / r.bandwidth
     )
     return {a: seconds[a] for a in Algorithm}  # in the enum's order, for printing
 
