@@ -67,6 +67,9 @@ MODES = ("measure", "estimate", "off")
 FORMAT = 1  # of the cache file; another format is ignored and rewritten
 PRUNE = 4.0  # candidates estimated within this factor of the model's best are timed
 LOSING = 2.0  # a candidate whose first timed run is this much slower than the best so far stops there
+# ... or this much, for its first run in the process: a kernel's first call also starts its
+# thread pool and touches fresh memory (GEMM on the FCN's first layer: 1.1 ms cold, 0.2 warm)
+COLD_LOSING = 20.0
 MIN_SECONDS = 2e-3  # short calls are repeated until each candidate has run this long (or MAX_RUNS)
 MAX_RUNS = 20
 LOCK_SECONDS = 10.0  # a writer waits this long for the lock, then keeps its results in memory only
@@ -305,7 +308,8 @@ def time_candidates(
     disk, and return the record. In the order given (the model's best first): each runs at
     least twice, its best run counted, short calls until MIN_SECONDS; a candidate whose
     first timed run is LOSING times slower than the best so far stops after it, which
-    bounds the cost of timing a poor one. The first run in the process of a ``compiled``
+    bounds the cost of timing a poor one (COLD_LOSING times, for a candidate's first run in
+    the process, which also starts its thread pool). The first run in the process of a ``compiled
     candidate for ``kind`` (the kernel function and dtype: what its compiled code is
     specialised for) is not timed at all: it loads or compiles that code. Floating-point warnings of the
     candidates are silenced (the call they time is made again by the executor, which
@@ -315,12 +319,14 @@ def time_candidates(
     with np.errstate(all="ignore"):
         for name, call in candidates.items():
             try:
-                if name in compiled and (name, kind) not in _warmed:
+                warm = (name, kind) in _warmed
+                if name in compiled and not warm:
                     call()
-                    _warmed.add((name, kind))
+                    warm = True
+                _warmed.add((name, kind))
                 best = min(seconds.values(), default=math.inf)
                 first = _once(call)
-                if first > LOSING * best:
+                if first > (LOSING if warm else COLD_LOSING) * best:
                     seconds[name] = first
                     continue
                 runs = [first, _once(call)]
