@@ -17,11 +17,11 @@ os.environ["CONV1D_CACHE_DIR"] = tempfile.mkdtemp(prefix="conv1d-test-cache-")
 from conv1d import planning
 
 
-def reference_rates(count: int, loops: int | None = None) -> planning.Rates:
+def reference_rates(count: int, numba: int | None = None, blas: int | None = None) -> planning.Rates:
     """The rates of the 2-core machine the golden plans (tests/test_dispatch.py) were
-    chosen on, for ``count`` threads (``loops`` for the compiled loops): test data, so that
+    chosen on, for ``count`` threads (``numba`` for the compiled loops): test data, so that
     a plan does not depend on the machine running the tests."""
-    share = min(count if loops is None else loops, 2) / 2
+    share = min(count if numba is None else numba, 2) / 2
     return planning.Rates(
         gemm_flops=150e9,
         direct_macs=6e9 * share,

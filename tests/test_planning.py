@@ -310,7 +310,7 @@ def test_rates_are_calibrated_on_one_thread_and_scaled(measuring, monkeypatch, m
     assert machine_rates(1) == one
     two = machine_rates(2)
     assert (two.gemm_flops, two.direct_macs, two.direct_row_seconds, two.fft_flops) == (2e9, 2e8, 5e-9, 4e9)
-    inside_torch = machine_rates(2, 1)
+    inside_torch = machine_rates(2, 1, 1)
     assert (inside_torch.gemm_flops, inside_torch.direct_macs, inside_torch.mix_flops) == (2e9, 1e8, 3e9)
     assert counts == [1]  # calibrated once, on one thread
     assert list(_file(measuring)["rates"]) == ["1"]

@@ -127,7 +127,7 @@ def plan_key(spec: ConvSpec, direction: str, provided: bool) -> str:
         spec.dtype.str,
     )
     products = "torch" if provided else "numpy"
-    count = planning.threads_key(threads.get(), threads.numba_threads())
+    count = planning.threads_key(threads.get(), threads.numba_threads(), threads.loops())
     return f"{direction} {','.join(map(str, fields))} threads={count} products={products}"
 
 
@@ -160,7 +160,7 @@ def estimate(spec: ConvSpec, provided: bool = False, rates: Rates | None = None)
     """Estimated seconds of each kernel for ``spec`` (same order of work for either direction);
     ``provided``: the products go to an outside provider (see :func:`conv1d.kernels.gemm.products`);
     ``rates``: the machine's (default: this one's, for the thread count in force)."""
-    r = planning.rates(threads.get(), threads.numba_threads()) if rates is None else rates
+    r = planning.rates(threads.get(), threads.numba_threads(), threads.loops()) if rates is None else rates
     call = {a: r.call_seconds[a.value] for a in Algorithm}
     n, g, ci, co, lp, lo, k = _problem(spec)
     itemsize = max(spec.dtype.itemsize, 4)
@@ -265,25 +265,38 @@ def choose_algorithm(
         if refusal:
             raise ConvError(f"{spec.op}: algorithm={forced.value!r} cannot run here: {refusal}.")
         return Plan(forced, "forced by algorithm=", seconds, _memory(spec, forced), True, direction=direction)
-    record = planning.recorded(plan_key(spec, direction, provided))
-    if record is not None and math.isfinite(seconds.get(Algorithm(record.algorithm), math.inf)):
-        best = Algorithm(record.algorithm)
-        measured = {Algorithm(a): s for a, s in record.seconds.items()}
-        reason = "the fastest of the candidates timed on this machine"
-        if direction != "forward":
-            # A gradient close to the fastest with the forward's kernel takes that kernel:
-            # the forward hands it the columns or transforms it made (keep/kept), which
-            # timing the gradient alone does not see, and the step alternates fewer pools.
-            forward = choose_algorithm(spec, algorithm, provided).algorithm
-            if forward is not best and measured.get(forward, math.inf) <= SAME_KERNEL * measured[best]:
-                best = forward
-                reason = (
-                    f"the forward's kernel, timed within {SAME_KERNEL - 1:.0%} of the fastest on this "
-                    f"machine; it reuses what the forward kept"
-                )
-        return Plan(best, reason, seconds, _memory(spec, best), measured=measured, direction=direction)
     best = min(seconds, key=seconds.__getitem__)
-    return Plan(best, _reason(spec, best), seconds, _memory(spec, best), direction=direction)
+    plan = planned(spec, seconds, "forward", provided, best)
+    return plan if direction == "forward" else planned(spec, seconds, direction, provided, plan.algorithm)
+
+
+def planned(
+    spec: ConvSpec, seconds: dict[Algorithm, float], direction: str, provided: bool, forward: Algorithm
+) -> Plan:
+    """The plan of ``direction`` from the estimates ``seconds`` (refusals already infinite):
+    the choice measured on this machine if there is one, else the cheapest estimate.
+    ``forward``: the kernel of the forward pass, which a gradient takes when it was timed
+    within SAME_KERNEL of the fastest -- the forward hands it the columns or transforms it
+    made (keep/kept), which timing the gradient alone does not see, and the step then
+    alternates fewer pools."""
+    record = planning.recorded(plan_key(spec, direction, provided))
+    if record is None or not math.isfinite(seconds.get(Algorithm(record.algorithm), math.inf)):
+        best = min(seconds, key=seconds.__getitem__)
+        return Plan(best, _reason(spec, best), seconds, _memory(spec, best), direction=direction)
+    best = Algorithm(record.algorithm)
+    measured = {Algorithm(a): s for a, s in record.seconds.items()}
+    reason = "the fastest of the candidates timed on this machine"
+    if (
+        direction != "forward"
+        and forward is not best
+        and measured.get(forward, math.inf) <= SAME_KERNEL * measured[best]
+    ):
+        best = forward
+        reason = (
+            f"the forward's kernel, timed within {SAME_KERNEL - 1:.0%} of the fastest on this "
+            f"machine; it reuses what the forward kept"
+        )
+    return Plan(best, reason, seconds, _memory(spec, best), measured=measured, direction=direction)
 
 
 def _reason(spec: ConvSpec, algorithm: Algorithm) -> str:

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import _padding, planning
 from ._layout import compute_dtype, from_ncl, ncl_view, to_ncl
-from .dispatch import KERNELS, Algorithm, Plan, choose_algorithm, plan_key
+from .dispatch import KERNELS, Algorithm, Plan, choose_algorithm, plan_key, planned
 from .errors import ConvError
 from .kernels import gemm, threads
 from .spec import ConvSpec
@@ -50,6 +50,7 @@ SHORT_ROWS = 256  # positions: below, bias_grad sums over the batch first
 # The general path's copies of the input and output (dtype conversion, padding modes,
 # broadcast inputs) are made a block of at most this many bytes at a time.
 BLOCK_BYTES = 16 * 2**20
+ALGORITHMS = {kernel: algorithm for algorithm, kernel in KERNELS.items()}  # a kernel module's name
 SPECTRA_KEPT = 4  # weight spectra an FFT executor keeps (layers of one shape sharing it)
 
 
@@ -113,12 +114,9 @@ class Executor:
         self._directions = {names[0]: "forward", names[1]: "input_grad", "conv_weight": "weight_grad"}
         self._kernels: dict[str, ModuleType] = {}
         measuring = not self.plan.forced and planning.get_mode() == "measure"
-        candidates = self.plan.candidates()
         for name, direction in self._directions.items():
-            plan = self.plan
-            if measuring and direction != "forward":
-                plan = choose_algorithm(spec, algorithm, direction=direction)
-            if not measuring or plan.measured or len(candidates) == 1:
+            plan = self.plan if direction == "forward" or not measuring else self._planned(direction)
+            if not measuring or plan.measured or len(self.plan.candidates()) == 1:
                 self._kernels[name] = KERNELS[plan.algorithm]
         # Plain arrays: every conversion to and from the kernels' arrays is a reshape.
         self.plain = (
@@ -228,21 +226,31 @@ class Executor:
         if kernel is not None:
             return kernel
         calls = {}
-        for algorithm in self.plan.candidates():
+        candidates = self.plan.candidates()
+        for algorithm in candidates:
             extra = {}
             if name == "conv" and KERNELS[algorithm].CAPABILITIES.takes_spectrum:
                 # (timed as it runs from the second call on: its weight spectrum kept)
                 extra["spectrum"] = self._spectrum(args[1], args[0].shape[-1] + args[4] + args[5])
             calls[algorithm.value] = functools.partial(getattr(KERNELS[algorithm], name), *args, **extra)
-        key = plan_key(self.spec, self._directions[name], gemm.provided())
+        direction = self._directions[name]
+        key = plan_key(self.spec, direction, gemm.provided())
         kind = f"{name} {args[0].dtype}"
-        compiled = frozenset(a.value for a in self.plan.candidates() if KERNELS[a].CAPABILITIES.compiles)
+        compiled = frozenset(a.value for a in candidates if KERNELS[a].CAPABILITIES.compiles)
         planning.time_candidates(key, calls, kind, compiled)
-        # (the plan reads the measurement back, with the preference for the forward's kernel)
-        plan = choose_algorithm(self.spec, "auto", direction=self._directions[name])
+        plan = self._planned(direction)  # (the measurement read back)
+        if direction == "forward":
+            self.plan = plan  # (what ``plan`` says is what runs)
         kernel = KERNELS[plan.algorithm]
         self._kernels[name] = kernel
         return kernel
+
+    def _planned(self, direction: str) -> Plan:
+        """``direction``'s plan from this executor's estimates, with the forward's kernel as
+        it runs (or is planned, while it is still to be measured)."""
+        kernel = self.kernel_of("forward")
+        forward = self.plan.algorithm if kernel is None else ALGORITHMS[kernel]
+        return planned(self.spec, self.plan.seconds, direction, gemm.provided(), forward)
 
     def kernel_of(self, direction: str) -> ModuleType | None:
         """The kernel module computing ``direction`` (``'forward'``, ``'input_grad'`` or
@@ -537,10 +545,9 @@ class Executor:
         if not kept:
             return {}
         kernel = self._decide(name, args)
-        forward = next(n for n, d in self._directions.items() if d == "forward")
         can = kernel.CAPABILITIES
         usable = can.keeps_weights if name == "conv_transpose" else can.keeps_input
-        return {"kept": kept} if usable and kernel is self._kernels.get(forward) else {}
+        return {"kept": kept} if usable and kernel is self.kernel_of("forward") else {}
 
     def _weight_grad_in_blocks(
         self, x: np.ndarray, gy: np.ndarray, blocks: list[tuple[int, int]]

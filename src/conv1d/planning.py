@@ -292,7 +292,7 @@ def forget(disk: bool = False) -> None:
 
 def recorded(key: str) -> Record | None:
     """The measured choice for ``key`` (see :func:`conv1d.dispatch.plan_key`), if any."""
-    if get_mode() == "estimate" or get_mode() == "off":
+    if get_mode() != "measure":
         return None
     _load()
     return _records.get(key)
@@ -356,15 +356,19 @@ def _once(call: Callable[[], object]) -> float:
 # --------------------------------------------------------------------------- calibration
 
 
-def rates(count: int, loops: int | None = None) -> Rates:
-    """This machine's rates for ``count`` threads (``loops`` of them for the compiled loops
-    and NumPy's BLAS, if fewer: inside PyTorch). The rates of one thread come from memory,
-    the disk file, or :func:`calibrate` now (and are written to the file); those of more
-    threads are scaled from them. Calibrating on one thread keeps the rates sane on a
-    machine that is busy meanwhile: a pool of as many threads as cores, sharing them with
-    another program, measured 30x slower than alone (OpenBLAS products at 7 against 200
-    GFLOP/s on two cores, one of them busy), and rates measured so would be kept for good."""
-    key = threads_key(count, loops)
+def rates(count: int, numba: int | None = None, blas: int | None = None) -> Rates:
+    """This machine's rates for ``count`` threads, ``numba`` of them for the compiled loops
+    and ``blas`` for NumPy's BLAS, if fewer (inside PyTorch; see
+    :func:`conv1d.kernels.threads.numba_threads` and :func:`~conv1d.kernels.threads.loops`).
+    The rates of one thread come from memory, the disk file, or :func:`calibrate` now (and
+    are written to the file); those of more threads are scaled from them. Calibrating on
+    one thread keeps the rates sane on a machine that is busy meanwhile: a pool of as many
+    threads as cores, sharing them with another program, measured 30x slower than alone
+    (OpenBLAS products at 7 against 200 GFLOP/s on two cores, one of them busy), and rates
+    measured so would be kept for good."""
+    numba = count if numba is None else min(numba, count)
+    blas = count if blas is None else min(blas, count)
+    key = threads_key(count, numba, blas)
     found = _derived.get(key)
     if found is not None:
         return found
@@ -381,28 +385,26 @@ def rates(count: int, loops: int | None = None) -> Rates:
         with _lock:
             _rates["1"] = one
         _save()
-    found = _scaled(one, count, count if loops is None else min(loops, count))
+    # One thread's arithmetic rates times the threads that do it: the cost model needs the
+    # order of the kernels right within the factor its candidates are pruned by, which
+    # perfect scaling gives; measuring decides the rest. (GEMM's products and the FFT's
+    # transforms run on ``count`` threads: PyTorch's pool or NumPy's BLAS, scipy.fft.)
+    found = dataclasses.replace(
+        one,
+        gemm_flops=one.gemm_flops * count,
+        direct_macs=one.direct_macs * numba,
+        direct_row_seconds=one.direct_row_seconds / numba,
+        fft_flops=one.fft_flops * count,
+        mix_flops=one.mix_flops * blas,
+    )
     _derived[key] = found
     return found
 
 
-def _scaled(one: Rates, count: int, loops: int) -> Rates:
-    """One thread's rates for ``count`` threads (``loops`` for the compiled loops): the
-    arithmetic rates times the threads that do it. The cost model needs the order of the
-    kernels right within the factor its candidates are pruned by, which perfect scaling
-    gives; measuring decides the rest."""
-    return dataclasses.replace(
-        one,
-        gemm_flops=one.gemm_flops * count,
-        direct_macs=one.direct_macs * loops,
-        direct_row_seconds=one.direct_row_seconds / loops,
-        fft_flops=one.fft_flops * count,
-        mix_flops=one.mix_flops * loops,
-    )
-
-
-def threads_key(count: int, loops: int | None) -> str:
-    return str(count) if loops is None or loops >= count else f"{count}/{loops}"
+def threads_key(count: int, numba: int, blas: int) -> str:
+    """The thread counts that decide a plan, as they are written in the cache: ``count``
+    alone when the compiled loops and NumPy's BLAS use all of them."""
+    return str(count) if numba == blas == count else f"{count}/numba {numba}/blas {blas}"
 
 
 def calibrate() -> Rates:
