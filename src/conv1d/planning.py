@@ -159,24 +159,13 @@ def cache_path() -> Path | None:
         folder = platformdirs.user_cache_dir("conv1d", appauthor=False)
     if not folder:
         return None
-    return Path(folder) / f"plans-{_machine_hash()}.json"
+    return Path(folder) / f"plans-{_identity()[1]}.json"
 
 
 def machine() -> dict[str, Any]:
-    """What decides the measurements besides the problem: the CPU and the libraries."""
-    import numba
-    import scipy
-
-    from ._version import __version__
-
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count() or 1,
-        "conv1d": __version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-    }
+    """What decides the measurements besides the problem: the CPU and the libraries (read
+    once per process)."""
+    return _identity()[0]
 
 
 def _cpu_model() -> str:
@@ -190,15 +179,27 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-_identity: tuple[dict[str, Any], str] | None = None
+_who: tuple[dict[str, Any], str] | None = None  # machine() and its hash, once found
 
 
-def _machine_hash() -> str:
-    global _identity
-    if _identity is None:
-        who = machine()
-        _identity = (who, hashlib.sha256(json.dumps(who, sort_keys=True).encode()).hexdigest()[:16])
-    return _identity[1]
+def _identity() -> tuple[dict[str, Any], str]:
+    global _who
+    if _who is None:
+        import numba
+        import scipy
+
+        from ._version import __version__
+
+        who = {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count() or 1,
+            "conv1d": __version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "numba": numba.__version__,
+        }
+        _who = (who, hashlib.sha256(json.dumps(who, sort_keys=True).encode()).hexdigest()[:16])
+    return _who
 
 
 def _read(path: Path) -> tuple[dict[str, Record], dict[str, Rates]]:
@@ -274,7 +275,7 @@ def forget(disk: bool = False) -> None:
     machine's cache file, so that rates are calibrated and choices measured afresh (after
     they were measured on a busy machine: timings taken while other programs use the
     cores say little about the kernels)."""
-    global _loaded, _identity
+    global _loaded
     path = cache_path() if disk else None
     if path is not None:
         with contextlib.suppress(FileNotFoundError):
@@ -284,7 +285,6 @@ def forget(disk: bool = False) -> None:
         _rates.clear()
         _derived.clear()
         _loaded = False
-        _identity = None
 
 
 # --------------------------------------------------------------------------- measurements
