@@ -62,7 +62,7 @@ class limited:  # lower case: used like the function it was, ``with limited(1): 
 
     def __init__(self, count: int) -> None:
         self._count = count
-        self._saved: tuple[int, dict | None] | None = None
+        self._saved: tuple[int | None, dict | None, int | None] | None = None
 
     def __enter__(self) -> None:
         self._saved = enter(self._count)
