@@ -210,6 +210,30 @@ def _recording(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+def test_a_call_seen_before_builds_no_spec_and_checks_what_is_new(monkeypatch):
+    """conv1d and conv_transpose1d look their executor up by the call's arguments: a repeat
+    builds and checks no spec, and an option equal to one seen before but of another type
+    (True or 1.0 for 1) is still checked, and refused."""
+    from conv1d import functional
+
+    built = []
+    for name in ("conv1d_spec", "conv_transpose1d_spec"):
+        real = getattr(functional, name)
+        monkeypatch.setattr(functional, name, lambda *a, _real=real, **k: built.append(1) or _real(*a, **k))
+    executor.clear()
+    x, w = np.ones((2, 3, 10), np.float32), np.ones((4, 3, 3), np.float32)
+    for _ in range(3):
+        conv1d.conv1d(x, w, stride=1, padding=(1, 2))
+        conv1d.conv_transpose1d(x, w.transpose(1, 0, 2).copy(), stride=2)
+    assert len(built) == 2
+    for stride in (True, 1.0):
+        with pytest.raises(TypeError, match="stride must be an int"):
+            conv1d.conv1d(x, w, stride=stride, padding=(1, 2))
+    conv1d.conv1d(x, w, stride=[1], padding=(1, 2))  # not a key: checked on every call
+    conv1d.conv1d(x, w, stride=[1], padding=(1, 2))
+    assert len(built) == 6
+
+
 def test_every_numpy_entry_point_goes_through_an_executor(monkeypatch):
     calls = _recording(monkeypatch)
     for name in ("conv", "conv_transpose", "conv_weight"):  # no kernel call outside an executor

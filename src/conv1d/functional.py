@@ -6,14 +6,15 @@ Arguments -> :class:`~conv1d.spec.ConvSpec` (every check, once) -> the spec's
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
 
 from .dispatch import DIRECTIONS, Plan, choose_algorithm
 from .errors import ConvError, closest
-from .executor import executor
-from .spec import as_arrays, conv1d_spec, conv_transpose1d_spec, is_dask_array
+from .executor import Executor, executor, executor_for
+from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec, is_dask_array
 
 __all__ = ["conv1d", "conv_transpose1d", "plan"]
 
@@ -120,19 +121,27 @@ def conv1d(
             algorithm=algorithm,
         )
     x, w, b = as_arrays("conv1d", input=input, weight=weight, bias=bias)
-    spec = conv1d_spec(
-        x.shape,
-        w.shape,
-        None if b is None else b.shape,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        padding_mode=padding_mode,
-        layout=layout,
-        dtype=x.dtype,
-    )
-    return executor(spec, algorithm).forward(x, w, b)
+    options = (stride, padding, dilation, groups, padding_mode, layout)
+    return _executor(
+        "conv1d",
+        x,
+        w,
+        b,
+        options,
+        lambda: conv1d_spec(
+            x.shape,
+            w.shape,
+            None if b is None else b.shape,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            padding_mode=padding_mode,
+            layout=layout,
+            dtype=x.dtype,
+        ),
+        algorithm,
+    ).forward(x, w, b)
 
 
 def conv_transpose1d(
@@ -193,19 +202,64 @@ def conv_transpose1d(
             algorithm=algorithm,
         )
     x, w, b = as_arrays("conv_transpose1d", input=input, weight=weight, bias=bias)
-    spec = conv_transpose1d_spec(
+    options = (stride, padding, output_padding, groups, dilation, layout)
+    return _executor(
+        "conv_transpose1d",
+        x,
+        w,
+        b,
+        options,
+        lambda: conv_transpose1d_spec(
+            x.shape,
+            w.shape,
+            None if b is None else b.shape,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            groups=groups,
+            dilation=dilation,
+            layout=layout,
+            dtype=x.dtype,
+        ),
+        algorithm,
+    ).forward(x, w, b)
+
+
+def _executor(
+    op: str,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    options: tuple,
+    build: Callable[[], ConvSpec],
+    algorithm: Any,
+) -> Executor:
+    """The call's executor, looked up by the arrays' shapes and dtypes and the options as
+    given, so that a spec is built and checked only for a call not seen before (checking
+    costs 11 us, half of a small call). The options go into the key with their types, so
+    ``stride=True`` or ``1.0`` is never taken for a ``1`` seen before (and refused as
+    checking refuses it); options that cannot be a key (a list) are checked every time."""
+    key: Hashable = (
+        op,
         x.shape,
+        x.dtype,
         w.shape,
-        None if b is None else b.shape,
-        stride=stride,
-        padding=padding,
-        output_padding=output_padding,
-        groups=groups,
-        dilation=dilation,
-        layout=layout,
-        dtype=x.dtype,
+        w.dtype,
+        None if b is None else (b.shape, b.dtype),
+        _typed(options),
     )
-    return executor(spec, algorithm).forward(x, w, b)
+    try:
+        hash(key)
+    except TypeError:
+        return executor(build(), algorithm)
+    return executor_for(key, build, algorithm)
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with the type of each of its items beside it (tuples are opened)."""
+    if isinstance(value, tuple):
+        return tuple(_typed(item) for item in value)
+    return (type(value), value)
 
 
 def plan(
