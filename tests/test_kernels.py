@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from strategies import KernelProblem, kernel_problems, lay_out, random_array, seeds
 
 from conv1d import dispatch
-from conv1d.kernels import direct, fft, gemm, reference, threads, winograd
+from conv1d.kernels import _compiled, direct, fft, gemm, reference, threads, winograd
 
 COMPUTE_DTYPES = tuple(map(np.dtype, ("float32", "float64", "complex64", "complex128", "int64")))
 REAL_FLOATS = tuple(map(np.dtype, ("float32", "float64")))
@@ -73,10 +73,12 @@ def _check_against_reference(
     one_thread: bool = False,
 ) -> None:
     """``large_input_paths``: take the paths meant for large inputs on these small ones too
-    (GEMM's im2col one copy per tap and its forward's batch items side by side in one
-    product, Winograd's blocked transposition into channels-last).
+    (GEMM's im2col one copy per tap or compiled loops for strides, its forward's batch
+    items side by side in one product, and, with small blocks, its forward tap by tap;
+    Winograd's blocked transposition into channels-last).
     ``one_thread``: run inside ``threads.limited(1)``, with the direct kernel's parallel
-    forms made to fail, so that its serial forms compute."""
+    forms made to fail, so that its serial forms compute; otherwise the compiled loops take
+    their parallel forms however little work a problem is."""
     a = _arrays(p, seed)
     before = {key: v.copy() for key, v in a.items() if v is not None}
     expected = _all_three(reference, p, a)
@@ -88,10 +90,13 @@ def _check_against_reference(
         if large_input_paths:
             patch.setattr(gemm, "SMALL_GATHER", -1)
             patch.setattr(gemm, "PER_ITEM_PRODUCT", -1)
+            patch.setattr(gemm, "TAP_DEPTH", 1)
             patch.setattr(winograd, "SMALL_SAMPLES", -1)
         if one_thread:
             for form in ("_conv_jit", "_conv_transpose_jit", "_conv_weight_jit"):
                 patch.setattr(direct, form, _refuse)
+        else:
+            patch.setattr(_compiled, "PARALLEL_WORK", 0)
         with threads.limited(1) if one_thread else contextlib.nullcontext():
             actual = _all_three(KERNELS[name], p, a)
     shapes = {"conv": p.y_shape, "conv_transpose": p.transposed_shape, "conv_weight": p.w_shape}
@@ -115,10 +120,13 @@ def test_gemm_equals_reference(block_bytes: int | None, problem: KernelProblem, 
     _check_against_reference("gemm", block_bytes, problem, seed)
 
 
+@pytest.mark.parametrize("block_bytes", [None, 64], ids=["default blocks", "64-byte blocks"])
 @settings(max_examples=100, deadline=None)
 @given(problem=kernel_problems(dtypes=COMPUTE_DTYPES), seed=seeds)
-def test_gemm_equals_reference_on_the_large_input_paths(problem: KernelProblem, seed: int) -> None:
-    _check_against_reference("gemm", None, problem, seed, large_input_paths=True)
+def test_gemm_equals_reference_on_the_large_input_paths(
+    block_bytes: int | None, problem: KernelProblem, seed: int
+) -> None:
+    _check_against_reference("gemm", block_bytes, problem, seed, large_input_paths=True)
 
 
 @settings(max_examples=150, deadline=None)
@@ -128,7 +136,22 @@ def test_direct_equals_reference(problem: KernelProblem, seed: int) -> None:
 
 
 def _refuse(*args: object) -> None:
-    raise AssertionError("the parallel form ran on one thread")
+    raise AssertionError("the parallel form ran")
+
+
+def test_little_work_runs_the_serial_forms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below PARALLEL_WORK the compiled loops run serially whatever the thread count (a
+    parallel region costs more than such a call); above it, in parallel where threads allow."""
+    for form in ("_conv_jit", "_conv_transpose_jit", "_conv_weight_jit"):
+        monkeypatch.setattr(direct, form, _refuse)
+    x, w = np.ones((4, 1, 2, 6)), np.ones((1, 3, 2, 5))
+    y = direct.conv(x, w, 1, 1)
+    np.testing.assert_array_equal(y, reference.conv(x, w, 1, 1))
+    direct.conv_transpose(y, w, 1, 1, 6)
+    direct.conv_weight(x, y, 5, 1, 1)
+    if threads.numba_threads() > 1:
+        with pytest.raises(AssertionError, match="the parallel form ran"):
+            direct.conv(np.ones((4, 1, 64, 600)), np.ones((1, 8, 64, 5)), 1, 1)
 
 
 @settings(max_examples=100, deadline=None)
@@ -434,3 +457,33 @@ def test_gemm_one_output_position_equals_the_reference(n, g, ci, co, k, dilation
     assert_matches(
         gemm.conv(x, w, stride, dilation, 0, 0, b), expected, np.float64, "gemm one window", algorithm="gemm"
     )
+
+
+@pytest.mark.parametrize(
+    "n, g, ci, co, k, dilation, pad_left, pad_right, length, dtype",
+    [
+        (1, 1, 64, 32, 3, 1, 0, 0, 700, "float32"),  # EnCodec's residual layer, shorter
+        (2, 2, 16, 4, 4, 3, 5, 2, 600, "float64"),  # grouped, dilated, padded both sides
+        (2, 1, 16, 1, 7, 1, 3, 3, 520, "int64"),  # 'same', integers
+        (1, 1, 16, 2, 2, 9, 0, 0, 530, "complex128"),
+        (3, 1, 16, 1, 2, 1, 0, 40, 600, "float64"),  # zeros behind only
+    ],
+)
+@pytest.mark.parametrize("bias", [False, True])
+def test_gemm_tap_by_tap_equals_the_reference(
+    n, g, ci, co, k, dilation, pad_left, pad_right, length, dtype, bias, monkeypatch
+):
+    """Long stride-1 outputs of layers with few outputs for their gathered rows: GEMM's
+    products tap by tap, without gathering (the path is checked to be taken)."""
+    taken = []
+    real = gemm._conv_by_taps
+    monkeypatch.setattr(gemm, "_conv_by_taps", lambda *a: taken.append(1) or real(*a))
+    rng = np.random.default_rng(1)
+    dtype = np.dtype(dtype)
+    x = random_array(rng, (n, g, ci, length), dtype)
+    w = random_array(rng, (g, co, ci, k), dtype)
+    b = random_array(rng, (g, co), dtype) if bias else None
+    expected = reference.conv(x, w, 1, dilation, pad_left, pad_right, b)
+    actual = gemm.conv(x, w, 1, dilation, pad_left, pad_right, b)
+    assert taken, "the tap-by-tap path was not taken"
+    assert_matches(actual, expected, dtype, "gemm tap by tap", algorithm="gemm")

@@ -10,10 +10,8 @@ that stops vectorisation (measured: 85 ms -> 15 ms on the Mamba depthwise shape)
 Zero padding is implicit (out-of-range samples are skipped, never copied), so the input
 is read once and the output written once.
 
-The loops are plain Python functions compiled by assignment, so ``NUMBA_DISABLE_JIT=1``
-runs the very same code in the interpreter (slowly) for debugging and coverage. Compiled
-code is cached on disk (``cache=True``), so only the first process pays the compile
-time (see :func:`compile_seconds`).
+The loops are compiled as :mod:`conv1d.kernels._compiled` says (by assignment, cached on
+disk; see :func:`compile_seconds` for the first process's cost).
 
 See :mod:`conv1d.kernels` for the shared shape contract.
 """
@@ -21,25 +19,14 @@ See :mod:`conv1d.kernels` for the shared shape contract.
 from __future__ import annotations
 
 import time
-import types
-from collections.abc import Callable
 
-import numba
 import numpy as np
 from numba import prange
 
-from . import Capabilities, threads
+from . import Capabilities
+from ._compiled import compiled, run, valid_range_jit
 
 CAPABILITIES = Capabilities(compiles=True)
-
-
-def _valid_range(off: int, stride: int, count: int, length: int) -> tuple[int, int]:
-    """The ``t`` in ``[0, count)`` whose sample ``t*stride + off`` lies in ``[0, length)``."""
-    t0 = 0 if off >= 0 else min(count, (-off + stride - 1) // stride)
-    if length - 1 - off < 0:
-        return t0, t0
-    t1 = min(count, (length - 1 - off) // stride + 1)
-    return t0, max(t0, t1)
 
 
 def _conv_loops(x, w, bias, stride, dilation, pad_left, y):  # pragma: no cover - compiled
@@ -50,7 +37,7 @@ def _conv_loops(x, w, bias, stride, dilation, pad_left, y):  # pragma: no cover 
     # pass fewer over the output, which matters for memory-bound shapes). Computed once,
     # outside the parallel loop: a value reassigned inside a prange body is shared
     # between threads (seen as a flaky wrong result).
-    first0, first1 = _valid_range_jit(-pad_left, stride, lo, length) if ci > 0 else (lo, lo)
+    first0, first1 = valid_range_jit(-pad_left, stride, lo, length) if ci > 0 else (lo, lo)
     for job in prange(n * g * co):
         b = job // (g * co)
         rest = job - b * g * co
@@ -67,7 +54,7 @@ def _conv_loops(x, w, bias, stride, dilation, pad_left, y):  # pragma: no cover 
             for j in range(k):
                 weight = w[gi, o, c, j]
                 off = j * dilation - pad_left
-                t0, t1 = _valid_range_jit(off, stride, lo, length)
+                t0, t1 = valid_range_jit(off, stride, lo, length)
                 dst = out[t0:t1]
                 if c == 0 and j == 0 and stride == 1:
                     src = row[t0 + off : t1 + off]
@@ -105,7 +92,7 @@ def _conv_transpose_loops(y, w, stride, dilation, offset, x):  # pragma: no cove
                 weight = w[gi, o, c, j]
                 # y[t] lands on out[t*stride + j*dilation - offset]
                 off = j * dilation - offset
-                t0, t1 = _valid_range_jit(off, stride, lo, length)
+                t0, t1 = valid_range_jit(off, stride, lo, length)
                 src = row[t0:t1]
                 if stride == 1:
                     dst = out[t0 + off : t1 + off]
@@ -128,7 +115,7 @@ def _conv_weight_loops(x, y, stride, dilation, pad_left, gw):  # pragma: no cove
         c = rest - o * ci
         for j in range(k):
             off = j * dilation - pad_left
-            t0, t1 = _valid_range_jit(off, stride, lo, length)
+            t0, t1 = valid_range_jit(off, stride, lo, length)
             total = gw[gi, o, c, j]  # zero: the caller allocates gw with np.zeros
             for b in range(n):
                 ys = y[b, gi, o, t0:t1]
@@ -143,32 +130,9 @@ def _conv_weight_loops(x, y, stride, dilation, pad_left, gw):  # pragma: no cove
             gw[gi, o, c, j] = total
 
 
-def _compiled(loops: Callable[..., None]) -> tuple[Callable[..., None], Callable[..., None]]:
-    """The loops compiled twice: parallel, and serial for when conv1d may use one thread
-    (inside conv1d.torch, or after ``set_num_threads(1)``). The serial form launches no
-    parallel region and needs no thread count set and restored around it (measured inside
-    a PyTorch training step, the FCN's first layer for one series: 28 against 50 us). It
-    compiles a renamed copy: Numba's disk cache tells functions apart by qualified name
-    and line, not by ``parallel=``, so the same function compiled both ways would load
-    one form's code for the other."""
-    serial = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial")
-    serial.__qualname__ = loops.__qualname__ + "_serial"
-    return numba.njit(parallel=True, cache=True)(loops), numba.njit(cache=True)(serial)
-
-
-_valid_range_jit = numba.njit(cache=True)(_valid_range)
-_conv_jit, _conv_serial = _compiled(_conv_loops)
-_conv_transpose_jit, _conv_transpose_serial = _compiled(_conv_transpose_loops)
-_conv_weight_jit, _conv_weight_serial = _compiled(_conv_weight_loops)
-
-
-def _run(parallel: Callable[..., None], serial: Callable[..., None], *args: object) -> None:
-    """One of the two forms, by the threads conv1d may use now (see :func:`_compiled`)."""
-    if threads.numba_threads() == 1:
-        serial(*args)
-    else:
-        threads.apply(numba=True)
-        parallel(*args)
+_conv_jit, _conv_serial = compiled(_conv_loops)
+_conv_transpose_jit, _conv_transpose_serial = compiled(_conv_transpose_loops)
+_conv_weight_jit, _conv_weight_serial = compiled(_conv_weight_loops)
 
 
 def conv(
@@ -188,15 +152,16 @@ def conv(
         bias  (G, Co) or None
         ->    (N, G, Co, Lo), Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1
     """
-    n, g, _ci, length = x.shape
+    n, g, ci, length = x.shape
     _, co, _, k = w.shape
     dtype = np.result_type(x, w)
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
     y = np.empty((n, g, co, lo), dtype=dtype)
     b = np.zeros((g, co), dtype) if bias is None else np.ascontiguousarray(bias, dtype).reshape(g, co)
-    _run(
+    run(
         _conv_jit,
         _conv_serial,
+        n * g * co * ci * k * (lo + 16),
         np.ascontiguousarray(x, dtype),
         np.ascontiguousarray(w, dtype),
         b,
@@ -218,13 +183,14 @@ def conv_transpose(
         w     (G, Co, Ci, K)
         ->    (N, G, Ci, length): positions offset .. offset+length-1 of the full adjoint
     """
-    n, g, _co, _ = y.shape
-    ci = w.shape[2]
+    n, g, co, lo = y.shape
+    ci, k = w.shape[2], w.shape[3]
     dtype = np.result_type(y, w)
     x = np.empty((n, g, ci, length), dtype=dtype)
-    _run(
+    run(
         _conv_transpose_jit,
         _conv_transpose_serial,
+        n * g * ci * co * k * (lo + 16),
         np.ascontiguousarray(y, dtype),
         np.ascontiguousarray(w, dtype),
         stride,
@@ -250,9 +216,10 @@ def conv_weight(
     co = y.shape[2]
     dtype = np.result_type(x, y)
     gw = np.zeros((g, co, ci, k), dtype=dtype)
-    _run(
+    run(
         _conv_weight_jit,
         _conv_weight_serial,
+        x.shape[0] * g * co * ci * k * (y.shape[3] + 16),
         np.ascontiguousarray(x, dtype),
         np.ascontiguousarray(y, dtype),
         stride,
@@ -268,7 +235,7 @@ FLOAT32 = np.dtype(np.float32)
 
 def compile_seconds(dtype: np.dtype = FLOAT32) -> float:
     """Seconds to make the three kernels ready for ``dtype`` in this process (compile or load the cache),
-    in the form for the threads conv1d may use now (see :func:`_compiled`)."""
+    in the form for the threads conv1d may use now (see :func:`conv1d.kernels._compiled.compiled`)."""
     start = time.perf_counter()
     x = np.zeros((1, 1, 1, 4), dtype)
     w = np.zeros((1, 1, 1, 2), dtype)
