@@ -208,3 +208,25 @@ def test_a_layer_caches_fft_weight_spectra_until_the_weight_changes(monkeypatch)
     np.testing.assert_allclose(
         third, conv1d.conv1d(x, layer.weight, layer.bias, groups=8, algorithm="gemm"), rtol=1e-9, atol=1e-9
     )
+
+
+def test_the_fft_is_priced_by_what_each_direction_transforms():
+    """The FFT kernel's conv transforms blocks; its conv_transpose and conv_weight the whole
+    signal, with weight spectra as long: a transposed convolution's forward and a
+    convolution's gradients are priced so (HiFi-GAN's second upsampling: 2.5 s a call by
+    FFT, which the planner must not time)."""
+    from conv1d import dispatch
+    from conv1d.spec import conv1d_spec, conv_transpose1d_spec
+
+    ups = conv_transpose1d_spec((1, 256, 800), (256, 128, 16), None, stride=8, padding=4, dtype=np.float32)
+    plan = conv1d.plan((1, 256, 800), (256, 128, 16), stride=8, padding=4, transposed=True)
+    assert Algorithm.FFT not in plan.candidates(), plan.describe()
+    as_conv = conv1d_spec((1, 128, 6400), (256, 128, 16), None, stride=8, padding=4, dtype=np.float32)
+    forward = dispatch.estimate(as_conv)[Algorithm.FFT]
+    assert (
+        dispatch.estimate(ups)[Algorithm.FFT]
+        == dispatch.estimate(as_conv, direction="input_grad")[Algorithm.FFT]
+    )
+    assert dispatch.estimate(as_conv, direction="input_grad")[Algorithm.FFT] > 10 * forward
+    assert dispatch.estimate(as_conv, direction="weight_grad")[Algorithm.FFT] > 10 * forward
+    assert dispatch.estimate(ups, direction="input_grad")[Algorithm.FFT] == forward

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import _padding, planning
 from ._layout import compute_dtype, from_ncl, ncl_view, to_ncl
-from .dispatch import KERNELS, Algorithm, Plan, choose_algorithm, plan_key, planned
+from .dispatch import KERNELS, Algorithm, Plan, allowed_estimates, choose_algorithm, plan_key, planned
 from .errors import ConvError
 from .kernels import gemm, threads
 from .spec import ConvSpec
@@ -90,6 +90,7 @@ class Executor:
     __slots__ = (
         "_b",
         "_directions",
+        "_estimates",
         "_kernels",
         "_spectra",
         "_w",
@@ -106,6 +107,7 @@ class Executor:
     def __init__(self, spec: ConvSpec, algorithm: Any = "auto") -> None:
         self.spec = spec
         self.plan: Plan = choose_algorithm(spec, algorithm)
+        self._estimates = {"forward": self.plan.seconds}  # per direction, made when first needed
         # Each kernel function (the forward's, and each gradient's) has its own kernel: the
         # plan's, unless the planning mode measures, the choice is open (more than one
         # candidate) and not yet measured in this context -- then the first call times the
@@ -116,7 +118,7 @@ class Executor:
         measuring = not self.plan.forced and planning.get_mode() == "measure"
         for name, direction in self._directions.items():
             plan = self.plan if direction == "forward" or not measuring else self._planned(direction)
-            if not measuring or plan.measured or len(self.plan.candidates()) == 1:
+            if not measuring or plan.measured or len(plan.candidates()) == 1:
                 self._kernels[name] = KERNELS[plan.algorithm]
         # Plain arrays: every conversion to and from the kernels' arrays is a reshape.
         self.plain = (
@@ -226,14 +228,14 @@ class Executor:
         if kernel is not None:
             return kernel
         calls = {}
-        candidates = self.plan.candidates()
+        direction = self._directions[name]
+        candidates = (self.plan if direction == "forward" else self._planned(direction)).candidates()
         for algorithm in candidates:
             extra = {}
             if name == "conv" and KERNELS[algorithm].CAPABILITIES.takes_spectrum:
                 # (timed as it runs from the second call on: its weight spectrum kept)
                 extra["spectrum"] = self._spectrum(args[1], args[0].shape[-1] + args[4] + args[5])
             calls[algorithm.value] = functools.partial(getattr(KERNELS[algorithm], name), *args, **extra)
-        direction = self._directions[name]
         key = plan_key(self.spec, direction, gemm.provided())
         kind = f"{name} {args[0].dtype}"
         compiled = frozenset(a.value for a in candidates if KERNELS[a].CAPABILITIES.compiles)
@@ -250,7 +252,10 @@ class Executor:
         it runs (or is planned, while it is still to be measured)."""
         kernel = self.kernel_of("forward")
         forward = self.plan.algorithm if kernel is None else ALGORITHMS[kernel]
-        return planned(self.spec, self.plan.seconds, direction, gemm.provided(), forward)
+        seconds = self._estimates.get(direction)
+        if seconds is None:
+            seconds = self._estimates[direction] = allowed_estimates(self.spec, gemm.provided(), direction)
+        return planned(self.spec, seconds, direction, gemm.provided(), forward)
 
     def kernel_of(self, direction: str) -> ModuleType | None:
         """The kernel module computing ``direction`` (``'forward'``, ``'input_grad'`` or

@@ -317,8 +317,10 @@ def time_candidates(
     twice, short calls until half of MIN_SECONDS; one whose first timed run is LOSING times
     slower than the best so far stops after it, which bounds the cost of timing a poor one
     (COLD_LOSING times, for a candidate's first run in the process, which also starts its
-    thread pool). In the second, each runs once more, and a candidate then within LOSING
-    times of the best again until half of MIN_SECONDS. The first run in the process of a
+    thread pool). In the second, each within COLD_LOSING times of the best runs once more
+    (one further off cannot have been slowed that much by a burst; the FFT's strided
+    transposed convolution can be 100 times the best, at seconds a call), and a candidate
+    then within LOSING times of the best again until half of MIN_SECONDS. The first run in the process of a
     ``compiled`` candidate for ``kind`` (the kernel function and dtype: what its compiled
     code is specialised for) is not timed at all: it loads or compiles that code.
     Floating-point warnings of the candidates are silenced (the call they time is made
@@ -347,7 +349,8 @@ def time_candidates(
                 failure = failure or error
         if not runs:
             raise failure or ValueError("no candidate to time")
-        for name in reversed(list(runs)):
+        best = min(min(r) for r in runs.values())
+        for name in reversed([name for name in runs if min(runs[name]) <= COLD_LOSING * best]):
             try:
                 _repeat(candidates[name], runs[name], 1, runs)
             except (MemoryError, ValueError):  # (it ran before: its runs so far stand)

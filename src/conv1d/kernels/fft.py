@@ -62,6 +62,12 @@ def _irfft(a: np.ndarray, n: int) -> np.ndarray:
     return sfft.irfft(a, n=n, axis=-1, workers=threads.get())
 
 
+def whole_length(length: int) -> int:
+    """The transform size :func:`conv_transpose` and :func:`conv_weight` use: one transform
+    of the whole (upsampled) signal of ``length`` samples, not blocks as :func:`conv` does."""
+    return sfft.next_fast_len(length, real=True)
+
+
 def fft_length(span: int, length: int) -> int:
     """The transform size for a signal of ``length`` samples and a kernel ``span``.
 
