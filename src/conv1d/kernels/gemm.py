@@ -214,24 +214,35 @@ def _conv_by_taps(
     1.2 ms. Where the output is as wide as the columns the gathering costs less than the
     sums: WaveNet's 64 -> 128 channels, 2 taps, 2.9 against 3.2 ms; ECG ResNet's 64 -> 64,
     16 taps, 12.2 against 16.5."""
-    n, g, ci, length = x.shape
+    n, g, _, length = x.shape
     co, k = w.shape[1], w.shape[3]
     lo = y.shape[3]
     dtype = y.dtype
+    x = x.astype(dtype, copy=False)
     per_tap = np.ascontiguousarray(w.transpose(3, 0, 1, 2), dtype)  # (K, G, Co, Ci)
     part = scratch.empty((g, co, lo), dtype)
-    span = lo + (k - 1) * dilation
+    # Each tap's products cover the positions whose sample lies inside x (the padding is
+    # skipped, never copied); the tap covering most is written into y, the rest added.
+    offsets = [j * dilation - pad_left for j in range(k)]
+    ranges = [(max(0, -off), max(0, min(lo, length - off))) for off in offsets]
+    first = max(range(k), key=lambda j: ranges[j][1] - ranges[j][0])
+    order = [first] + [j for j in range(k) if j != first]
     for b in range(n):
-        if pad_left == 0 and span <= length and x.dtype == dtype:
-            window = x[b]
-        else:  # zero padding (or another dtype): one copy of the item, padded
-            window = scratch.empty((g, ci, span), dtype)
-            copy_strided(window, x[b], -pad_left, 1)
-        matmul(per_tap[0], window[..., :lo], out=y[b])
-        for j in range(1, k):
-            y[b] += matmul(per_tap[j], window[..., j * dilation : j * dilation + lo], out=part)
+        out = y[b]
+        for j in order:
+            t0, t1 = ranges[j]
+            if j == first:
+                out[..., :t0] = 0
+                out[..., max(t0, t1) :] = 0
+            if t1 <= t0:
+                continue
+            window = x[b, ..., t0 + offsets[j] : t1 + offsets[j]]
+            if j == first:
+                matmul(per_tap[j], window, out=out[..., t0:t1])
+            else:
+                out[..., t0:t1] += matmul(per_tap[j], window, out=part[..., : t1 - t0])
         if bias is not None:
-            y[b] += bias.reshape(g, co, 1)
+            out += bias.reshape(g, co, 1)
     return y
 
 
