@@ -104,6 +104,55 @@ def test_the_plain_path_equals_the_general_one(case, dtype, algorithm, seed):
         np.testing.assert_array_equal(run.bias_grad(gy), general.bias_grad(gy))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    case=plain_or_any,
+    transposed=st.none() | transposed_cases(),
+    dtype=st.sampled_from([np.float64, np.float32, np.float16]),
+    algorithm=st.sampled_from(ALGORITHMS),
+    order=st.sampled_from(["C", "F", "strided"]),
+    seed=st.integers(0, 2**16),
+)
+def test_out_receives_the_result(case, transposed, dtype, algorithm, order, seed):
+    """``out=``: the very array passed, holding the call's result bit for bit, whatever the
+    path (written by the kernel on the plain one, copied in elsewhere) and out's layout."""
+    if transposed is not None:
+        case, function, algorithm = transposed, conv1d.conv_transpose1d, "gemm"
+    else:
+        function, algorithm = conv1d.conv1d, _allowed(case, dtype, algorithm)
+    a = make_arrays(case, dtype, seed)
+    x = lay_out(a.input, case.view) if transposed is None else a.input
+    expected = function(x, a.weight, a.bias, **case.options, algorithm=algorithm)
+    if order == "strided":
+        room = np.full(expected.shape[:-1] + (2 * expected.shape[-1],), np.nan, expected.dtype)
+        out = room[..., ::2]
+    else:
+        out = np.full(expected.shape, np.nan, expected.dtype, order=order)
+    got = function(x, a.weight, a.bias, **case.options, algorithm=algorithm, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_a_bad_out_is_refused_before_any_work(monkeypatch):
+    monkeypatch.setattr(executor.Executor, "_forward", lambda *a: pytest.fail("worked on a bad out="))
+    x, w, b = np.ones((2, 3, 10), np.float32), np.ones((4, 3, 3), np.float32), np.ones(4, np.float32)
+    cases = {
+        "must be a NumPy array, got list": [0.0] * 64,
+        r"shape \(2, 4, 8\) and dtype float32, got \(2, 4, 9\) float32": np.empty((2, 4, 9), np.float32),
+        r"got \(2, 4, 8\) float64. Give np.empty\(\(2, 4, 8\), np.float32\)": np.empty((2, 4, 8)),
+        "read-only": np.broadcast_to(np.float32(0), (2, 4, 8)),
+    }
+    for message, out in cases.items():
+        with pytest.raises((TypeError, ValueError), match=message):
+            conv1d.conv1d(x, w, b, out=out)
+    room = np.ones((2, 7, 10), np.float32)  # the input and out= in one buffer
+    with pytest.raises(ValueError, match="shares memory with the input"):
+        conv1d.conv1d(room[:, :3], w, b, out=room[:, 3:, :8])
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="with a Dask input the result is a lazy Dask array"):
+        conv1d.conv1d(da.from_array(x), w, b, out=np.empty((2, 4, 8), np.float32))
+
+
 @settings(max_examples=30, deadline=None)
 @given(case=transposed_cases(), seed=st.integers(0, 2**16))
 def test_a_transposed_executor_gives_conv_transpose1d_and_its_gradients(case, seed):

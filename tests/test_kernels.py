@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from helpers import assert_matches
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import KernelProblem, kernel_problems, lay_out, random_array, seeds
 
 from conv1d import dispatch
@@ -487,3 +488,20 @@ def test_gemm_tap_by_tap_equals_the_reference(
     actual = gemm.conv(x, w, 1, dilation, pad_left, pad_right, b)
     assert taken, "the tap-by-tap path was not taken"
     assert_matches(actual, expected, dtype, "gemm tap by tap", algorithm="gemm")
+
+
+@pytest.mark.parametrize("name", list(KERNELS) + ["reference"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), seed=seeds)
+def test_conv_writes_into_out(name: str, data: Any, seed: int) -> None:
+    """Every kernel's ``conv(..., out=)`` writes the result it returns without ``out`` into
+    ``out`` and returns that very array."""
+    kernel = reference if name == "reference" else KERNELS[name]
+    dtypes = REAL_FLOATS if name in ("fft", "winograd") else COMPUTE_DTYPES
+    p = data.draw(kernel_problems(dtypes=dtypes, winograd=name == "winograd"))
+    a = _arrays(p, seed)
+    args = (a["x"], a["w"], p.stride, p.dilation, p.pad_left, p.pad_right, a["bias"])
+    expected = kernel.conv(*args)
+    out = np.full(p.y_shape, 7, p.dtype)
+    assert kernel.conv(*args, out=out) is out
+    np.testing.assert_array_equal(out, expected)

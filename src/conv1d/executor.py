@@ -267,11 +267,41 @@ class Executor:
 
     @_refuse_what_cannot_be_allocated("output")
     def forward(
-        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, keep: dict | None = None
+        self,
+        x: np.ndarray,
+        w: np.ndarray,
+        b: np.ndarray | None,
+        keep: dict | None = None,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """The convolution's output. ``keep``: a dict in which kernels that can
         (``keeps_input``/``keeps_weights``) leave their gathered or transformed input and
-        weight for :meth:`weight_grad`'s and :meth:`input_grad`'s ``kept`` in the same step."""
+        weight for :meth:`weight_grad`'s and :meth:`input_grad`'s ``kept`` in the same step.
+        ``out``: an array of the output's shape and dtype (checked by the caller) that
+        receives the result and is returned: the kernel writes into it on the plain path
+        of a convolution (channels first, zero padding, a compute dtype), where a large
+        output's fresh pages would cost as much as computing it; elsewhere the result is
+        copied into it."""
+        if out is None:
+            return self._forward(x, w, b, keep, None)
+        direct = (
+            self.plain
+            and not self.spec.transposed
+            and not _broadcast(x)
+            and out.flags.c_contiguous
+            and out.dtype == compute_dtype(out.dtype)
+        )
+        view = out.reshape(self._y) if direct else None
+        y = self._forward(x, w, b, keep, view)
+        if y is not view:
+            np.copyto(out, y)
+        return out
+
+    def _forward(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, keep: dict | None, out: np.ndarray | None
+    ) -> np.ndarray:
+        """:meth:`forward`; ``out``: the caller's array as the kernel's (N, G, Co, Lo) output
+        (plain path only)."""
         s = self.spec
         if s.transposed and (not self.plain or _broadcast(x)):
             blocks = self._transposed_blocks()
@@ -306,7 +336,13 @@ class Executor:
             extra["keep"] = keep
         if can.takes_spectrum:
             extra["spectrum"] = self._spectrum(wg, xg.shape[-1] + pad_left + pad_right)
+        if out is not None:
+            extra["out"] = out
         y = self._kernel("conv", *args, **extra)
+        if out is not None:
+            if y is not out:  # (computed again for NaN or Inf, into fresh memory)
+                out[...] = y
+            return out
         if plain:
             return np.ascontiguousarray(y.reshape(self._y3))
         return self._result(y)

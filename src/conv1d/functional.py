@@ -14,7 +14,7 @@ import numpy as np
 from .dispatch import DIRECTIONS, Plan, choose_algorithm
 from .errors import ConvError, closest
 from .executor import Executor, executor, executor_for
-from .spec import ConvSpec, as_arrays, conv1d_spec, conv_transpose1d_spec, is_dask_array
+from .spec import ConvSpec, as_arrays, check_out, conv1d_spec, conv_transpose1d_spec, is_dask_array
 
 __all__ = ["conv1d", "conv_transpose1d", "plan"]
 
@@ -44,6 +44,11 @@ def lazy(op: str, transposed: bool, input: Any, weight: Any, bias: Any, **option
     Dask array, computed block by block."""
     from . import dask as _dask
 
+    if options.pop("out", None) is not None:
+        raise ConvError(
+            f"{op}: out= takes NumPy arrays; with a Dask input the result is a lazy Dask array. "
+            f"Leave out out=, and store the result with dask.array.store or .compute()."
+        )
     run = _dask.conv_transpose1d if transposed else _dask.conv1d
     return run(input, weight, bias, op=op, **options)
 
@@ -60,6 +65,7 @@ def conv1d(
     padding_mode: str = "zeros",
     layout: str = "NCL",
     algorithm: str = "auto",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """1-D convolution over an input of several channels, as ``torch.nn.functional.conv1d``.
 
@@ -84,6 +90,10 @@ def conv1d(
         algorithm: ``'auto'`` (the planner's choice, see :func:`conv1d.plan`), or force
             ``'gemm'``, ``'direct'``, ``'fft'`` or ``'winograd'`` (stride 1, dilation 1, 2 to 7
             taps); all agree within floating-point tolerance.
+        out: an array of the result's shape and dtype to write the result into (and
+            return), reused between calls: fresh memory for a large result costs as much as
+            computing it (the kernel writes straight into ``out`` for a channels-first
+            float32/float64 call with zero padding; otherwise the result is copied in).
 
     Example:
         >>> import numpy as np, conv1d
@@ -119,10 +129,11 @@ def conv1d(
             padding_mode=padding_mode,
             layout=layout,
             algorithm=algorithm,
+            out=out,
         )
     x, w, b = as_arrays("conv1d", input=input, weight=weight, bias=bias)
     options = (stride, padding, dilation, groups, padding_mode, layout)
-    return _executor(
+    run = _executor(
         "conv1d",
         x,
         w,
@@ -141,7 +152,10 @@ def conv1d(
             dtype=x.dtype,
         ),
         algorithm,
-    ).forward(x, w, b)
+    )
+    if out is not None:
+        out = check_out("conv1d", run.spec, out, x, w, b)
+    return run.forward(x, w, b, out=out)
 
 
 def conv_transpose1d(
@@ -156,6 +170,7 @@ def conv_transpose1d(
     *,
     layout: str = "NCL",
     algorithm: str = "auto",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
 
@@ -183,6 +198,8 @@ def conv_transpose1d(
         >>> conv1d.conv_transpose1d(x, w, stride=2, padding=1).shape
         (1, 2, 20)
 
+    ``out``: as in :func:`conv1d` (the result is copied into it).
+
     NOTE, unlike PyTorch: ``layout='NLC'`` is accepted, and all integer dtypes (PyTorch:
     int64 only). Padding strings and padding modes are refused, as in PyTorch.
     """
@@ -200,10 +217,11 @@ def conv_transpose1d(
             dilation=dilation,
             layout=layout,
             algorithm=algorithm,
+            out=out,
         )
     x, w, b = as_arrays("conv_transpose1d", input=input, weight=weight, bias=bias)
     options = (stride, padding, output_padding, groups, dilation, layout)
-    return _executor(
+    run = _executor(
         "conv_transpose1d",
         x,
         w,
@@ -222,7 +240,10 @@ def conv_transpose1d(
             dtype=x.dtype,
         ),
         algorithm,
-    ).forward(x, w, b)
+    )
+    if out is not None:
+        out = check_out("conv_transpose1d", run.spec, out, x, w, b)
+    return run.forward(x, w, b, out=out)
 
 
 def _executor(

@@ -400,6 +400,27 @@ def check_grad_output(op: str, spec: ConvSpec, shape: tuple[int, ...]) -> None:
         )
 
 
+def check_out(op: str, spec: ConvSpec, out: Any, *inputs: np.ndarray | None) -> np.ndarray:
+    """``out=``: a writeable NumPy array of the result's shape and dtype, sharing no memory
+    with the call's arrays (the kernels read those while they write it)."""
+    wanted = f"np.empty({shape_str(spec.output_shape)}, np.{spec.dtype})"
+    if not isinstance(out, np.ndarray):
+        raise ConvTypeError(f"{op}: out must be a NumPy array, got {type(out).__name__}. Give {wanted}.")
+    if out.shape != spec.output_shape or out.dtype != spec.dtype:
+        raise ConvError(
+            f"{op}: out must have the result's shape {shape_str(spec.output_shape)} and dtype "
+            f"{spec.dtype}, got {shape_str(out.shape)} {out.dtype}. Give {wanted}."
+        )
+    if not out.flags.writeable:
+        raise ConvError(f"{op}: out is read-only. Give a writeable array, e.g. {wanted}.")
+    if any(a is not None and np.may_share_memory(out, a) for a in inputs):
+        raise ConvError(
+            f"{op}: out shares memory with the input, weight or bias, which are read while "
+            f"out is written. Give a separate array, e.g. {wanted}."
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- specs
 
 

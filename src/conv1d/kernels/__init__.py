@@ -5,8 +5,9 @@ Every kernel module exposes the same three functions on a normalised problem (gr
 split out, compute dtype; padding modes other than zeros already applied by the caller,
 zero padding passed as numbers so a kernel may skip it instead of copying):
 
-* ``conv(x, w, stride, dilation, pad_left=0, pad_right=0, bias=None)``:
-  ``x (N, G, Ci, L)``, ``w (G, Co, Ci, K)``, ``bias (G, Co)`` -> ``y (N, G, Co, Lo)`` with
+* ``conv(x, w, stride, dilation, pad_left=0, pad_right=0, bias=None, ..., out=None)``:
+  ``x (N, G, Ci, L)``, ``w (G, Co, Ci, K)``, ``bias (G, Co)`` -> ``y (N, G, Co, Lo)`` (written
+  into ``out``, a C-contiguous array of that shape and the compute dtype, if given) with
   ``y[n,g,o,t] = bias[g,o] + sum_{c,j} w[g,o,c,j] * xp[n,g,c,t*stride + j*dilation]``,
   ``xp`` being ``x`` with ``pad_left``/``pad_right`` zeros and
   ``Lo = (L + pad_left + pad_right - (K-1)*dilation - 1) // stride + 1``;

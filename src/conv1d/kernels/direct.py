@@ -143,6 +143,7 @@ def conv(
     pad_left: int = 0,
     pad_right: int = 0,
     bias: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The convolution as compiled loops (Numba) along the output positions, no temporaries.
 
@@ -156,7 +157,7 @@ def conv(
     _, co, _, k = w.shape
     dtype = np.result_type(x, w)
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
-    y = np.empty((n, g, co, lo), dtype=dtype)
+    y = np.empty((n, g, co, lo), dtype=dtype) if out is None else out
     b = np.zeros((g, co), dtype) if bias is None else np.ascontiguousarray(bias, dtype).reshape(g, co)
     run(
         _conv_jit,

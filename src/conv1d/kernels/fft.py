@@ -125,6 +125,7 @@ def conv(
     pad_right: int = 0,
     bias: np.ndarray | None = None,
     spectrum: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The convolution by overlap-save with real FFTs, channels mixed per frequency.
 
@@ -152,7 +153,7 @@ def conv(
         xp = np.pad(x, [(0, 0)] * 3 + [(pad_left, 0)]) if pad_left else x
         spectra = _rfft(xp, nfft)[:, :, :, None, :]
         z = _irfft(_mix(spectra, kernel), nfft)[:, :, :, 0, : (lo - 1) * stride + 1 : stride]
-        y = np.empty(z.shape, dtype=np.result_type(x, w))
+        y = np.empty(z.shape, dtype=np.result_type(x, w)) if out is None else out
         if bias is None:
             y[...] = z
         else:
@@ -161,7 +162,7 @@ def conv(
     # Zero padding, plus zeros after the end so the last block is whole.
     xp = np.pad(x, [(0, 0)] * 3 + [(pad_left, (blocks - 1) * b + nfft - length - pad_left)])
     segments = sliding_window_view(xp, nfft, axis=-1)[..., ::b, :]  # (N, G, Ci, blocks, nfft), a view
-    y = np.empty((n, g, co, lo), dtype=np.result_type(x, w))
+    y = np.empty((n, g, co, lo), dtype=np.result_type(x, w)) if out is None else out
     per_block = max(1, n * g * max(ci, co) * nfft * 16)  # complex spectra of one block, both sides
     step = max(1, BLOCK_BYTES // per_block)
     for b0 in range(0, blocks, step):

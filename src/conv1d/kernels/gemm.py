@@ -127,6 +127,7 @@ def conv(
     pad_right: int = 0,
     bias: np.ndarray | None = None,
     keep: dict | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The convolution as matrix products of the weight with gathered windows (im2col), block by block.
 
@@ -143,7 +144,7 @@ def conv(
     _, co, _, k = w.shape
     lo = (length + pad_left + pad_right - (k - 1) * dilation - 1) // stride + 1
     dtype = np.result_type(x, w)
-    y = np.empty((n, g, co, lo), dtype=dtype)
+    y = np.empty((n, g, co, lo), dtype=dtype) if out is None else out
     if k == 1 and pad_left == 0 and pad_right == 0 and stride == 1 and bias is None:
         for b in range(n):  # pointwise without bias: the input itself is the column matrix
             matmul(w[..., 0], x[b], out=y[b])

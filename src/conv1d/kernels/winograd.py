@@ -421,6 +421,7 @@ def conv(
     pad_right: int = 0,
     bias: np.ndarray | None = None,
     keep: dict | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The convolution by Winograd's minimal filtering F(m, K): ALPHA products per tile of m outputs.
 
@@ -435,7 +436,7 @@ def conv(
     ``gemm.KEEP_BYTES``, and the weight transform for :func:`conv_transpose`'s ``kept``.
     """
     _check(stride, dilation, w.shape[3])
-    return _conv(x, w, False, pad_left, pad_right, bias, keep, None)
+    return _conv(x, w, False, pad_left, pad_right, bias, keep, None, out)
 
 
 def _kept_key(x: np.ndarray, m: int, pad_left: int, dtype: np.dtype) -> tuple:
@@ -484,15 +485,16 @@ def _conv(
     bias: np.ndarray | None,
     keep: dict | None,
     kept: dict | None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """conv of ``x`` with ``w`` (G, Co, Ci, K), or, if ``flipped``, with ``w``'s flipped,
-    transposed kernel (then ``x`` has Co channels and the result Ci)."""
+    transposed kernel (then ``x`` has Co channels and the result Ci), into ``out`` if given."""
     n, g, _, length = x.shape
     _, w_out, w_in, k = w.shape
     ci, co = (w_out, w_in) if flipped else (w_in, w_out)
     lo = max(0, length + pad_left + pad_right - k + 1)
     dtype = np.result_type(x, w)
-    y = np.empty((n, g, co, lo), dtype=dtype)
+    y = np.empty((n, g, co, lo), dtype=dtype) if out is None else out
     m = tile(k)
     count_all = -(-lo // m)
     if y.size == 0:
