@@ -170,12 +170,24 @@ def estimate(
     macs = n * g * co * ci * k * lo
     io = itemsize * n * g * (ci * lp + co * lo)
     seconds = {}
-    # GEMM: BLAS runs near peak only when all three matrix sides are large.
+    # GEMM: BLAS runs near peak only when all three matrix sides are large. Its forward
+    # gathers K copies of the input, or, for long outputs with few output channels, takes
+    # one product per tap of depth Ci and sums them (gemm.tap_by_tap).
     cols = n * lo if lo < 256 else lo
-    efficiency = 1.0 / (1.0 + 48.0 / max(co, 1) + 96.0 / max(ci * k, 1) + 64.0 / max(cols, 1))
-    gathered = itemsize * n * g * ci * k * lo if k > 1 else 0
+    taps = (
+        kernel_function(spec, direction) == "conv" and lo >= 512 and gemm.tap_by_tap(ci, co, k, spec.stride)
+    )
+    # (Tap by tap, a product with few output channels reads a window of the input that
+    # stays in cache from tap to tap: HiFi-GAN's 32 -> 1 output layer over 25,600 samples,
+    # 7 taps, takes 0.3 ms, about 40 GFLOP/s, where one gathered product would not.)
+    rows = 8.0 if taps else 48.0
+    efficiency = 1.0 / (1.0 + rows / max(co, 1) + 96.0 / max(ci if taps else ci * k, 1) + 64.0 / max(cols, 1))
+    if taps:
+        moved = 3 * itemsize * n * g * co * lo * (k - 1)
+    else:
+        moved = 2 * itemsize * n * g * ci * k * lo if k > 1 else 0
     seconds[Algorithm.GEMM] = (
-        call[Algorithm.GEMM] + 2 * macs / (r.gemm_flops * efficiency) + (io + 2 * gathered) / r.bandwidth
+        call[Algorithm.GEMM] + 2 * macs / (r.gemm_flops * efficiency) + (io + moved) / r.bandwidth
     )
     # Winograd: ALPHA products of (Co x Ci) by (Ci x tiles), plus the transforms, which are
     # passes over memory.
@@ -227,11 +239,15 @@ def estimate(
     # for channel-rich weights they are large (HiFi-GAN's (512, 256, 16) upsampling weight:
     # 441 MB, which made its FFT candidate 1-2 s against GEMM's 3 ms).
     spectra = 8 * g * co * ci * (nfft // 2 + 1)
+    # With a stride, every stride-1 output is computed and most thrown away: their spectra
+    # and samples pass through memory (wav2vec2's first layer on 8 signals, stride 5: 500 ms
+    # against GEMM's 4).
+    dense = 4 * itemsize * n * g * co * (lp - span + 1) if spec.stride > 1 else 0
     seconds[Algorithm.FFT] = (
         call[Algorithm.FFT]
         + fft_flops / r.fft_flops
         + mix_flops / r.mix_flops
-        + (3 * io + 3 * spectra) / r.bandwidth
+        + (3 * io + 3 * spectra + dense) / r.bandwidth
     )
     return {a: seconds[a] for a in Algorithm}  # in the enum's order, for printing
 

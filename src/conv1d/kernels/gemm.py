@@ -187,7 +187,7 @@ def conv(
             else:
                 np.add(product.transpose(2, 0, 1, 3), bias_column, out=y[n0:n1])
         return y
-    if stride == 1 and k > 1 and ci >= TAP_DEPTH and 3 * (k - 1) * co <= ci * k:
+    if tap_by_tap(ci, co, k, stride):
         return _conv_by_taps(x, w, dilation, pad_left, bias, y)
     # Long outputs: the bias rides along in the product as one more column of the weight
     # matrix times a row of ones, so the output is written once (no separate bias pass).
@@ -202,6 +202,12 @@ def conv(
             cols = _gather(x[b : b + 1], k, stride, dilation, pad_left, t0, t1, bias is not None, dtype)
             matmul(w_matrix, cols.reshape(g, rows, t1 - t0), out=y[b, :, :, t0:t1])
     return y
+
+
+def tap_by_tap(ci: int, co: int, k: int, stride: int) -> bool:
+    """Whether :func:`conv` computes a long output (the batch items one at a time) tap by
+    tap, without gathering (see TAP_DEPTH)."""
+    return stride == 1 and k > 1 and ci >= TAP_DEPTH and 3 * (k - 1) * co <= ci * k
 
 
 def _conv_by_taps(
