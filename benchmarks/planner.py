@@ -134,14 +134,15 @@ def warm_up() -> float:
     """Load every kernel's compiled code (a tiny call of each function of each kernel) and
     calibrate the cost model's rates, so that a layer's first call measures its timing of
     candidates alone; returns the calibration's seconds."""
+    start = time.perf_counter()  # (first: every call, forced ones too, estimates with the rates)
+    conv1d.planning.rates(conv1d.get_num_threads())
+    calibration = time.perf_counter() - start
     x, w = np.ones((1, 2, 16), np.float32), np.ones((2, 2, 3), np.float32)
     for algorithm in conv1d.Algorithm:
         conv1d.conv1d(x, w, algorithm=algorithm)
         conv1d.conv_transpose1d(x, w, algorithm=algorithm)
         conv1d.grad.conv1d_weight(x, w.shape, conv1d.conv1d(x, w), algorithm=algorithm)
-    start = time.perf_counter()
-    conv1d.planning.rates(conv1d.get_num_threads())
-    return time.perf_counter() - start
+    return calibration
 
 
 def main(argv: list[str] | None = None) -> int:

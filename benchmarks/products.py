@@ -13,12 +13,13 @@ PyTorch's in the other):
 * ``conv1d``: ``conv1d.conv1d`` / ``conv_transpose1d`` with ``algorithm='gemm'``;
 * ``torch``: ``torch.nn.functional.conv1d`` / ``conv_transpose1d`` (oneDNN);
 * ``gather``: the columns conv1d's GEMM kernel gathers for a convolution (im2col,
-  ``kernels.gemm._gather``, all of them at once; a transposed convolution, and a layer
-  the kernel computes tap by tap, gathers none);
+  ``kernels.gemm._gather``, all of them at once; a transposed convolution, a pointwise
+  layer and a layer the kernel computes tap by tap gather none);
 * ``NumPy product`` and ``torch product``: the kernel's products alone -- for a
   convolution ``(Co x Ci*K) @ (Ci*K x Lo)`` per batch item (one product of ``N*Lo``
   columns for outputs shorter than 512), or ``(Co x Ci) @ (Ci x Lo)`` per tap and item
-  where the kernel goes tap by tap (``gemm.tap_by_tap``), for a transposed convolution
+  where the kernel goes tap by tap (``gemm.tap_by_tap``) and per item for a pointwise
+  layer, for a transposed convolution
   ``(Co*K x Ci) @ (Ci x L)`` -- through NumPy's ``matmul`` (OpenBLAS) and through
   ``torch.mm`` (PyTorch's BLAS), and their rates in GFLOP/s.
 
@@ -112,7 +113,10 @@ def row(layer: zoo.Layer, reps: int, side: str) -> dict[str, object]:
         calls["torch"] = lambda: F.conv1d(xp, wt, stride=layer.stride, dilation=layer.dilation)
         reference = F.conv1d(xp.double(), wt.double(), stride=layer.stride, dilation=layer.dilation).numpy()
         lo = reference.shape[-1]
-        if lo >= 512 and gemm.tap_by_tap(layer.c_in, layer.c_out, layer.k, layer.stride):
+        if layer.k == 1 and layer.stride == 1 and (left, right) == (0, 0):
+            # pointwise: the input itself is the column matrix, one product per item
+            pairs = [(np.ascontiguousarray(w[:, :, 0]), x[i]) for i in range(layer.n)]
+        elif lo >= 512 and gemm.tap_by_tap(layer.c_in, layer.c_out, layer.k, layer.stride):
             # one product per tap and batch item, on a window of the input read in place
             xpad = np.ascontiguousarray(F.pad(xt, (left, right)).numpy())
             pairs = [

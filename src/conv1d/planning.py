@@ -440,7 +440,7 @@ def threads_key(count: int, numba: int, blas: int) -> str:
 def calibrate() -> Rates:
     """Measure the cost model's rates on this machine, with the thread count in force (one,
     when :func:`rates` calls it): one small problem per rate, each the best of a few runs
-    (about 0.2 s in all)."""
+    (0.1 s in all, up to 0.5 s in a process whose kernels have not run yet)."""
     import scipy.fft
 
     from .kernels import direct, fft, gemm, threads, winograd
