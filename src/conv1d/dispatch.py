@@ -169,14 +169,13 @@ def estimate(
     itemsize = max(spec.dtype.itemsize, 4)
     macs = n * g * co * ci * k * lo
     io = itemsize * n * g * (ci * lp + co * lo)
+    function = kernel_function(spec, direction)  # what runs: conv, conv_transpose or conv_weight
     seconds = {}
     # GEMM: BLAS runs near peak only when all three matrix sides are large. Its forward
     # gathers K copies of the input, or, for long outputs with few output channels, takes
     # one product per tap of depth Ci and sums them (gemm.tap_by_tap).
     cols = n * lo if lo < 256 else lo
-    taps = (
-        kernel_function(spec, direction) == "conv" and lo >= 512 and gemm.tap_by_tap(ci, co, k, spec.stride)
-    )
+    taps = function == "conv" and lo >= 512 and gemm.tap_by_tap(ci, co, k, spec.stride)
     # (Tap by tap, a product with few output channels reads a window of the input that
     # stays in cache from tap to tap: HiFi-GAN's 32 -> 1 output layer over 25,600 samples,
     # 7 taps, takes 0.3 ms, about 40 GFLOP/s, where one gathered product would not.)
@@ -226,7 +225,7 @@ def estimate(
     # upsampling, (256, 128, 16) over 6,400 samples: 840 MB, 2.5 s a call, priced at 18 ms
     # as blocks).
     span = spec.span
-    if kernel_function(spec, direction) == "conv":
+    if function == "conv":
         nfft = fft.fft_length(span, lp)
         blocks = math.ceil((lp - span + 1) / (nfft - span + 1))
     else:

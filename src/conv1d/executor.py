@@ -39,7 +39,17 @@ import numpy as np
 
 from . import _padding, planning
 from ._layout import compute_dtype, from_ncl, ncl_view, to_ncl
-from .dispatch import KERNELS, Algorithm, Plan, allowed_estimates, choose_algorithm, plan_key, planned
+from .dispatch import (
+    DIRECTIONS,
+    KERNELS,
+    Algorithm,
+    Plan,
+    allowed_estimates,
+    choose_algorithm,
+    kernel_function,
+    plan_key,
+    planned,
+)
 from .errors import ConvError
 from .kernels import gemm, threads
 from .spec import ConvSpec
@@ -112,8 +122,7 @@ class Executor:
         # plan's, unless the planning mode measures, the choice is open (more than one
         # candidate) and not yet measured in this context -- then the first call times the
         # candidates (see _decide).
-        names = ("conv_transpose", "conv") if spec.transposed else ("conv", "conv_transpose")
-        self._directions = {names[0]: "forward", names[1]: "input_grad", "conv_weight": "weight_grad"}
+        self._directions = {kernel_function(spec, direction): direction for direction in DIRECTIONS}
         self._kernels: dict[str, ModuleType] = {}
         measuring = not self.plan.forced and planning.get_mode() == "measure"
         for name, direction in self._directions.items():
@@ -200,7 +209,7 @@ class Executor:
         if not spreads and not any(padding):
             return getattr(kernel, name)(*args, **extra)
         watched = (args[0], args[1]) if spreads else (args[1],)
-        if sum(a.size for a in watched) <= _result_size(name, args):
+        if sum(a.size for a in watched) <= math.prod(_result_shape(name, args)):
             if all(_finite(a) for a in watched):
                 return getattr(kernel, name)(*args, **extra)
         else:
@@ -237,9 +246,7 @@ class Executor:
             # which is the same for any kernel and varies with the machine's state (wav2vec2's
             # first layer on 8 signals, a 52 MB result: GEMM 3.8 ms into memory in use, 9 ms
             # into fresh pages, and 39 ms timed so in one process, which chose a 21 ms kernel).
-            x, w, stride, dilation, pad_left, pad_right = args[:6]
-            lo = (x.shape[3] + pad_left + pad_right - (w.shape[3] - 1) * dilation - 1) // stride + 1
-            shared["out"] = np.empty(x.shape[:2] + (w.shape[1], lo), np.result_type(x, w))
+            shared["out"] = np.empty(_result_shape(name, args), np.result_type(args[0], args[1]))
         for algorithm in candidates:
             extra = dict(shared)
             if name == "conv" and KERNELS[algorithm].CAPABILITIES.takes_spectrum:
@@ -743,19 +750,19 @@ def _pad(x: np.ndarray, left: int, right: int) -> np.ndarray:
     return np.pad(x, [(0, 0)] * 3 + [(left, right)])
 
 
-def _result_size(name: str, args: tuple[Any, ...]) -> int:
-    """The size of what kernel function ``name`` returns for ``args`` (the kernel contract)."""
+def _result_shape(name: str, args: tuple[Any, ...]) -> tuple[int, int, int, int]:
+    """The shape of what kernel function ``name`` returns for ``args`` (the kernel contract)."""
     if name == "conv":
         x, w, stride, dilation = args[:4]
         pad = sum(args[4:6])
         n, g, _, length = x.shape
         _, co, _, k = w.shape
-        return n * g * co * max(0, (length + pad - (k - 1) * dilation - 1) // stride + 1)
+        return n, g, co, max(0, (length + pad - (k - 1) * dilation - 1) // stride + 1)
     if name == "conv_transpose":
         y, w, length = args[0], args[1], args[4]
-        return y.shape[0] * y.shape[1] * w.shape[2] * length
+        return y.shape[0], y.shape[1], w.shape[2], length
     x, y, k = args[:3]  # conv_weight
-    return x.shape[1] * y.shape[2] * x.shape[2] * k
+    return x.shape[1], y.shape[2], x.shape[2], k
 
 
 def sum_channels(gy: np.ndarray, channel_axis: int) -> np.ndarray:

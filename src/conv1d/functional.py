@@ -13,7 +13,7 @@ import numpy as np
 
 from .dispatch import DIRECTIONS, Plan, choose_algorithm
 from .errors import ConvError, closest
-from .executor import Executor, executor, executor_for
+from .executor import executor, executor_for
 from .spec import ConvSpec, as_arrays, check_out, conv1d_spec, conv_transpose1d_spec, is_dask_array
 
 __all__ = ["conv1d", "conv_transpose1d", "plan"]
@@ -115,47 +115,17 @@ def conv1d(
     dtypes are supported in both directions. Errors are ``ConvError`` (a ``ValueError``)
     or ``ConvTypeError`` (also a ``TypeError``), where PyTorch raises ``RuntimeError``.
     """
-    if is_dask_array(input):
-        return lazy(
-            "conv1d",
-            False,
-            input,
-            weight,
-            bias,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            padding_mode=padding_mode,
-            layout=layout,
-            algorithm=algorithm,
-            out=out,
-        )
-    x, w, b = as_arrays("conv1d", input=input, weight=weight, bias=bias)
-    options = (stride, padding, dilation, groups, padding_mode, layout)
-    run = _executor(
-        "conv1d",
-        x,
-        w,
-        b,
-        options,
-        lambda: conv1d_spec(
-            x.shape,
-            w.shape,
-            None if b is None else b.shape,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            padding_mode=padding_mode,
-            layout=layout,
-            dtype=x.dtype,
-        ),
-        algorithm,
+    options = dict(
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        layout=layout,
     )
-    if out is not None:
-        out = check_out("conv1d", run.spec, out, x, w, b)
-    return run.forward(x, w, b, out=out)
+    if is_dask_array(input):
+        return lazy("conv1d", False, input, weight, bias, **options, algorithm=algorithm, out=out)
+    return _call("conv1d", conv1d_spec, input, weight, bias, options, algorithm, out)
 
 
 def conv_transpose1d(
@@ -203,63 +173,40 @@ def conv_transpose1d(
     NOTE, unlike PyTorch: ``layout='NLC'`` is accepted, and all integer dtypes (PyTorch:
     int64 only). Padding strings and padding modes are refused, as in PyTorch.
     """
-    if is_dask_array(input):
-        return lazy(
-            "conv_transpose1d",
-            True,
-            input,
-            weight,
-            bias,
-            stride=stride,
-            padding=padding,
-            output_padding=output_padding,
-            groups=groups,
-            dilation=dilation,
-            layout=layout,
-            algorithm=algorithm,
-            out=out,
-        )
-    x, w, b = as_arrays("conv_transpose1d", input=input, weight=weight, bias=bias)
-    options = (stride, padding, output_padding, groups, dilation, layout)
-    run = _executor(
-        "conv_transpose1d",
-        x,
-        w,
-        b,
-        options,
-        lambda: conv_transpose1d_spec(
-            x.shape,
-            w.shape,
-            None if b is None else b.shape,
-            stride=stride,
-            padding=padding,
-            output_padding=output_padding,
-            groups=groups,
-            dilation=dilation,
-            layout=layout,
-            dtype=x.dtype,
-        ),
-        algorithm,
+    options = dict(
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        layout=layout,
     )
-    if out is not None:
-        out = check_out("conv_transpose1d", run.spec, out, x, w, b)
-    return run.forward(x, w, b, out=out)
+    if is_dask_array(input):
+        return lazy("conv_transpose1d", True, input, weight, bias, **options, algorithm=algorithm, out=out)
+    return _call("conv_transpose1d", conv_transpose1d_spec, input, weight, bias, options, algorithm, out)
 
 
-def _executor(
+def _call(
     op: str,
-    x: np.ndarray,
-    w: np.ndarray,
-    b: np.ndarray | None,
-    options: tuple,
-    build: Callable[[], ConvSpec],
+    build: Callable[..., ConvSpec],
+    input: Any,
+    weight: Any,
+    bias: Any,
+    options: dict[str, Any],
     algorithm: Any,
-) -> Executor:
-    """The call's executor, looked up by the arrays' shapes and dtypes and the options as
-    given, so that a spec is built and checked only for a call not seen before (checking
-    costs 11 us, half of a small call). The options go into the key with their types, so
+    out: Any,
+) -> np.ndarray:
+    """The call of the convolution ``build`` checks (every check before any work), by its
+    executor: looked up by the arrays' shapes and dtypes and the options as given, so that
+    a spec is built and checked only for a call not seen before (checking costs 11 us,
+    half of a small call). The options go into the key with their types, so
     ``stride=True`` or ``1.0`` is never taken for a ``1`` seen before (and refused as
     checking refuses it); options that cannot be a key (a list) are checked every time."""
+    x, w, b = as_arrays(op, input=input, weight=weight, bias=bias)
+
+    def spec() -> ConvSpec:
+        return build(x.shape, w.shape, None if b is None else b.shape, **options, dtype=x.dtype)
+
     key: Hashable = (
         op,
         x.shape,
@@ -267,13 +214,17 @@ def _executor(
         w.shape,
         w.dtype,
         None if b is None else (b.shape, b.dtype),
-        _typed(options),
+        _typed(tuple(options.values())),
     )
     try:
         hash(key)
     except TypeError:
-        return executor(build(), algorithm)
-    return executor_for(key, build, algorithm)
+        run = executor(spec(), algorithm)
+    else:
+        run = executor_for(key, spec, algorithm)
+    if out is not None:
+        out = check_out(op, run.spec, out, x, w, b)
+    return run.forward(x, w, b, out=out)
 
 
 def _typed(value: Any) -> Any:

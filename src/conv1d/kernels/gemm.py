@@ -36,7 +36,7 @@ import numpy as np
 from numba import prange
 
 from . import Capabilities, scratch, threads
-from ._compiled import compiled, run, valid_range_jit
+from ._compiled import compiled, run, valid_range, valid_range_jit
 
 CAPABILITIES = Capabilities(
     keeps_input=True, sums_bias=True, spreads_non_finite=frozenset({"conv_transpose"}), compiles=True
@@ -231,7 +231,7 @@ def _conv_by_taps(
     # Each tap's products cover the positions whose sample lies inside x (the padding is
     # skipped, never copied); the tap covering most is written into y, the rest added.
     offsets = [j * dilation - pad_left for j in range(k)]
-    ranges = [(max(0, -off), max(0, min(lo, length - off))) for off in offsets]
+    ranges = [valid_range(off, 1, lo, length) for off in offsets]
     first = max(range(k), key=lambda j: ranges[j][1] - ranges[j][0])
     order = [first] + [j for j in range(k) if j != first]
     for b in range(n):
@@ -240,8 +240,8 @@ def _conv_by_taps(
             t0, t1 = ranges[j]
             if j == first:
                 out[..., :t0] = 0
-                out[..., max(t0, t1) :] = 0
-            if t1 <= t0:
+                out[..., t1:] = 0
+            if t1 == t0:
                 continue
             window = x[b, ..., t0 + offsets[j] : t1 + offsets[j]]
             if j == first:
@@ -342,9 +342,7 @@ _gather_jit, _gather_serial = compiled(_gather_loops)
 def copy_strided(dest: np.ndarray, x: np.ndarray, off: int, stride: int) -> None:
     """``dest[..., t] = x[..., off + t*stride]``, zero where that index falls outside ``x``
     (one strided copy; ``dest`` and ``x`` agree on every axis but the last)."""
-    count, length = dest.shape[-1], x.shape[-1]
-    first = 0 if off >= 0 else min(count, (-off + stride - 1) // stride)  # columns before x starts
-    last = max(first, min(count, (length - 1 - off) // stride + 1)) if length - 1 - off >= 0 else first
+    first, last = valid_range(off, stride, dest.shape[-1], x.shape[-1])
     dest[..., :first] = 0
     dest[..., last:] = 0
     if last > first:
